@@ -1,0 +1,123 @@
+using Magneton.Core.Runs;
+
+namespace Magneton.Core.Matching;
+
+/// <summary>The two runs, their value equivalence and the top-level segments to match.</summary>
+public sealed class MatchSession
+{
+    public required Run A { get; init; }
+    public required Run B { get; init; }
+    public required CompareOptions Options { get; init; }
+    public required ValueEquivalence Values { get; init; }
+    public required IReadOnlyList<Segment> Segments { get; init; }
+    /// <summary>Operators that produce only parameter-derived values (weight transposes, aranges): never cuts.</summary>
+    internal bool[] ParamOnlyA { get; init; } = [];
+    internal bool[] ParamOnlyB { get; init; } = [];
+
+    public static MatchSession Create(Run a, Run b, CompareOptions options)
+    {
+        var eq = ValueEquivalence.Build(a, b);
+        var pa = ParamOnly(a);
+        var pb = ParamOnly(b);
+        var segments = TopSegments(a, b, eq, pa, pb);
+        return new MatchSession { A = a, B = b, Options = options, Values = eq, Segments = segments, ParamOnlyA = pa, ParamOnlyB = pb };
+    }
+
+    /// <summary>Both operators' outputs pairwise equivalent (same count, in order): a possible cut.</summary>
+    public bool OperatorsEquivalent(int indexA, int indexB)
+    {
+        if (ParamOnlyA[indexA] || ParamOnlyB[indexB]) return false;
+        var oa = A.Operators[indexA].Node.Out;
+        var ob = B.Operators[indexB].Node.Out;
+        if (oa.Length == 0 || oa.Length != ob.Length) return false;
+        for (int i = 0; i < oa.Length; i++)
+            if (!Values.Equivalent(oa[i], ob[i])) return false;
+        return true;
+    }
+
+    static bool[] ParamOnly(Run r)
+    {
+        var result = new bool[r.Operators.Length];
+        foreach (var op in r.Operators)
+        {
+            bool anyActivation = false;
+            foreach (var v in op.Node.In)
+            {
+                var val = r.Values[v];
+                if (val.Kind == "input" || (val.Producer is int p && r.IndexOfNode.TryGetValue(p, out var pi) && !result[pi]))
+                { anyActivation = true; break; }
+            }
+            result[op.Index] = !anyActivation;
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The top level: each graph from its virtual entry to its last operator (the job's result). Operators
+    /// that do not feed the result (dead ends) are matched afterwards, sink by sink, where the other side
+    /// has an equivalent sink.
+    /// </summary>
+    static List<Segment> TopSegments(Run a, Run b, ValueEquivalence eq, bool[] pa, bool[] pb)
+    {
+        var segments = new List<Segment>();
+        var takenA = new bool[a.Operators.Length];
+        var takenB = new bool[b.Operators.Length];
+        int sinkA = LastWithOutput(a, takenA), sinkB = LastWithOutput(b, takenB);
+        if (sinkA < 0 || sinkB < 0) return segments;
+        var nodesA = GraphAlgorithms.ReachingBackward(a, sinkA, takenA);
+        var nodesB = GraphAlgorithms.ReachingBackward(b, sinkB, takenB);
+        segments.Add(new Segment(1, -1, -1, sinkA, sinkB, nodesA, nodesB));
+        foreach (var n in nodesA) takenA[n] = true;
+        foreach (var n in nodesB) takenB[n] = true;
+
+        // Dead-end sinks: pair them in order where outputs are equivalent.
+        var restA = Sinks(a, takenA, pa);
+        var restB = Sinks(b, takenB, pb);
+        int j = 0;
+        foreach (var sa in restA)
+        {
+            if (takenA[sa]) continue;
+            for (int k = j; k < restB.Count; k++)
+            {
+                var sb = restB[k];
+                if (takenB[sb] || !OutputsEquivalent(a, b, eq, sa, sb)) continue;
+                var na = GraphAlgorithms.ReachingBackward(a, sa, takenA);
+                var nb = GraphAlgorithms.ReachingBackward(b, sb, takenB);
+                foreach (var n in na) takenA[n] = true;
+                foreach (var n in nb) takenB[n] = true;
+                segments.Add(new Segment(segments.Count + 1, -1, -1, sa, sb, na, nb));
+                j = k + 1;
+                break;
+            }
+        }
+        return segments;
+    }
+
+    static bool OutputsEquivalent(Run a, Run b, ValueEquivalence eq, int ia, int ib)
+    {
+        var oa = a.Operators[ia].Node.Out;
+        var ob = b.Operators[ib].Node.Out;
+        if (oa.Length == 0 || oa.Length != ob.Length) return false;
+        for (int i = 0; i < oa.Length; i++) if (!eq.Equivalent(oa[i], ob[i])) return false;
+        return true;
+    }
+
+    static int LastWithOutput(Run r, bool[] taken)
+    {
+        for (int i = r.Operators.Length - 1; i >= 0; i--)
+            if (!taken[i] && r.Operators[i].Node.Out.Length > 0) return i;
+        return -1;
+    }
+
+    // Unclaimed operators that no unclaimed operator consumes, newest first: the ends of dead-end branches.
+    static List<int> Sinks(Run r, bool[] taken, bool[] paramOnly)
+    {
+        var list = new List<int>();
+        for (int i = r.Operators.Length - 1; i >= 0; i--)
+        {
+            if (taken[i] || paramOnly[i] || r.Operators[i].Node.Out.Length == 0) continue;
+            if (r.Operators[i].Successors.All(s => taken[s])) list.Add(i);
+        }
+        return list;
+    }
+}

@@ -1,0 +1,153 @@
+namespace Magneton.Core.Matching;
+
+/// <summary>
+/// Recursive subgraph matching on dominator paths (method §6.3.2, Algorithm 1), iterative:
+/// <list type="number">
+/// <item>Take each side's dominator path from the segment's start to its end.</item>
+/// <item>Pair path operators with equivalent outputs, monotonically on both paths (the longest such
+/// sequence): these are cut points. Cuts never fall on the segment's end, so both sides of every piece
+/// keep at least one operator: a piece that is empty on one side is no comparison.</item>
+/// <item>With cuts, split the segment between consecutive cuts and continue on each piece.</item>
+/// <item>Without cuts, look inside: parallel branches hanging between start and end (the attention or MLP
+/// branch beside a residual connection) whose single exits are equivalent are matched as their own segments;
+/// the rest (the end and unmatched branches) is a region. If nothing splits, the whole segment is a region.</item>
+/// </list>
+/// </summary>
+public static class SubgraphMatcher
+{
+    /// <summary>Cut search uses the exact longest monotone pairing up to this many cell checks, else greedy.</summary>
+    const long ExactCutBudget = 400_000;
+    const int MaxDepth = 200;
+
+    public static IReadOnlyList<RegionMatch> MatchSegment(MatchSession s, Segment top)
+    {
+        var regions = new List<RegionMatch>();
+        var work = new Stack<(Segment Seg, int Depth)>();
+        work.Push((top, 0));
+        while (work.Count > 0)
+        {
+            var (seg, depth) = work.Pop();
+            if (seg.NodesA.Length == 0 || seg.NodesB.Length == 0) continue;
+            if (depth >= MaxDepth) { regions.Add(new RegionMatch(0, seg.NodesA, seg.NodesB, depth)); continue; }
+
+            var pathA = GraphAlgorithms.DominatorPath(s.A, seg.StartA, seg.EndA, seg.NodesA);
+            var pathB = GraphAlgorithms.DominatorPath(s.B, seg.StartB, seg.EndB, seg.NodesB);
+            var cuts = Cuts(s, pathA, pathB);
+            if (cuts.Count > 0)
+            {
+                foreach (var piece in Split(s, seg, cuts)) work.Push((piece, depth + 1));
+                continue;
+            }
+            var branches = Branches(s, seg);
+            if (branches.Count == 0)
+            {
+                regions.Add(new RegionMatch(0, seg.NodesA, seg.NodesB, depth));
+                continue;
+            }
+            var usedA = new HashSet<int>(branches.SelectMany(b => b.NodesA));
+            var usedB = new HashSet<int>(branches.SelectMany(b => b.NodesB));
+            foreach (var b in branches) work.Push((b, depth + 1));
+            regions.Add(new RegionMatch(0,
+                seg.NodesA.Where(n => !usedA.Contains(n)).ToArray(),
+                seg.NodesB.Where(n => !usedB.Contains(n)).ToArray(), depth));
+        }
+        return regions;
+    }
+
+    /// <summary>Monotone pairs of path operators with equivalent outputs, ends excluded.</summary>
+    internal static List<(int A, int B)> Cuts(MatchSession s, int[] pathA, int[] pathB)
+    {
+        int n = pathA.Length - 1, m = pathB.Length - 1; // the last element is the segment's end
+        var result = new List<(int, int)>();
+        if (n <= 0 || m <= 0) return result;
+        if ((long)n * m <= ExactCutBudget)
+        {
+            // Longest common subsequence under equivalence: robust where a greedy scan would latch onto an
+            // early look-alike and skip the true partners.
+            var len = new int[n + 1, m + 1];
+            for (int i = n - 1; i >= 0; i--)
+                for (int j = m - 1; j >= 0; j--)
+                    len[i, j] = s.OperatorsEquivalent(pathA[i], pathB[j])
+                        ? len[i + 1, j + 1] + 1
+                        : Math.Max(len[i + 1, j], len[i, j + 1]);
+            for (int i = 0, j = 0; i < n && j < m;)
+            {
+                if (s.OperatorsEquivalent(pathA[i], pathB[j]) && len[i, j] == len[i + 1, j + 1] + 1)
+                { result.Add((pathA[i], pathB[j])); i++; j++; }
+                else if (len[i + 1, j] >= len[i, j + 1]) i++;
+                else j++;
+            }
+            return result;
+        }
+        int last = -1;
+        for (int i = 0; i < n; i++)
+            for (int j = last + 1; j < m; j++)
+                if (s.OperatorsEquivalent(pathA[i], pathB[j])) { result.Add((pathA[i], pathB[j])); last = j; break; }
+        return result;
+    }
+
+    static IEnumerable<Segment> Split(MatchSession s, Segment seg, List<(int A, int B)> cuts)
+    {
+        var claimedA = new HashSet<int>();
+        var claimedB = new HashSet<int>();
+        int startA = seg.StartA, startB = seg.StartB;
+        var bounds = cuts.Append((seg.EndA, seg.EndB)).ToList();
+        var pieces = new List<Segment>();
+        foreach (var (ea, eb) in bounds)
+        {
+            var na = GraphAlgorithms.ReachingWithin(s.A, seg.NodesA, ea, claimedA);
+            var nb = GraphAlgorithms.ReachingWithin(s.B, seg.NodesB, eb, claimedB);
+            claimedA.UnionWith(na);
+            claimedB.UnionWith(nb);
+            pieces.Add(new Segment(seg.Id, startA, startB, ea, eb, na, nb));
+            startA = ea;
+            startB = eb;
+        }
+        // Operators of the segment that reach no cut nor the end cannot exist (all reach the end by
+        // construction), so the pieces partition the segment.
+        return pieces;
+    }
+
+    /// <summary>Parallel branches between start and end, paired by equivalent exits.</summary>
+    static List<Segment> Branches(MatchSession s, Segment seg)
+    {
+        var result = new List<Segment>();
+        var compsA = Exits(s.A, seg.NodesA, seg.EndA);
+        var compsB = Exits(s.B, seg.NodesB, seg.EndB);
+        if (compsA.Count == 0 || compsB.Count == 0) return result;
+        var usedB = new bool[compsB.Count];
+        foreach (var (nodesA, exitA) in compsA)
+        {
+            for (int j = 0; j < compsB.Count; j++)
+            {
+                if (usedB[j] || !s.OperatorsEquivalent(exitA, compsB[j].Exit)) continue;
+                usedB[j] = true;
+                result.Add(new Segment(seg.Id, seg.StartA, seg.StartB, exitA, compsB[j].Exit, nodesA, compsB[j].Nodes));
+                break;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Components of the segment without its end that leave through exactly one operator.</summary>
+    static List<(int[] Nodes, int Exit)> Exits(Runs.Run r, int[] nodes, int end)
+    {
+        var interior = nodes.Where(n => n != end).ToArray();
+        var result = new List<(int[], int)>();
+        if (interior.Length == 0) return result;
+        foreach (var comp in GraphAlgorithms.Components(r, interior))
+        {
+            var members = new HashSet<int>(comp);
+            int exit = -1;
+            bool single = true;
+            foreach (var n in comp)
+            {
+                if (!r.Operators[n].Successors.Any(x => !members.Contains(x))) continue;
+                if (exit >= 0) { single = false; break; }
+                exit = n;
+            }
+            if (single && exit >= 0) result.Add((comp, exit));
+        }
+        return result;
+    }
+}

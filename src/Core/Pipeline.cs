@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
+using Magneton.Core.Reporting;
+using Magneton.Core.Runs;
+
+namespace Magneton.Core;
+
+/// <summary>Knobs of a comparison; defaults are the method's 10%/1%/1% rule.</summary>
+public sealed record CompareOptions
+{
+    /// <summary>Minimum relative energy excess (wasteful over efficient, minus one) for a finding.</summary>
+    public double Threshold { get; init; } = 0.10;
+    /// <summary>The efficient side may be at most this much slower for the verdict to be waste, not a trade-off.</summary>
+    public double TimeTolerance { get; init; } = 0.01;
+    /// <summary>Outputs of matched regions must agree within this (relative, on the fingerprints).</summary>
+    public double OutputTolerance { get; init; } = 0.01;
+}
+
+/// <summary>
+/// The comparison pipeline as pure steps, so that grains can run each step where they like
+/// (Ingest in a RunGrain, MatchSegment in worker grains, Diagnose in a DiagnosisGrain) and
+/// <see cref="Compare"/> can run them all in one call for tests and benchmarks.
+/// </summary>
+public static class Pipeline
+{
+    /// <summary>Reads and validates a bundle directory and builds its run model with energy. Throws BundleException.</summary>
+    public static Run Ingest(string bundlePath) => RunBuilder.Build(BundleReader.Read(bundlePath));
+
+    public static MatchSession Prepare(Run a, Run b, CompareOptions options) => MatchSession.Create(a, b, options);
+
+    public static IReadOnlyList<RegionMatch> MatchSegment(MatchSession session, Segment segment) =>
+        SubgraphMatcher.MatchSegment(session, segment);
+
+    public static IReadOnlyList<Finding> Detect(MatchSession session, IReadOnlyList<RegionMatch> regions) =>
+        Detector.Detect(session, regions);
+
+    public static CauseReport Diagnose(MatchSession session, IReadOnlyList<RegionMatch> regions, Finding finding) =>
+        Diagnosis.Diagnoser.Diagnose(session, regions, finding);
+
+    public static ComparisonReport Report(MatchSession session, IReadOnlyList<RegionMatch> regions,
+        IReadOnlyList<Finding> findings, IReadOnlyList<CauseReport> causes, double matchingElapsedMs) =>
+        ReportBuilder.Build(session, regions, findings, causes, matchingElapsedMs);
+
+    /// <summary>Everything in one call, sequentially: what the embedded cluster does, minus the fan-out.</summary>
+    public static ComparisonReport Compare(Run a, Run b, CompareOptions options)
+    {
+        var sw = Stopwatch.StartNew();
+        var session = Prepare(a, b, options);
+        var regions = session.Segments.SelectMany(s => MatchSegment(session, s)).ToList();
+        regions = RegionMatch.Renumber(regions);
+        var findings = Detect(session, regions);
+        double elapsed = sw.Elapsed.TotalMilliseconds;
+        var causes = findings.Select(f => Diagnose(session, regions, f)).ToList();
+        return Report(session, regions, findings, causes, elapsed);
+    }
+
+    public static ComparisonReport Compare(string bundleA, string bundleB, CompareOptions options) =>
+        Compare(Ingest(bundleA), Ingest(bundleB), options);
+}

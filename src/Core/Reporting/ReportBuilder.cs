@@ -1,0 +1,131 @@
+using System.Globalization;
+using Magneton.Core.Detection;
+using Magneton.Core.Diagnosis;
+using Magneton.Core.Matching;
+using Magneton.Core.Runs;
+
+namespace Magneton.Core.Reporting;
+
+/// <summary>Assembles the report JSON model from the pipeline's results. No analysis happens here.</summary>
+public static class ReportBuilder
+{
+    public static ComparisonReport Build(MatchSession s, IReadOnlyList<RegionMatch> regions, IReadOnlyList<Finding> findings,
+        IReadOnlyList<CauseReport> causes, double matchingElapsedMs)
+    {
+        var inRegionA = new bool[s.A.Operators.Length];
+        var inRegionB = new bool[s.B.Operators.Length];
+        foreach (var r in regions)
+        {
+            foreach (var n in r.NodesA) inRegionA[n] = true;
+            foreach (var n in r.NodesB) inRegionB[n] = true;
+        }
+        var matching = new MatchingSummary(regions.Count, Math.Max(0, regions.Count - s.Segments.Count),
+            Coverage(s.A, inRegionA), Coverage(s.B, inRegionB), Math.Round(matchingElapsedMs, 2))
+        { EquivalentValues = s.Values.EquivalentValueCount };
+
+        var regionReports = regions.Select(r => Region(s, r)).ToList();
+        var findingReports = findings.Select((f, i) => Finding(s, f, causes[i])).ToList();
+        var notes = Notes(s, findings);
+        return new ComparisonReport(ComparisonReport.SchemaName, Side(s.A), Side(s.B), matching, EnergyModelSummary(s),
+            regionReports, findingReports, new UnmatchedReport(Unmatched(s.A, inRegionA), Unmatched(s.B, inRegionB)), notes)
+        { Threshold = s.Options.Threshold };
+    }
+
+    static RunSide Side(Run r)
+    {
+        var e = r.Energy;
+        return new RunSide(r.System, r.BundlePath, r.Operators.Length, e.OperatorEnergyJ, e.OperatorGpuSeconds,
+            e.IterationEnergyJ, e.IterationSeconds, e.IdleHostEnergyJ)
+        {
+            ReplayShare = e.ReplayShare, Closure = e.Closure, IdlePowerW = e.IdlePowerW, TimelinePowerW = e.TimelinePowerW,
+            ReplayCheckMaxError = e.ReplayCheckMaxError,
+        };
+    }
+
+    static double Coverage(Run r, bool[] inRegion)
+    {
+        int total = 0, covered = 0;
+        foreach (var op in r.Operators)
+        {
+            if (op.IsPureView) continue;
+            total++;
+            if (inRegion[op.Index]) covered++;
+        }
+        return total == 0 ? 1 : Math.Round((double)covered / total, 4);
+    }
+
+    static RegionReport Region(MatchSession s, RegionMatch r)
+    {
+        var a = RegionSide.Of(s.A, r.NodesA);
+        var b = RegionSide.Of(s.B, r.NodesB);
+        return new RegionReport(r.Id, Ratio(a.EnergyJ, b.EnergyJ), Ratio(a.GpuSeconds, b.GpuSeconds),
+            SideReport(s.A, r.NodesA, a), SideReport(s.B, r.NodesB, b));
+    }
+
+    /// <summary>A over B; 0 when both are zero, capped when only B is.</summary>
+    static double Ratio(double a, double b) =>
+        b > 0 ? Math.Round(a / b, 4) : a > 0 ? Detector.RatioCap : 0;
+
+    static RegionSideReport SideReport(Run run, int[] nodes, RegionSide side) =>
+        new(nodes.Select(i => run.Operators[i].Id).ToList(), side.Ops, side.Modules, side.EnergyJ, side.GpuSeconds, side.EnergySource);
+
+    static FindingReport Finding(MatchSession s, Finding f, CauseReport cause)
+    {
+        var wasteRun = f.Wasteful == "a" ? s.A : s.B;
+        double share = wasteRun.Energy.IterationEnergyJ > 0 ? f.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ : 0;
+        return new FindingReport(f.Id, f.Verdict, f.Wasteful, f.Regions, f.Instances, f.EnergyDeltaJ,
+            Math.Round(f.EnergyRatio, 4), Math.Round(f.TimeRatio, 4), Diagnoser.Category(cause), cause,
+            Explain(f, cause, share))
+        { ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = f.EnergySource };
+    }
+
+    static string Explain(Finding f, CauseReport c, double share)
+    {
+        string side = f.Wasteful.ToUpperInvariant();
+        string other = f.Wasteful == "a" ? "B" : "A";
+        string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
+        string speed = f.Verdict == Detection.Finding.Waste
+            ? $"{other} is not slower ({Fmt(f.TimeRatio)}x GPU time on {side})"
+            : $"but {other} is slower ({Fmt(1 / f.TimeRatio)}x GPU time): a trade-off";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{side} spends {f.EnergyDeltaJ * 1000:F1} mJ more per iteration ({share:P1} of its job, {Fmt(f.EnergyRatio)}x energy) in {f.Where}{inst} for equivalent outputs; {speed}. Cause: {c.Kind}. {c.Suggestion}");
+    }
+
+    static string Fmt(double x) => x >= 100 ? x.ToString("F0", CultureInfo.InvariantCulture) : x.ToString("F2", CultureInfo.InvariantCulture);
+
+    static IReadOnlyList<UnmatchedOperator> Unmatched(Run r, bool[] inRegion) =>
+        r.Operators.Where(o => !inRegion[o.Index] && !o.IsPureView)
+            .GroupBy(o => o.Op)
+            .Select(g => new UnmatchedOperator(g.Key, g.Count(), g.Sum(o => o.EnergyJ)))
+            .OrderByDescending(u => u.EnergyJ).ThenBy(u => u.Op, StringComparer.Ordinal)
+            .ToList();
+
+    static EnergyModelSummary EnergyModelSummary(MatchSession s) => new(
+        "replay, timeline",
+        "Operator GPU energy = operator power x in-situ GPU time (profiler kernels, averaged over the energy-pass iterations). " +
+        "Power from a long replay of the same operator signature where one exists (source 'replay'), else from the energy-pass " +
+        "counter less idle and replayed energy, shared by GPU time (source 'timeline'). Idle/host energy = measured job energy " +
+        "(uninstrumented baseline counter) - operator energy. closure = (operator energy + idle power x non-GPU time) / measured.");
+
+    static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings)
+    {
+        var notes = new List<string>();
+        var (a, b) = (s.A.Energy, s.B.Energy);
+        notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"whole job per iteration: A {a.IterationEnergyJ:F3} J / {a.IterationSeconds * 1000:F2} ms, B {b.IterationEnergyJ:F3} J / {b.IterationSeconds * 1000:F2} ms (measured, uninstrumented baseline counter)"));
+        notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"operator GPU energy: A {a.OperatorEnergyJ:F3} J ({a.ReplayShare:P0} from replay), B {b.OperatorEnergyJ:F3} J ({b.ReplayShare:P0} from replay); idle/host energy: A {a.IdleHostEnergyJ:F3} J, B {b.IdleHostEnergyJ:F3} J; model closes at A {a.Closure:P0}, B {b.Closure:P0} of measured"));
+        double jobDelta = b.IterationEnergyJ - a.IterationEnergyJ;
+        double opDelta = b.OperatorEnergyJ - a.OperatorEnergyJ;
+        double idleDelta = b.IdleHostEnergyJ - a.IdleHostEnergyJ;
+        bool waste = findings.Any(f => f.Verdict == Detection.Finding.Waste);
+        if (Math.Abs(jobDelta) > 0.02 * Math.Max(a.IterationEnergyJ, b.IterationEnergyJ) && Math.Abs(idleDelta) > Math.Abs(opDelta))
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"the whole-job difference ({jobDelta:+0.000;-0.000} J, B - A) is mostly idle/host energy ({idleDelta:+0.000;-0.000} J) rather than operator work ({opDelta:+0.000;-0.000} J): the GPU idles between launches (host-bound), which no operator is to blame for"));
+        if (!waste)
+            notes.Add("no operator-level energy waste above the threshold");
+        foreach (var n in a.Notes) notes.Add("A: " + n);
+        foreach (var n in b.Notes) notes.Add("B: " + n);
+        return notes;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Text;
+
+namespace Magneton.Core.Reporting;
+
+/// <summary>
+/// The summary a person reads in ten seconds: verdict, then findings (what, where, energy per iteration and
+/// share of the job, why, what to change), then the whole-job accounting and how far to trust it.
+/// </summary>
+public static class TerminalReport
+{
+    public static string Render(ComparisonReport r, int maxFindings = 5)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        int waste = r.Findings.Count(f => f.Verdict == "waste");
+        int trade = r.Findings.Count - waste;
+        sb.AppendLine(ci, $"Magneton: A = {r.A.System}, B = {r.B.System}");
+        sb.AppendLine(waste > 0
+            ? $"VERDICT: {waste} energy waste finding{(waste == 1 ? "" : "s")}" + (trade > 0 ? $", {trade} trade-off{(trade == 1 ? "" : "s")}" : "")
+            : trade > 0 ? $"VERDICT: no waste; {trade} trade-off{(trade == 1 ? "" : "s")}" : "VERDICT: no operator-level energy waste above the threshold");
+        sb.AppendLine();
+        foreach (var f in r.Findings.Take(maxFindings))
+        {
+            string side = f.Wasteful.ToUpperInvariant();
+            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x)");
+            sb.AppendLine(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy, {f.TimeRatio:F2}x GPU time ({f.EnergySource})");
+            sb.AppendLine(ci, $"    why: {f.Cause.Kind} ({f.Category})");
+            var classes = f.Wasteful == "a" ? f.Cause.Classes.A : f.Cause.Classes.B;
+            if (classes.Count > 0) sb.AppendLine(ci, $"    classes: {string.Join(", ", classes.Take(3))}");
+            var src = f.Wasteful == "a" ? f.Cause.SourceLines.A : f.Cause.SourceLines.B;
+            foreach (var line in src.Take(2)) sb.AppendLine(ci, $"    at {Clip(line, 110)}");
+            if (f.Cause.Kind is "kernel-choice" or "layout")
+            {
+                var ka = f.Cause.Kernels.A.Where(k => !f.Cause.Kernels.B.Contains(k)).Take(2);
+                var kb = f.Cause.Kernels.B.Where(k => !f.Cause.Kernels.A.Contains(k)).Take(2);
+                foreach (var k in ka) sb.AppendLine(ci, $"    A kernel: {Clip(k, 100)}");
+                foreach (var k in kb) sb.AppendLine(ci, $"    B kernel: {Clip(k, 100)}");
+            }
+            foreach (var c in f.Cause.Config.Take(3)) sb.AppendLine(ci, $"    config {c.Key}: A={c.A ?? "unset"} B={c.B ?? "unset"}");
+            sb.AppendLine(ci, $"    fix: {Clip(f.Cause.Suggestion, 200)}");
+            sb.AppendLine();
+        }
+        if (r.Findings.Count > maxFindings) sb.AppendLine(ci, $"... {r.Findings.Count - maxFindings} more findings in --json");
+        sb.AppendLine(ci, $"Energy per iteration (J)   {"A",10} {"B",10}");
+        sb.AppendLine(ci, $"  measured job             {r.A.IterationEnergyJ,10:F3} {r.B.IterationEnergyJ,10:F3}");
+        sb.AppendLine(ci, $"  operators (GPU)          {r.A.GpuEnergyJ,10:F3} {r.B.GpuEnergyJ,10:F3}");
+        sb.AppendLine(ci, $"  idle/host                {r.A.IdleEnergyJ,10:F3} {r.B.IdleEnergyJ,10:F3}");
+        sb.AppendLine(ci, $"  from replay              {r.A.ReplayShare,10:P0} {r.B.ReplayShare,10:P0}");
+        sb.AppendLine(ci, $"  model closure            {r.A.Closure,10:P0} {r.B.Closure,10:P0}");
+        sb.AppendLine(ci, $"Matching: {r.Matching.Regions} regions, coverage A {r.Matching.ACoverage:P0} B {r.Matching.BCoverage:P0}, {r.Matching.ElapsedMs:F0} ms");
+        foreach (var n in r.Notes.Skip(2).Take(4)) sb.AppendLine("note: " + n);
+        return sb.ToString();
+    }
+
+    static string Clip(string s, int n) => s.Length <= n ? s : s[..(n - 3)] + "...";
+}

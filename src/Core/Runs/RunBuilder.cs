@@ -1,0 +1,59 @@
+using Magneton.Core.Bundles;
+using Magneton.Core.Energy;
+
+namespace Magneton.Core.Runs;
+
+/// <summary>Joins the semantic pass (dataflow) with the energy pass (kineto) and applies the energy model.</summary>
+public static class RunBuilder
+{
+    public static Run Build(Bundle bundle)
+    {
+        var nodes = bundle.Dataflow.Nodes;
+        var ops = new Operator[nodes.Count];
+        var index = new Dictionary<int, int>(nodes.Count);
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            ops[i] = new Operator { Index = i, Node = nodes[i] };
+            index[nodes[i].Id] = i;
+        }
+        LinkByLastWriter(bundle.Dataflow, ops, index);
+        AttachKernels(bundle, ops);
+        var run = new Run { Bundle = bundle, Operators = ops, IndexOfNode = index, Energy = null! };
+        run.Energy = EnergyModel.Apply(run);
+        return run;
+    }
+
+    // A value's producer is its last writer (in-place ops mint new value ids), so edges are
+    // producer -> consumer. Parameters, inputs and constants have no producer and add no edge:
+    // they must not tie unrelated parts of the graph together.
+    static void LinkByLastWriter(Dataflow df, Operator[] ops, Dictionary<int, int> index)
+    {
+        var succ = new List<int>[ops.Length];
+        for (int i = 0; i < ops.Length; i++)
+        {
+            var preds = new SortedSet<int>();
+            foreach (var v in ops[i].Node.In)
+            {
+                if (df.Values[v].Producer is int p && index.TryGetValue(p, out var pi) && pi != i)
+                    preds.Add(pi);
+            }
+            ops[i].Predecessors = preds.ToArray();
+            foreach (var p in preds) (succ[p] ??= []).Add(i);
+        }
+        for (int i = 0; i < ops.Length; i++) ops[i].Successors = succ[i]?.ToArray() ?? [];
+    }
+
+    static void AttachKernels(Bundle bundle, Operator[] ops)
+    {
+        var k = bundle.Kineto;
+        int iterations = Math.Max(1, k.Iterations);
+        foreach (var op in ops)
+        {
+            if (op.Node.TraceId is not int t || !k.Operators.TryGetValue(t, out var traced)) continue;
+            op.GpuSeconds = traced.GpuSecondsTotal / iterations;
+            op.Kernels = traced.Kernels
+                .Select(kc => kc with { Count = kc.Count, Seconds = kc.Seconds / iterations })
+                .ToArray();
+        }
+    }
+}
