@@ -49,7 +49,7 @@ public static class Pipeline
         var sw = Stopwatch.StartNew();
         var session = Prepare(a, b, options);
         var regions = session.Segments.SelectMany(s => MatchSegment(session, s)).ToList();
-        regions = RegionMatch.Renumber(regions);
+        regions = RegionMatch.Assemble(session, regions);
         var findings = Detect(session, regions);
         double elapsed = sw.Elapsed.TotalMilliseconds;
         var causes = findings.Select(f => Diagnose(session, regions, f)).ToList();

@@ -68,7 +68,9 @@ public static class Diagnoser
     static List<Operator> Computing(Run r, int[] nodes) =>
         nodes.Select(i => r.Operators[i]).Where(o => !o.IsPureView).ToList();
 
-    static IEnumerable<string> Kernels(IEnumerable<Operator> ops) => ops.SelectMany(o => o.Kernels.Select(k => k.Name));
+    // Kernels proper: memsets and copies that a GEMM launches around itself are not a choice anyone makes.
+    static IEnumerable<string> Kernels(IEnumerable<Operator> ops) =>
+        ops.SelectMany(o => o.Kernels.Where(k => k.Category == "kernel").Select(k => k.Name));
 
     /// <summary>Same shapes, other strides on the region's values, or transposition kernels on one side only.</summary>
     static bool HasLayoutDifference(MatchSession s, List<RegionMatch> rs, bool aWastes)

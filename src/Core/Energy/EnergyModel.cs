@@ -97,6 +97,23 @@ public static class EnergyModel
             if (power is double p && double.IsFinite(p) && p > 0)
                 result.TryAdd(Signature(run, run.Operators[idx]), p);
         }
+        // A module replayed whole gives the power of its operators that have no replay of their own (the
+        // elementwise and copy operators around the big ones); inner modules first, they are more specific.
+        foreach (var item in replay.Items.Where(i => i.Kind == "module" && i.Error is null && i.Module is not null)
+                     .OrderByDescending(i => i.Module!.Length))
+        {
+            double? power = item.PowerW;
+            if (counter is not null)
+            {
+                var w = CounterWindow.Measure(counter, item.WindowStartNs, item.WindowEndNs);
+                if (w.IsValid) power = w.PowerW;
+            }
+            if (power is not double p || !double.IsFinite(p) || p <= 0) continue;
+            string prefix = item.Module + ".";
+            foreach (var op in run.Operators)
+                if (op.GpuSeconds > 0 && (op.Module == item.Module || op.Module.StartsWith(prefix, StringComparison.Ordinal)))
+                    result.TryAdd(Signature(run, op), p);
+        }
         if (maxError > 0.02)
             notes.Add($"replay power recomputed from replay_counter.csv differs from replay.json by up to {maxError:P1}");
         return result;

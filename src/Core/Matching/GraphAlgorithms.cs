@@ -7,7 +7,7 @@ namespace Magneton.Core.Matching;
 /// topological order (execution order, edges by last writer always point forward), which makes dominators a
 /// single forward pass and lets every traversal be an iterative sweep: no recursion, no stack depth limits.
 /// </summary>
-internal static class GraphAlgorithms
+public static class GraphAlgorithms
 {
     // Membership marks without clearing: a generation counter per thread, so concurrent workers never share it.
     [ThreadStatic] static int[]? _mark;
@@ -22,7 +22,7 @@ internal static class GraphAlgorithms
     }
 
     /// <summary>Operators (not excluded) from which <paramref name="sink"/> is reachable, sink included, ascending.</summary>
-    public static int[] ReachingBackward(Run r, int sink, bool[] excluded)
+    public static int[] ReachingBackward(Run r, int sink, bool[] excluded, bool parameterEdges = false)
     {
         var seen = new bool[r.Operators.Length];
         var stack = new Stack<int>();
@@ -34,6 +34,9 @@ internal static class GraphAlgorithms
             int v = stack.Pop();
             result.Add(v);
             foreach (var p in r.Operators[v].Predecessors)
+                if (!seen[p] && !excluded[p]) { seen[p] = true; stack.Push(p); }
+            if (!parameterEdges) continue;
+            foreach (var p in r.Operators[v].ParameterPredecessors)
                 if (!seen[p] && !excluded[p]) { seen[p] = true; stack.Push(p); }
         }
         result.Sort();

@@ -35,22 +35,7 @@ public sealed class MatchSession
         return true;
     }
 
-    static bool[] ParamOnly(Run r)
-    {
-        var result = new bool[r.Operators.Length];
-        foreach (var op in r.Operators)
-        {
-            bool anyActivation = false;
-            foreach (var v in op.Node.In)
-            {
-                var val = r.Values[v];
-                if (val.Kind == "input" || (val.Producer is int p && r.IndexOfNode.TryGetValue(p, out var pi) && !result[pi]))
-                { anyActivation = true; break; }
-            }
-            result[op.Index] = !anyActivation;
-        }
-        return result;
-    }
+    static bool[] ParamOnly(Run r) => r.Operators.Select(o => o.ParameterDerived).ToArray();
 
     /// <summary>
     /// The top level: each graph from its virtual entry to its last operator (the job's result). Operators
@@ -81,8 +66,10 @@ public sealed class MatchSession
             {
                 var sb = restB[k];
                 if (takenB[sb] || !OutputsEquivalent(a, b, eq, sa, sb)) continue;
-                var na = GraphAlgorithms.ReachingBackward(a, sa, takenA);
-                var nb = GraphAlgorithms.ReachingBackward(b, sb, takenB);
+                // A dead end may compute from constants only (a mask check on position ids): follow
+                // parameter edges too, or it would be left out of every region.
+                var na = GraphAlgorithms.ReachingBackward(a, sa, takenA, parameterEdges: true);
+                var nb = GraphAlgorithms.ReachingBackward(b, sb, takenB, parameterEdges: true);
                 foreach (var n in na) takenA[n] = true;
                 foreach (var n in nb) takenB[n] = true;
                 segments.Add(new Segment(segments.Count + 1, -1, -1, sa, sb, na, nb));
@@ -115,8 +102,13 @@ public sealed class MatchSession
         var list = new List<int>();
         for (int i = r.Operators.Length - 1; i >= 0; i--)
         {
-            if (taken[i] || paramOnly[i] || r.Operators[i].Node.Out.Length == 0) continue;
-            if (r.Operators[i].Successors.All(s => taken[s])) list.Add(i);
+            var op = r.Operators[i];
+            if (taken[i] || op.Node.Out.Length == 0) continue;
+            bool deadEnd = op.Successors.All(s => taken[s] || r.Operators[s].Node.Out.Length == 0);
+            // A parameter-derived operator is a sink only if nothing computing reads it: a transposed weight
+            // belongs to the layer that uses it.
+            if (paramOnly[i]) deadEnd &= op.ParameterConsumers.All(c => r.Operators[c].Node.Out.Length == 0);
+            if (deadEnd) list.Add(i);
         }
         return list;
     }

@@ -41,6 +41,11 @@ public static class SubgraphMatcher
             var branches = Branches(s, seg);
             if (branches.Count == 0)
             {
+                if (AncestorSplit(s, seg) is { } halves)
+                {
+                    foreach (var piece in halves) work.Push((piece, depth + 1));
+                    continue;
+                }
                 regions.Add(new RegionMatch(0, seg.NodesA, seg.NodesB, depth));
                 continue;
             }
@@ -105,8 +110,93 @@ public static class SubgraphMatcher
         }
         // Operators of the segment that reach no cut nor the end cannot exist (all reach the end by
         // construction), so the pieces partition the segment.
-        return pieces;
+        return MergeIdlePieces(s, pieces);
     }
+
+    /// <summary>
+    /// A piece in which one side only reinterprets memory (pure views) compares work with no work: merge it
+    /// into the next piece (the last into the previous one). Look-alike values (a norm with unit weight and
+    /// zero bias equals its input) would otherwise cut a region down to nothing on one side.
+    /// </summary>
+    static List<Segment> MergeIdlePieces(MatchSession s, List<Segment> pieces)
+    {
+        bool Idle(Runs.Run r, int[] nodes) => nodes.All(n => r.Operators[n].IsPureView);
+        var result = new List<Segment>();
+        Segment? carry = null;
+        foreach (var p in pieces)
+        {
+            var cur = carry is null ? p : p with
+            {
+                StartA = carry.StartA, StartB = carry.StartB,
+                NodesA = carry.NodesA.Concat(p.NodesA).Order().ToArray(),
+                NodesB = carry.NodesB.Concat(p.NodesB).Order().ToArray(),
+            };
+            carry = null;
+            if (Idle(s.A, cur.NodesA) != Idle(s.B, cur.NodesB)) carry = cur; else result.Add(cur);
+        }
+        if (carry is not null)
+        {
+            if (result.Count == 0) result.Add(carry);
+            else
+            {
+                var last = result[^1];
+                result[^1] = last with
+                {
+                    EndA = carry.EndA, EndB = carry.EndB,
+                    NodesA = last.NodesA.Concat(carry.NodesA).Order().ToArray(),
+                    NodesB = last.NodesB.Concat(carry.NodesB).Order().ToArray(),
+                };
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// For segments whose dominator path has no inner cut because state bypasses it (a KV cache written in one
+    /// decode step and read in every later one): split at an equivalent pair of interior operators near the
+    /// middle into "everything that operator needs" and "the rest". Both halves compute equivalent values from
+    /// equivalent inputs, so they are valid pieces; the rest reads the first half's values as external inputs.
+    /// </summary>
+    static Segment[]? AncestorSplit(MatchSession s, Segment seg)
+    {
+        const int MinSize = 12, Candidates = 6;
+        int na = seg.NodesA.Length, nb = seg.NodesB.Length;
+        if (na < MinSize || nb < MinSize) return null;
+        var none = new HashSet<int>();
+        Segment[]? best = null;
+        int bestScore = 0, tried = 0;
+        // Interior operators of A ordered by distance from the middle of the segment.
+        var order = Enumerable.Range(0, na - 1).OrderBy(i => Math.Abs(i - na / 2));
+        foreach (int i in order)
+        {
+            if (tried >= Candidates) break;
+            int x = seg.NodesA[i];
+            if (s.A.Operators[x].IsPureView) continue;
+            double rel = (double)i / na;
+            int y = -1;
+            double bestDist = double.MaxValue;
+            for (int j = 0; j < nb - 1; j++)
+            {
+                double d = Math.Abs((double)j / nb - rel);
+                if (d < bestDist && s.OperatorsEquivalent(x, seg.NodesB[j])) { bestDist = d; y = seg.NodesB[j]; }
+            }
+            if (y < 0) continue;
+            tried++;
+            var ancA = GraphAlgorithms.ReachingWithin(s.A, seg.NodesA, x, none);
+            var ancB = GraphAlgorithms.ReachingWithin(s.B, seg.NodesB, y, none);
+            var restA = seg.NodesA.Except(ancA).ToArray();
+            var restB = seg.NodesB.Except(ancB).ToArray();
+            if (!Computes(s.A, ancA) || !Computes(s.B, ancB) || !Computes(s.A, restA) || !Computes(s.B, restB)) continue;
+            int score = Math.Min(Math.Min(ancA.Length, restA.Length), Math.Min(ancB.Length, restB.Length));
+            if (score <= bestScore) continue;
+            bestScore = score;
+            best = [new Segment(seg.Id, seg.StartA, seg.StartB, x, y, ancA, ancB),
+                    new Segment(seg.Id, x, y, seg.EndA, seg.EndB, restA, restB)];
+        }
+        return best;
+    }
+
+    static bool Computes(Runs.Run r, int[] nodes) => nodes.Any(n => !r.Operators[n].IsPureView);
 
     /// <summary>Parallel branches between start and end, paired by equivalent exits.</summary>
     static List<Segment> Branches(MatchSession s, Segment seg)

@@ -29,6 +29,15 @@ public sealed class Operator
     /// <summary>Operators of the graph that produced this one's tensor inputs (not parameters or inputs).</summary>
     public int[] Predecessors { get; set; } = [];
     public int[] Successors { get; set; } = [];
+    /// <summary>
+    /// Computes only from parameters, buffers and constants (a transposed weight, an arange): it carries no
+    /// activation, so it never cuts and adds no edge to the dataflow graph; it joins the region of its consumer.
+    /// </summary>
+    public bool ParameterDerived { get; set; }
+    /// <summary>For parameter-derived operators: the operators that consume their outputs.</summary>
+    public int[] ParameterConsumers { get; set; } = [];
+    /// <summary>Parameter-derived operators whose outputs this operator reads (edges left out of Predecessors).</summary>
+    public int[] ParameterPredecessors { get; set; } = [];
 }
 
 /// <summary>Per-run energy accounting: what was measured, what the model attributes, and how well it closes.</summary>

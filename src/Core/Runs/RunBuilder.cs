@@ -24,23 +24,37 @@ public static class RunBuilder
     }
 
     // A value's producer is its last writer (in-place ops mint new value ids), so edges are
-    // producer -> consumer. Parameters, inputs and constants have no producer and add no edge:
-    // they must not tie unrelated parts of the graph together.
+    // producer -> consumer. Parameters, inputs and constants have no producer and add no edge, and neither
+    // do operators computing only from parameters: they must not tie unrelated parts of the graph together
+    // (a weight's unsqueeze would otherwise bypass every dominator of the layer that uses it).
     static void LinkByLastWriter(Dataflow df, Operator[] ops, Dictionary<int, int> index)
     {
         var succ = new List<int>[ops.Length];
+        var paramConsumers = new List<int>[ops.Length];
         for (int i = 0; i < ops.Length; i++)
         {
             var preds = new SortedSet<int>();
+            var paramPreds = new SortedSet<int>();
+            bool activation = false;
             foreach (var v in ops[i].Node.In)
             {
-                if (df.Values[v].Producer is int p && index.TryGetValue(p, out var pi) && pi != i)
-                    preds.Add(pi);
+                var value = df.Values[v];
+                if (value.Kind == "input") activation = true;
+                if (value.Producer is not int p || !index.TryGetValue(p, out var pi) || pi == i) continue;
+                if (ops[pi].ParameterDerived) { (paramConsumers[pi] ??= []).Add(i); paramPreds.Add(pi); continue; }
+                preds.Add(pi);
+                activation = true;
             }
+            ops[i].ParameterDerived = !activation;
             ops[i].Predecessors = preds.ToArray();
+            ops[i].ParameterPredecessors = paramPreds.ToArray();
             foreach (var p in preds) (succ[p] ??= []).Add(i);
         }
-        for (int i = 0; i < ops.Length; i++) ops[i].Successors = succ[i]?.ToArray() ?? [];
+        for (int i = 0; i < ops.Length; i++)
+        {
+            ops[i].Successors = succ[i]?.ToArray() ?? [];
+            ops[i].ParameterConsumers = paramConsumers[i]?.Distinct().ToArray() ?? [];
+        }
     }
 
     static void AttachKernels(Bundle bundle, Operator[] ops)

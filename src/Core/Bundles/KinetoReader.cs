@@ -1,0 +1,25 @@
+using System.IO.Compression;
+
+namespace Magneton.Core.Bundles;
+
+/// <summary>kineto.json.gz: decompressed and reduced in one streaming pass, never held whole.</summary>
+internal static class KinetoReader
+{
+    private const string File = BundleFiles.Kineto;
+
+    public static KinetoSummary Read(string path, CancellationToken cancel = default)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16,
+                FileOptions.SequentialScan);
+            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            var tables = TraceScanner.Scan(gzip, cancel);
+            return TraceReduction.Reduce(tables);
+        }
+        catch (Exception ex) when (ex is not (BundleException or OperationCanceledException) && BundleErrors.IsInputFailure(ex))
+        {
+            throw BundleErrors.From(File, ex);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Text.Json;
+using static Magneton.Core.Bundles.JsonFields;
+
+namespace Magneton.Core.Bundles;
+
+/// <summary>measure.json: the uninstrumented baseline and the energy pass's timing and sync marks.</summary>
+internal static class MeasureReader
+{
+    public static Measure Read(string path) => JsonFile.Parse(path, BundleFiles.Measure, Parse);
+
+    private static Measure Parse(JsonElement root)
+    {
+        Expect(root, JsonValueKind.Object, "$");
+        return new Measure(
+            Section(root, "baseline", Baseline),
+            OptionalDouble(root, "probe_only_iter_s"),
+            Section(root, "energy_pass", EnergyPass),
+            OptionalDouble(root, "semantic_pass_s"));
+    }
+
+    private static T Section<T>(JsonElement root, string name, Func<JsonElement, T> parse)
+    {
+        var section = Object(root, name);
+        try
+        {
+            return parse(section);
+        }
+        catch (JsonFieldException ex)
+        {
+            throw ex.Under(name);
+        }
+    }
+
+    private static BaselineMeasure Baseline(JsonElement b)
+    {
+        var (start, end) = Window(b, "window_unix_ns");
+        return new BaselineMeasure(PositiveIterations(b), Double(b, "wall_s"), Double(b, "iter_s"),
+            Double(b, "energy_counter_j"), Double(b, "iter_energy_counter_j"), start, end);
+    }
+
+    private static EnergyPassMeasure EnergyPass(JsonElement e)
+    {
+        var (beginStart, beginEnd) = Window(e, "sync_begin_unix_ns");
+        var (endStart, endEnd) = Window(e, "sync_end_unix_ns");
+        if (endStart < beginEnd)
+            throw new JsonFieldException("sync_end_unix_ns", $"starts ({endStart}) before sync_begin ends ({beginEnd})");
+        return new EnergyPassMeasure(PositiveIterations(e), Double(e, "wall_s"), Double(e, "iter_s"),
+            beginStart, beginEnd, endStart, endEnd);
+    }
+
+    private static int PositiveIterations(JsonElement section)
+    {
+        int n = Int32(section, "iterations");
+        return n > 0 ? n : throw new JsonFieldException("iterations", $"must be positive, got {n}");
+    }
+}

@@ -1,0 +1,417 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace Magneton.Core.Bundles;
+
+/// <summary>
+/// Streams a Kineto chrome trace token by token and keeps only what the reduction needs: mg# ranges, launches with a
+/// correlation id, GPU activities and a few header fields. Nothing proportional to the document is materialised, so
+/// multi-gigabyte traces pass through a buffer of a megabyte.
+/// </summary>
+/// <remarks>
+/// Utf8JsonReader cannot resume inside a token, so the reader is rebuilt over a refilled buffer from the saved
+/// JsonReaderState, and all semantic state (which key we are under, the event being assembled) lives in this class.
+/// Depths: root object 0, traceEvents and other top-level members 1, an event 2, its fields 3, fields of args 4.
+/// </remarks>
+internal sealed class TraceScanner
+{
+    private const string File = BundleFiles.Kineto;
+    private const int InitialBuffer = 1 << 20;
+
+    private enum TopKey : byte { Other, TraceEvents, BaseTime, DeviceProperties }
+
+    private enum EventKey : byte { Other, Ph, Cat, Name, Pid, Tid, Ts, Dur, Args }
+
+    private readonly TraceTables _t = new();
+
+    private bool _sawRoot;
+    private bool _sawTraceEvents;
+    private TopKey _top;
+    private bool _inEvents;
+    private bool _inEvent;
+    private bool _inArgs;
+    private bool _argIsCorrelation;
+    private EventKey _key;
+    private int _deviceIndex;
+    private bool _inFirstDevice;
+    private bool _deviceKeyIsName;
+
+    // The event being assembled. Field order inside an event object is not guaranteed, so decisions wait for its end.
+    private byte _ph;
+    private TraceCategory _cat;
+    private byte[] _name = new byte[512];
+    private int _nameLength = -1;
+    private long _pid, _tid, _ts, _dur, _correlation;
+    private bool _hasPid, _hasTid, _hasTs, _hasDur, _hasCorrelation;
+    private bool _badTs, _badDur, _badCorrelation, _badName;
+    private byte[] _scratch = new byte[256];
+
+    public static TraceTables Scan(Stream utf8Json, CancellationToken cancel)
+    {
+        var scanner = new TraceScanner();
+        try
+        {
+            scanner.Run(utf8Json, cancel);
+        }
+        catch (JsonException ex)
+        {
+            // Name the event being read: with a gigabyte trace a byte position alone is of little help.
+            var position = ex.LineNumber is { } line ? $"line {line + 1}, byte {(ex.BytePositionInLine ?? 0) + 1}" : "json";
+            var where = scanner._inEvent || scanner._inEvents ? $"traceEvents[{Math.Max(0, scanner._t.EventCount - 1)}] ({position})" : position;
+            var message = ex.Message;
+            int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            throw new BundleException(File, where, "malformed JSON: " + BundleErrors.OneLine(cut > 0 ? message[..cut] : message));
+        }
+        return scanner._t;
+    }
+
+    private void Run(Stream stream, CancellationToken cancel)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
+        try
+        {
+            var state = new JsonReaderState(new JsonReaderOptions { MaxDepth = 256 });
+            int filled = 0;
+            bool final = false;
+            while (true)
+            {
+                cancel.ThrowIfCancellationRequested();
+                while (!final && filled < buffer.Length)
+                {
+                    int n = stream.Read(buffer, filled, buffer.Length - filled);
+                    if (n == 0) final = true;
+                    else filled += n;
+                }
+
+                var reader = new Utf8JsonReader(buffer.AsSpan(0, filled), final, state);
+                while (reader.Read()) OnToken(ref reader);
+                if (final) break;
+
+                int consumed = (int)reader.BytesConsumed;
+                state = reader.CurrentState;
+                int rest = filled - consumed;
+                if (consumed == 0)
+                {
+                    // One token larger than the whole buffer (a huge kernel name or string): grow and retry.
+                    if (buffer.Length >= BundleLimits.MaxTraceTokenBytes)
+                        throw new BundleException(File, EventPath("traceEvents"),
+                            $"a single JSON token is larger than {BundleLimits.Describe(BundleLimits.MaxTraceTokenBytes)}");
+                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, filled).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                    continue;
+                }
+                buffer.AsSpan(consumed, rest).CopyTo(buffer);
+                filled = rest;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        if (!_sawRoot) throw new BundleException(File, "$", "expected a JSON object at the top level");
+        if (!_sawTraceEvents) throw new BundleException(File, "traceEvents", "is missing");
+    }
+
+    private void OnToken(ref Utf8JsonReader r)
+    {
+        int depth = r.CurrentDepth;
+        switch (r.TokenType)
+        {
+            case JsonTokenType.PropertyName:
+                if (depth == 3)
+                {
+                    if (_inEvent) _key = ClassifyEventKey(ref r);
+                    else if (_inFirstDevice) _deviceKeyIsName = r.ValueTextEquals("name"u8);
+                }
+                else if (depth == 4) _argIsCorrelation = _inArgs && r.ValueTextEquals("correlation"u8);
+                else if (depth == 1) _top = ClassifyTopKey(ref r);
+                return;
+
+            case JsonTokenType.StartObject:
+                if (depth == 2)
+                {
+                    if (_inEvents) BeginEvent();
+                    else if (_top == TopKey.DeviceProperties) _inFirstDevice = ++_deviceIndex == 1;
+                }
+                else if (depth == 3) _inArgs = _inEvent && _key == EventKey.Args;
+                else if (depth == 0) _sawRoot = true;
+                else if (depth == 1 && _top == TopKey.TraceEvents) throw new BundleException(File, "traceEvents", "expected an array, got an object");
+                return;
+
+            case JsonTokenType.EndObject:
+                if (depth == 2)
+                {
+                    if (_inEvent) EndEvent();
+                    _inFirstDevice = false;
+                }
+                else if (depth == 3) _inArgs = _argIsCorrelation = false;
+                return;
+
+            case JsonTokenType.StartArray:
+                if (depth == 1 && _top == TopKey.TraceEvents)
+                {
+                    _inEvents = true;
+                    _sawTraceEvents = true;
+                }
+                else if (depth == 0) throw new BundleException(File, "$", "expected a JSON object at the top level, got an array");
+                else if (depth == 2 && _inEvents) throw NotAnEvent("an array");
+                return;
+
+            case JsonTokenType.EndArray:
+                if (depth == 1) _inEvents = false;
+                return;
+
+            default:
+                if (depth == 3)
+                {
+                    if (_inEvent) EventValue(ref r);
+                    else if (_inFirstDevice && _deviceKeyIsName && r.TokenType == JsonTokenType.String) _t.DeviceName = r.GetString();
+                }
+                else if (depth == 4)
+                {
+                    if (_inArgs && _argIsCorrelation) Correlation(ref r);
+                }
+                else if (depth == 2)
+                {
+                    if (_inEvents) throw NotAnEvent("a " + r.TokenType.ToString().ToLowerInvariant());
+                }
+                else if (depth == 1) TopValue(ref r);
+                else if (depth == 0) throw new BundleException(File, "$", "expected a JSON object at the top level");
+                return;
+        }
+    }
+
+    private void TopValue(ref Utf8JsonReader r)
+    {
+        if (_top == TopKey.TraceEvents) throw new BundleException(File, "traceEvents", $"expected an array, got {r.TokenType}");
+        if (_top != TopKey.BaseTime || r.TokenType == JsonTokenType.Null) return;
+        if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out long ns)) _t.BaseTimeNanoseconds = ns;
+        else if (r.TokenType == JsonTokenType.Number && r.TryGetDouble(out double d) && Math.Abs(d) < 9e18) _t.BaseTimeNanoseconds = (long)d;
+        else throw new BundleException(File, "baseTimeNanoseconds", "expected an integer number of nanoseconds");
+    }
+
+    private void BeginEvent()
+    {
+        if (++_t.EventCount > BundleLimits.MaxTraceEvents)
+            throw new BundleException(File, "traceEvents",
+                $"has more than {BundleLimits.MaxTraceEvents:N0} events; split the capture (fewer iterations) to read it");
+        _inEvent = true;
+        _inArgs = _argIsCorrelation = false;
+        _key = EventKey.Other;
+        _ph = 0;
+        _cat = TraceCategory.Other;
+        _nameLength = -1;
+        _hasPid = _hasTid = _hasTs = _hasDur = _hasCorrelation = false;
+        _badTs = _badDur = _badCorrelation = _badName = false;
+    }
+
+    private void EventValue(ref Utf8JsonReader r)
+    {
+        switch (_key)
+        {
+            case EventKey.Ph:
+                _ph = r.TokenType == JsonTokenType.String && r.ValueSpan.Length == 1 && !r.ValueIsEscaped ? r.ValueSpan[0] : (byte)0;
+                break;
+            case EventKey.Cat:
+                _cat = r.TokenType == JsonTokenType.String ? TraceCategories.Parse(Unescaped(ref r)) : TraceCategory.Other;
+                break;
+            case EventKey.Name:
+                if (r.TokenType != JsonTokenType.String)
+                {
+                    _badName = true;
+                    break;
+                }
+                var name = Unescaped(ref r);
+                if (_name.Length < name.Length) _name = new byte[Math.Max(name.Length, _name.Length * 2)];
+                name.CopyTo(_name);
+                _nameLength = name.Length;
+                break;
+            case EventKey.Pid:
+                _hasPid = ThreadPart(ref r, out _pid);
+                break;
+            case EventKey.Tid:
+                _hasTid = ThreadPart(ref r, out _tid);
+                break;
+            case EventKey.Ts:
+                _hasTs = r.TokenType == JsonTokenType.Number && TraceTime.TryParseMicrosAsNanos(r.ValueSpan, out _ts);
+                _badTs = !_hasTs;
+                break;
+            case EventKey.Dur:
+                _hasDur = r.TokenType == JsonTokenType.Number && TraceTime.TryParseMicrosAsNanos(r.ValueSpan, out _dur);
+                _badDur = !_hasDur;
+                break;
+        }
+    }
+
+    private void Correlation(ref Utf8JsonReader r)
+    {
+        _hasCorrelation = r.TokenType == JsonTokenType.Number && r.TryGetInt64(out _correlation);
+        _badCorrelation = !_hasCorrelation && r.TokenType != JsonTokenType.Null;
+    }
+
+    /// <summary>Numbers stay numbers; string ids (Kineto's "Spans" pseudo-process) get ids below every real pid.</summary>
+    private bool ThreadPart(ref Utf8JsonReader r, out long value)
+    {
+        if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out value)) return true;
+        if (r.TokenType == JsonTokenType.String)
+        {
+            value = long.MinValue + _t.Names.Intern(Unescaped(ref r));
+            return true;
+        }
+        value = 0;
+        return false;
+    }
+
+    private void EndEvent()
+    {
+        _inEvent = false;
+        _inArgs = false;
+        if (_ph != (byte)'X') return;
+        switch (_cat)
+        {
+            case TraceCategory.UserAnnotation:
+                Annotation();
+                break;
+            case TraceCategory.CudaRuntime or TraceCategory.CudaDriver:
+                if (_badCorrelation) throw Bad("args.correlation", "expected an integer correlation id");
+                if (!_hasCorrelation) return;
+                Require(_hasTs, _badTs, "ts");
+                RequireThread();
+                _t.Launches.Add(new TraceLaunch { Ts = _ts, Correlation = _correlation, Thread = _t.Thread(_pid, _tid) });
+                break;
+            case TraceCategory.Kernel or TraceCategory.GpuMemcpy or TraceCategory.GpuMemset:
+                if (_badCorrelation) throw Bad("args.correlation", "expected an integer correlation id");
+                Require(_hasTs, _badTs, "ts");
+                Require(_hasDur, _badDur, "dur");
+                if (_dur < 0) throw Bad("dur", "is negative");
+                if (_nameLength < 0) throw Bad("name", _badName ? "expected a string" : "is missing");
+                _t.Activities.Add(new TraceActivity
+                {
+                    Start = _ts,
+                    Duration = _dur,
+                    // Unlinked activities still occupy the GPU; long.MinValue never matches a launch.
+                    Correlation = _hasCorrelation ? _correlation : long.MinValue,
+                    Name = _t.Names.Intern(_name.AsSpan(0, _nameLength)),
+                    Sequence = _t.Activities.Count,
+                    Category = _cat,
+                });
+                break;
+        }
+    }
+
+    private void Annotation()
+    {
+        if (_nameLength < 0) return;
+        var name = _name.AsSpan(0, _nameLength);
+        if (name.StartsWith("mg#"u8))
+        {
+            if (!TryParseRangeName(name[3..], out int iteration, out int traceId, out var op))
+                throw Bad("name", $"\"{Printable(name)}\" is not mg#<iteration>#<trace_id>#<op>");
+            Require(_hasTs, _badTs, "ts");
+            Require(_hasDur, _badDur, "dur");
+            if (_dur < 0) throw Bad("dur", "is negative");
+            RequireThread();
+            _t.Ranges.Add(new TraceRange
+            {
+                Start = _ts,
+                End = _ts + _dur,
+                Thread = _t.Thread(_pid, _tid),
+                TraceId = traceId,
+                Iteration = iteration,
+                OpName = _t.Names.Intern(op),
+            });
+        }
+        else if (name.SequenceEqual("mg_sync_begin"u8))
+        {
+            Require(_hasTs, _badTs, "ts");
+            _t.SyncBeginNs ??= _ts;
+        }
+        else if (name.SequenceEqual("mg_sync_end"u8))
+        {
+            Require(_hasTs, _badTs, "ts");
+            _t.SyncEndNs ??= _ts;
+        }
+    }
+
+    private static bool TryParseRangeName(ReadOnlySpan<byte> rest, out int iteration, out int traceId, out ReadOnlySpan<byte> op)
+    {
+        op = default;
+        traceId = 0;
+        return TryParseField(ref rest, out iteration) && TryParseField(ref rest, out traceId) && !(op = rest).IsEmpty;
+    }
+
+    private static bool TryParseField(ref ReadOnlySpan<byte> rest, out int value)
+    {
+        value = 0;
+        int hash = rest.IndexOf((byte)'#');
+        if (hash <= 0 || hash > 9) return false;
+        foreach (byte b in rest[..hash])
+        {
+            if ((uint)(b - '0') > 9) return false;
+            value = value * 10 + (b - '0');
+        }
+        rest = rest[(hash + 1)..];
+        return true;
+    }
+
+    private void Require(bool has, bool bad, string field)
+    {
+        if (!has) throw Bad(field, bad ? "expected a number of microseconds" : "is missing");
+    }
+
+    private void RequireThread()
+    {
+        if (!_hasPid) throw Bad("pid", "is missing or not a number/string");
+        if (!_hasTid) throw Bad("tid", "is missing or not a number/string");
+    }
+
+    private ReadOnlySpan<byte> Unescaped(ref Utf8JsonReader r)
+    {
+        if (!r.ValueIsEscaped) return r.ValueSpan;
+        if (_scratch.Length < r.ValueSpan.Length) _scratch = new byte[Math.Max(r.ValueSpan.Length, _scratch.Length * 2)];
+        int n = r.CopyString(_scratch);
+        return _scratch.AsSpan(0, n);
+    }
+
+    private EventKey ClassifyEventKey(ref Utf8JsonReader r)
+    {
+        var k = Unescaped(ref r);
+        return k.Length switch
+        {
+            2 when k[0] == (byte)'p' && k[1] == (byte)'h' => EventKey.Ph,
+            2 when k[0] == (byte)'t' && k[1] == (byte)'s' => EventKey.Ts,
+            3 when k.SequenceEqual("cat"u8) => EventKey.Cat,
+            3 when k.SequenceEqual("pid"u8) => EventKey.Pid,
+            3 when k.SequenceEqual("tid"u8) => EventKey.Tid,
+            3 when k.SequenceEqual("dur"u8) => EventKey.Dur,
+            4 when k.SequenceEqual("name"u8) => EventKey.Name,
+            4 when k.SequenceEqual("args"u8) => EventKey.Args,
+            _ => EventKey.Other,
+        };
+    }
+
+    private static TopKey ClassifyTopKey(ref Utf8JsonReader r)
+    {
+        if (r.ValueTextEquals("traceEvents"u8)) return TopKey.TraceEvents;
+        if (r.ValueTextEquals("baseTimeNanoseconds"u8)) return TopKey.BaseTime;
+        if (r.ValueTextEquals("deviceProperties"u8)) return TopKey.DeviceProperties;
+        return TopKey.Other;
+    }
+
+    private string EventPath(string fallback) => _inEvent ? $"traceEvents[{_t.EventCount - 1}]" : fallback;
+
+    private BundleException Bad(string field, string problem) =>
+        new(File, $"traceEvents[{_t.EventCount - 1}].{field}", problem);
+
+    private BundleException NotAnEvent(string got) =>
+        new(File, $"traceEvents[{_t.EventCount}]", $"expected an event object, got {got}");
+
+    private static string Printable(ReadOnlySpan<byte> bytes)
+    {
+        var s = System.Text.Encoding.UTF8.GetString(bytes.Length > 80 ? bytes[..80] : bytes);
+        return BundleErrors.OneLine(s.Replace('"', '\''));
+    }
+}
