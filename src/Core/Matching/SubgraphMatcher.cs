@@ -69,15 +69,17 @@ public static class SubgraphMatcher
         {
             // Longest common subsequence under equivalence: robust where a greedy scan would latch onto an
             // early look-alike and skip the true partners.
+            var eq = new bool[n, m];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < m; j++)
+                    eq[i, j] = s.OperatorsEquivalent(pathA[i], pathB[j]);
             var len = new int[n + 1, m + 1];
             for (int i = n - 1; i >= 0; i--)
                 for (int j = m - 1; j >= 0; j--)
-                    len[i, j] = s.OperatorsEquivalent(pathA[i], pathB[j])
-                        ? len[i + 1, j + 1] + 1
-                        : Math.Max(len[i + 1, j], len[i, j + 1]);
+                    len[i, j] = eq[i, j] ? len[i + 1, j + 1] + 1 : Math.Max(len[i + 1, j], len[i, j + 1]);
             for (int i = 0, j = 0; i < n && j < m;)
             {
-                if (s.OperatorsEquivalent(pathA[i], pathB[j]) && len[i, j] == len[i + 1, j + 1] + 1)
+                if (eq[i, j] && len[i, j] == len[i + 1, j + 1] + 1)
                 { result.Add((pathA[i], pathB[j])); i++; j++; }
                 else if (len[i + 1, j] >= len[i, j + 1]) i++;
                 else j++;
