@@ -1,0 +1,84 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Magneton.Core.Reporting;
+using Magneton.Grains;
+using Magneton.Silo;
+
+namespace Magneton.Client;
+
+/// <summary><c>magneton compare</c>: runs one comparison through the grains of an embedded silo.</summary>
+public static class CompareCommand
+{
+    /// <summary>How the report is written: names from the records' attributes, NaN/Infinity as literals.</summary>
+    public static readonly JsonSerializerOptions ReportJson = new()
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static async Task<int> RunAsync(CompareArguments args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
+    {
+        // Check what can be checked before the silo starts: bad input fails fast.
+        string bundleA = CheckBundle(args.BundleA), bundleB = CheckBundle(args.BundleB);
+        string? jsonFile = args.Json is null or "-" ? null : CheckOutputFile(args.Json);
+        bool jsonToStdout = args.Json == "-";
+
+        ComparisonReport report;
+        await using (var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false))
+        {
+            var job = silo.Grains.GetGrain<IMatchingJobGrain>("cli-" + Guid.NewGuid().ToString("N"));
+            report = await job.Compare(new CompareRequest(bundleA, bundleB, Threshold: args.Threshold)).ConfigureAwait(false);
+            await silo.StopAsync().ConfigureAwait(false); // graceful: about 60 ms
+        }
+
+        string json = JsonSerializer.Serialize(report, ReportJson);
+        if (jsonFile is not null)
+        {
+            try
+            {
+                await File.WriteAllTextAsync(jsonFile, json + "\n", new UTF8Encoding(false), ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"{args.Json}: cannot write the report: {Program.OneLine(e.Message)}");
+            }
+        }
+        if (jsonToStdout) await stdout.WriteLineAsync(json).ConfigureAwait(false);
+
+        if (!args.Quiet)
+        {
+            var summary = jsonToStdout ? stderr : stdout;
+            await summary.WriteAsync(Summary(report)).ConfigureAwait(false);
+            if (jsonFile is not null) await summary.WriteLineAsync($"report: {jsonFile}").ConfigureAwait(false);
+        }
+        return args.FailOnWaste && report.HasWaste ? Program.WasteFound : Program.Ok;
+    }
+
+    /// <summary>The lead's terminal report, plus where the energy numbers come from if it does not say.</summary>
+    internal static string Summary(ComparisonReport report)
+    {
+        var text = TerminalReport.Render(report);
+        var sources = report.EnergyModel?.Sources;
+        if (!string.IsNullOrWhiteSpace(sources) && !text.Contains(sources, StringComparison.Ordinal))
+            text = text.TrimEnd('\n') + "\n" + "Energy sources: " + sources + "\n";
+        return text;
+    }
+
+    static string CheckBundle(string path)
+    {
+        if (Directory.Exists(path) || File.Exists(path)) return RunIds.NormalizePath(path);
+        throw new UsageException($"{path}: bundle not found (no such directory)");
+    }
+
+    static string CheckOutputFile(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) throw new UsageException($"{path}: --json names a directory, not a file");
+        var dir = Path.GetDirectoryName(full);
+        if (dir is not null && !Directory.Exists(dir))
+            throw new UsageException($"{path}: cannot write the report: directory {dir} does not exist");
+        return full;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Reflection;
+using Magneton.Core.Bundles;
+
+namespace Magneton.Client;
+
+/// <summary>
+/// The magneton CLI. <see cref="RunAsync"/> takes the arguments and the two output writers, so tests run the
+/// whole tool in-process. Exit codes: 0 ran, 1 internal error, 2 bad input, 3 waste found with --fail-on-waste.
+/// </summary>
+public static class Program
+{
+    public const int Ok = 0, InternalError = 1, BadInput = 2, WasteFound = 3;
+
+    public static async Task<int> Main(string[] args)
+    {
+        var stdout = Console.Out;
+        var stderr = Console.Error;
+        int rc = await RunAsync(args, stdout, stderr).ConfigureAwait(false);
+        await stdout.FlushAsync().ConfigureAwait(false);
+        await stderr.FlushAsync().ConfigureAwait(false);
+        return rc;
+    }
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
+    {
+        try
+        {
+            if (args.Length == 0)
+                throw new UsageException("no command given: magneton compare <bundleA> <bundleB> (see magneton --help)");
+            switch (args[0])
+            {
+                case "-h" or "--help" or "help":
+                    await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
+                    return Ok;
+                case "--version" or "version":
+                    await stdout.WriteLineAsync($"magneton {Version}").ConfigureAwait(false);
+                    return Ok;
+                case "compare":
+                    var parsed = CompareArguments.Parse(args.AsSpan(1));
+                    if (parsed.Help)
+                    {
+                        await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
+                        return Ok;
+                    }
+                    return await CompareCommand.RunAsync(parsed, stdout, stderr, ct).ConfigureAwait(false);
+                default:
+                    throw new UsageException(args[0].StartsWith('-')
+                        ? $"unknown option '{args[0]}' (see magneton --help)"
+                        : $"unknown command '{args[0]}' (see magneton --help)");
+            }
+        }
+        catch (Exception e) when (InputError(e) is { } message)
+        {
+            await stderr.WriteLineAsync("magneton: error: " + message).ConfigureAwait(false);
+            return BadInput;
+        }
+        catch (Exception e)
+        {
+            await stderr.WriteLineAsync($"magneton: internal error: {e.GetType().Name}: {OneLine(e.Message)}").ConfigureAwait(false);
+            if (Environment.GetEnvironmentVariable("MAGNETON_DEBUG") is "1" or "true")
+                await stderr.WriteLineAsync(e.ToString()).ConfigureAwait(false);
+            return InternalError;
+        }
+    }
+
+    /// <summary>The one-line message of an exception that means bad input, or null for a bug.</summary>
+    static string? InputError(Exception e) => e switch
+    {
+        UsageException u => u.Message,
+        Magneton.Grains.MagnetonInputException m => OneLine(m.Message),
+        BundleException b => OneLine(b.Message),
+        AggregateException { InnerExceptions.Count: 1 } a => InputError(a.InnerException!),
+        _ => null,
+    };
+
+    internal static string OneLine(string s) =>
+        string.Join(' ', s.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    public static string Version
+    {
+        get
+        {
+            var v = typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+            int plus = v.IndexOf('+');
+            return plus > 0 ? v[..plus] : v;
+        }
+    }
+}
+
+/// <summary>Bad command line: printed as one line, exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+static class Usage
+{
+    public const string Text = """
+        magneton: differential energy debugging of ML systems. Compares two capture bundles of systems that
+        do the same job, matches their equivalent subgraphs by tensor values, and reports where one side
+        spends more GPU energy for the same result, and why.
+
+        Usage:
+          magneton compare <bundleA> <bundleB> [options]
+          magneton help | --help
+          magneton --version
+
+        compare options:
+          --threshold <x>    minimum relative energy excess of a finding, a number in (0, 10] (default 0.10)
+          --json <file|->    also write the report as JSON (schema magneton.report/1) to a file; '-' writes it
+                             to stdout, which then carries nothing else (the summary goes to stderr)
+          --fail-on-waste    exit with code 3 when any finding is waste (for CI gates)
+          --quiet            do not print the terminal summary
+          -h, --help         show this help
+
+        The comparison runs on an Orleans silo embedded in this process.
+
+        Exit codes:
+          0  the command ran
+          1  internal error
+          2  bad input: arguments, or a bundle that cannot be read (one line names the file and the field)
+          3  with --fail-on-waste: waste was found
+
+        """;
+}

@@ -1,0 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Magneton.Grains;
+
+public static class GrainServiceRegistration
+{
+    /// <summary>Storage provider name of the run grains' state (memory in the embedded silo).</summary>
+    public const string RunStorage = "magneton-runs";
+
+    /// <summary>The silo-local services the grains use: run and session caches, counters, serializer.</summary>
+    public static IServiceCollection AddMagnetonGrainServices(this IServiceCollection services)
+    {
+        services.TryAddSingleton<MagnetonCounters>();
+        services.TryAddSingleton<RunCache>();
+        services.TryAddSingleton<SessionCache>();
+        services.AddMagnetonSerializer();
+        return services;
+    }
+}

@@ -1,0 +1,32 @@
+using Magneton.Grains;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Hosting;
+
+namespace Magneton.Silo;
+
+public static class MagnetonSiloExtensions
+{
+    /// <summary>A comparison of big captures can take minutes in one grain call; Orleans' default is 30 s.</summary>
+    public static readonly TimeSpan ResponseTimeout = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// Everything Magneton's grains need on a silo: the run and session caches, the counters, the JSON
+    /// serializer for Core's records, memory storage for run grain state and a long response timeout.
+    /// </summary>
+    public static ISiloBuilder AddMagneton(this ISiloBuilder silo)
+    {
+        silo.Services.AddMagnetonGrainServices();
+        silo.AddMemoryGrainStorage(GrainServiceRegistration.RunStorage);
+        silo.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
+        return silo;
+    }
+
+    /// <summary>What a separate client needs to call Magneton grains: the serializer and the response timeout.</summary>
+    public static IClientBuilder AddMagnetonClient(this IClientBuilder client)
+    {
+        client.Services.AddMagnetonSerializer();
+        client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
+        return client;
+    }
+}

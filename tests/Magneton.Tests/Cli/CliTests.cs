@@ -1,0 +1,132 @@
+using System.Text.Json;
+using Magneton.Client;
+using Magneton.Tests.Grains;
+using Xunit;
+
+namespace Magneton.Tests.Cli;
+
+/// <summary>The magneton CLI run in-process (its embedded silo included), with captured stdout and stderr.</summary>
+[Collection("CLI")]
+public sealed class CliTests
+{
+    sealed record Result(int Code, string Out, string Err);
+
+    static async Task<Result> Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = await Program.RunAsync(args, stdout, stderr);
+        return new Result(code, stdout.ToString(), stderr.ToString());
+    }
+
+    static void AssertOneLineError(Result r, string mustContain)
+    {
+        Assert.Equal(2, r.Code);
+        Assert.Equal("", r.Out);
+        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("magneton: error: ", lines[0]);
+        Assert.Contains(mustContain, lines[0]);
+        Assert.DoesNotContain(" at ", lines[0]); // no stack trace
+    }
+
+    [Fact]
+    public async Task Missing_bundle_directory_is_bad_input()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "magneton-missing-" + Guid.NewGuid().ToString("N"));
+        AssertOneLineError(await Run("compare", missing, TestRepo.GeluB), Path.GetFileName(missing));
+    }
+
+    [Fact]
+    public async Task Truncated_trace_is_bad_input_naming_the_file()
+    {
+        using var bad = TestRepo.CopyBundle(TestRepo.GeluA);
+        bad.Truncate("kineto.json.gz");
+        AssertOneLineError(await Run("compare", bad.Path, TestRepo.GeluB), "kineto.json.gz");
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0")]
+    [InlineData("-0.1")]
+    [InlineData("10.5")]
+    [InlineData("NaN")]
+    [InlineData("Infinity")]
+    public async Task Bad_threshold_is_bad_input(string threshold)
+    {
+        AssertOneLineError(await Run("compare", TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold), "--threshold");
+    }
+
+    [Theory]
+    [InlineData]
+    [InlineData("compare")]
+    [InlineData("compare", "only-one")]
+    [InlineData("compare", "a", "b", "c")]
+    [InlineData("compare", "a", "b", "--frobnicate")]
+    [InlineData("compare", "a", "b", "--threshold")]
+    [InlineData("frobnicate")]
+    [InlineData("--frobnicate")]
+    public async Task Bad_command_lines_are_bad_input(params string[] args)
+    {
+        var r = await Run(args);
+        Assert.Equal(2, r.Code);
+        Assert.Single(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("magneton: error: ", r.Err);
+    }
+
+    [Fact]
+    public async Task Help_and_version()
+    {
+        foreach (var h in new[] { "--help", "help", "-h" })
+        {
+            var r = await Run(h);
+            Assert.Equal(0, r.Code);
+            Assert.Contains("magneton compare <bundleA> <bundleB>", r.Out);
+            Assert.Contains("--fail-on-waste", r.Out);
+        }
+        var v = await Run("--version");
+        Assert.Equal(0, v.Code);
+        Assert.Matches(@"^magneton \d+\.\d+", v.Out);
+    }
+
+    [Fact]
+    public async Task Json_to_stdout_is_the_report_and_nothing_else()
+    {
+        var r = await Run("compare", TestRepo.GeluA, TestRepo.GeluB, "--json", "-");
+        Assert.True(r.Code == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal("magneton.report/1", doc.RootElement.GetProperty("schema").GetString());
+        Assert.Equal(JsonValueKind.Array, doc.RootElement.GetProperty("findings").ValueKind);
+        Assert.True(doc.RootElement.GetProperty("matching").GetProperty("elapsed_ms").GetDouble() > 0);
+        // The terminal summary went to stderr, and says where the energy numbers come from.
+        Assert.Contains("VERDICT", r.Err);
+        var sources = doc.RootElement.GetProperty("energy_model").GetProperty("sources").GetString();
+        Assert.False(string.IsNullOrWhiteSpace(sources));
+        Assert.Contains(sources!, r.Err);
+    }
+
+    [Fact]
+    public async Task Json_file_and_quiet()
+    {
+        var dir = Directory.CreateTempSubdirectory("magneton-cli-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "report.json");
+            var r = await Run("compare", TestRepo.GeluA, TestRepo.GeluB, "--json", file, "--quiet", "--threshold", "0.2");
+            Assert.True(r.Code == 0, r.Err);
+            Assert.Equal("", r.Out);
+            using var doc = JsonDocument.Parse(File.ReadAllText(file));
+            Assert.Equal("magneton.report/1", doc.RootElement.GetProperty("schema").GetString());
+            Assert.Equal(0.2, doc.RootElement.GetProperty("threshold").GetDouble());
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public async Task Fail_on_waste_exits_3_on_gpt2_gelu()
+    {
+        var r = await Run("compare", TestRepo.GeluA, TestRepo.GeluB, "--fail-on-waste");
+        Assert.True(r.Code == 3, $"exit {r.Code}: {r.Err}");
+        Assert.Contains("VERDICT", r.Out);
+    }
+}
