@@ -19,8 +19,13 @@ public sealed class MatchSession
         var eq = ValueEquivalence.Build(a, b);
         var pa = ParamOnly(a);
         var pb = ParamOnly(b);
-        var segments = TopSegments(a, b, eq, pa, pb);
-        return new MatchSession { A = a, B = b, Options = options, Values = eq, Segments = segments, ParamOnlyA = pa, ParamOnlyB = pb };
+        var top = TopSegments(a, b, eq, pa, pb);
+        var session = new MatchSession { A = a, B = b, Options = options, Values = eq, Segments = top, ParamOnlyA = pa, ParamOnlyB = pb };
+        // Hand out the first level of cuts (per block, per decode step) rather than whole graphs, so that a
+        // cluster can spread the matching over workers.
+        var expanded = top.SelectMany(seg => SubgraphMatcher.FirstLevel(session, seg))
+            .Select((seg, i) => seg with { Id = i + 1 }).ToList();
+        return new MatchSession { A = a, B = b, Options = options, Values = eq, Segments = expanded, ParamOnlyA = pa, ParamOnlyB = pb };
     }
 
     /// <summary>Both operators' outputs pairwise equivalent (same count, in order): a possible cut.</summary>

@@ -59,6 +59,15 @@ public static class SubgraphMatcher
         return regions;
     }
 
+    /// <summary>The pieces between the segment's own dominator cuts, or the segment itself when it has none.</summary>
+    public static IReadOnlyList<Segment> FirstLevel(MatchSession s, Segment seg)
+    {
+        if (seg.NodesA.Length == 0 || seg.NodesB.Length == 0) return [seg];
+        var cuts = Cuts(s, GraphAlgorithms.DominatorPath(s.A, seg.StartA, seg.EndA, seg.NodesA),
+            GraphAlgorithms.DominatorPath(s.B, seg.StartB, seg.EndB, seg.NodesB));
+        return cuts.Count == 0 ? [seg] : Split(s, seg, cuts).ToList();
+    }
+
     /// <summary>Monotone pairs of path operators with equivalent outputs, ends excluded.</summary>
     internal static List<(int A, int B)> Cuts(MatchSession s, int[] pathA, int[] pathB)
     {

@@ -48,6 +48,7 @@ public static class TerminalReport
         sb.AppendLine(ci, $"  idle/host                {r.A.IdleEnergyJ,10:F3} {r.B.IdleEnergyJ,10:F3}");
         sb.AppendLine(ci, $"  from replay              {r.A.ReplayShare,10:P0} {r.B.ReplayShare,10:P0}");
         sb.AppendLine(ci, $"  model closure            {r.A.Closure,10:P0} {r.B.Closure,10:P0}");
+        sb.AppendLine(ci, $"Energy sources: {r.EnergyModel.Sources} (operator power from long replays where the signature was replayed, else the energy-pass timeline; idle/host = measured - operators)");
         sb.AppendLine(ci, $"Matching: {r.Matching.Regions} regions, coverage A {r.Matching.ACoverage:P0} B {r.Matching.BCoverage:P0}, {r.Matching.ElapsedMs:F0} ms");
         foreach (var n in r.Notes.Skip(2).Take(4)) sb.AppendLine("note: " + n);
         return sb.ToString();
