@@ -36,7 +36,9 @@ public static class EnergyModel
             else restGpuPass += op.GpuSeconds * k;
         }
 
-        double timeline = TimelinePower(b, idle, replayedEnergyPass, restGpuPass, notes);
+        double replayedGpuPass = run.Operators.Where(o => o.Source == EnergySource.Replay).Sum(o => o.GpuSeconds * k);
+        double replayMean = replayedGpuPass > 0 ? replayedEnergyPass / replayedGpuPass : double.NaN;
+        double timeline = TimelinePower(b, idle, replayedEnergyPass, restGpuPass, replayMean, notes);
         foreach (var op in run.Operators)
         {
             if (op.GpuSeconds <= 0 || op.Source == EnergySource.Replay) continue;
@@ -133,7 +135,8 @@ public static class EnergyModel
         return inst.Length > 0 ? inst.Min() / 1000.0 : 0;
     }
 
-    static double TimelinePower(Bundle b, double idle, double replayedEnergyPass, double restGpuPass, List<string> notes)
+    static double TimelinePower(Bundle b, double idle, double replayedEnergyPass, double restGpuPass, double replayMean,
+        List<string> notes)
     {
         var ep = b.Measure.EnergyPass;
         var window = CounterWindow.Measure(b.Power, ep.SyncBeginEndNs, ep.SyncEndStartNs);
@@ -149,9 +152,12 @@ public static class EnergyModel
         double p = rest / restGpuPass;
         if (!double.IsFinite(p) || p < idle || p > MaxPlausiblePowerW)
         {
-            double clamped = Math.Clamp(double.IsFinite(p) ? p : idle, idle, MaxPlausiblePowerW);
-            notes.Add($"timeline power {p:F0} W outside [{idle:F0}, {MaxPlausiblePowerW:F0}] W, clamped to {clamped:F0} W");
-            return clamped;
+            // The residual is too small to divide (replay explains nearly all of the pass): the replayed
+            // operators' mean power is a better estimate for the few left than a clamp.
+            double fallback = double.IsFinite(replayMean) ? replayMean : Math.Clamp(double.IsFinite(p) ? p : idle, idle, MaxPlausiblePowerW);
+            notes.Add($"timeline residual power {p:F0} W is implausible (outside [{idle:F0}, {MaxPlausiblePowerW:F0}] W); " +
+                      $"the {restGpuPass / Math.Max(1, b.Kineto.Iterations) * 1000:F2} ms/iteration of unreplayed operators use {fallback:F0} W (mean replayed power)");
+            return fallback;
         }
         return p;
     }
