@@ -154,9 +154,11 @@ public static class EnergyModel
         {
             // The residual is too small to divide (replay explains nearly all of the pass): the replayed
             // operators' mean power is a better estimate for the few left than a clamp.
-            double fallback = double.IsFinite(replayMean) ? replayMean : Math.Clamp(double.IsFinite(p) ? p : idle, idle, MaxPlausiblePowerW);
+            // Below idle is physically impossible for a running kernel: idle is the floor.
+            double fallback = p < idle ? idle
+                : double.IsFinite(replayMean) ? replayMean : Math.Clamp(double.IsFinite(p) ? p : idle, idle, MaxPlausiblePowerW);
             notes.Add($"timeline residual power {p:F0} W is implausible (outside [{idle:F0}, {MaxPlausiblePowerW:F0}] W); " +
-                      $"the {restGpuPass / Math.Max(1, b.Kineto.Iterations) * 1000:F2} ms/iteration of unreplayed operators use {fallback:F0} W (mean replayed power)");
+                      $"the {restGpuPass / Math.Max(1, b.Kineto.Iterations) * 1000:F2} ms/iteration of unreplayed operators use {fallback:F0} W ({(p < idle ? "idle power, the floor" : "mean replayed power")})");
             return fallback;
         }
         return p;
