@@ -84,18 +84,8 @@ public static class EnergyModel
         {
             if (item.Kind != "op" || item.Node is not int node || item.Error is not null) continue;
             if (!run.IndexOfNode.TryGetValue(node, out var idx)) continue;
-            double? power = item.PowerW;
-            if (counter is not null)
-            {
-                // Recompute from the raw counter: replay.json must be reproducible from replay_counter.csv.
-                var w = CounterWindow.Measure(counter, item.WindowStartNs, item.WindowEndNs);
-                if (w.IsValid)
-                {
-                    if (item.PowerW is double given && given > 0)
-                        maxError = Math.Max(maxError ?? 0, Math.Abs(w.PowerW - given) / given);
-                    power = w.PowerW;
-                }
-            }
+            double? power = ItemPower(item, counter, out var error);
+            if (error is double e) maxError = Math.Max(maxError ?? 0, e);
             if (power is double p && double.IsFinite(p) && p > 0)
                 result.TryAdd(Signature(run, run.Operators[idx]), p);
         }
@@ -104,12 +94,7 @@ public static class EnergyModel
         foreach (var item in replay.Items.Where(i => i.Kind == "module" && i.Error is null && i.Module is not null)
                      .OrderByDescending(i => i.Module!.Length))
         {
-            double? power = item.PowerW;
-            if (counter is not null)
-            {
-                var w = CounterWindow.Measure(counter, item.WindowStartNs, item.WindowEndNs);
-                if (w.IsValid) power = w.PowerW;
-            }
+            double? power = ItemPower(item, counter, out _);
             if (power is not double p || !double.IsFinite(p) || p <= 0) continue;
             string prefix = item.Module + ".";
             foreach (var op in run.Operators)
@@ -119,6 +104,20 @@ public static class EnergyModel
         if (maxError > 0.02)
             notes.Add($"replay power recomputed from replay_counter.csv differs from replay.json by up to {maxError:P1}");
         return result;
+    }
+
+    /// <summary>
+    /// A replay window's power, recomputed from the raw counter where replay_counter.csv is present
+    /// (replay.json must be reproducible from it); <paramref name="error"/> is the relative disagreement.
+    /// </summary>
+    static double? ItemPower(ReplayItem item, PowerSamples? counter, out double? error)
+    {
+        error = null;
+        if (counter is null) return item.PowerW;
+        var w = CounterWindow.Measure(counter, item.WindowStartNs, item.WindowEndNs);
+        if (!w.IsValid) return item.PowerW;
+        if (item.PowerW is double given && given > 0) error = Math.Abs(w.PowerW - given) / given;
+        return w.PowerW;
     }
 
     static double IdlePower(Bundle b, List<string> notes)
