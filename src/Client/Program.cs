@@ -43,6 +43,8 @@ public static class Program
                         return Ok;
                     }
                     return await CompareCommand.RunAsync(parsed, stdout, stderr, ct).ConfigureAwait(false);
+                case "silo":
+                    return await SiloCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 default:
                     throw new UsageException(args[0].StartsWith('-')
                         ? $"unknown option '{args[0]}' (see magneton --help)"

@@ -14,10 +14,10 @@ public static class MagnetonSiloExtensions
     /// Everything Magneton's grains need on a silo: the run and session caches, the counters, the JSON
     /// serializer for Core's records, memory storage for run grain state and a long response timeout.
     /// </summary>
-    public static ISiloBuilder AddMagneton(this ISiloBuilder silo)
+    public static ISiloBuilder AddMagneton(this ISiloBuilder silo, MagnetonStorageOptions? storage = null)
     {
         silo.Services.AddMagnetonGrainServices();
-        silo.AddMemoryGrainStorage(GrainServiceRegistration.RunStorage);
+        silo.AddMagnetonStorage(storage);
         silo.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
         return silo;
     }

@@ -8,6 +8,9 @@ public static class GrainServiceRegistration
     /// <summary>Storage provider name of the run grains' state (memory in the embedded silo).</summary>
     public const string RunStorage = "magneton-runs";
 
+    /// <summary>Storage provider name of the comparison jobs' progress (memory in the embedded silo).</summary>
+    public const string JobStorage = "magneton-jobs";
+
     /// <summary>The silo-local services the grains use: run and session caches, counters, serializer.</summary>
     public static IServiceCollection AddMagnetonGrainServices(this IServiceCollection services)
     {

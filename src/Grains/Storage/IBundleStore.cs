@@ -1,0 +1,53 @@
+namespace Magneton.Grains.Storage;
+
+/// <summary>
+/// Where a cluster keeps uploaded capture bundles and finished reports: a local directory on one machine
+/// (<c>--storage-dir</c>), Azure Blob storage (Azurite locally) in a cluster (<c>--blob-connection</c>).
+/// A bundle is written in chunks, then committed; the manifest is written last, so a bundle whose manifest
+/// exists is complete. Every operation is idempotent: a retried chunk or commit changes nothing.
+/// Transient storage failures are retried with backoff inside the store; what still fails surfaces as the
+/// storage client's exception. Problems with the data itself (lengths that do not add up, an unknown file)
+/// throw <see cref="BundleStoreException"/>.
+/// </summary>
+public interface IBundleStore
+{
+    /// <summary>Where the store is, for logs and <c>magneton runs</c> ("directory /srv/magneton", "blob http://…/magneton").</summary>
+    string Location { get; }
+
+    /// <summary>The manifest of a complete (committed) bundle, or null if the run is not stored.</summary>
+    Task<BundleManifest?> GetManifestAsync(string runId, CancellationToken ct = default);
+
+    /// <summary>
+    /// Writes bytes [offset, offset + data.Length) of one bundle file of an upload in progress. Chunks of a file
+    /// may arrive more than once (retries) but are written in increasing offset order.
+    /// </summary>
+    Task WriteChunkAsync(string runId, string file, long offset, ReadOnlyMemory<byte> data, CancellationToken ct = default);
+
+    /// <summary>
+    /// Makes the uploaded chunks the stored bundle: checks that every file of the manifest was written with
+    /// exactly its length, then writes the manifest. Committing a run that is already stored does nothing.
+    /// </summary>
+    Task CommitAsync(BundleManifest manifest, CancellationToken ct = default);
+
+    /// <summary>Drops the chunks of an upload that will not be committed (a restarted or abandoned upload).</summary>
+    Task AbortUploadAsync(string runId, CancellationToken ct = default);
+
+    /// <summary>
+    /// A local directory holding the complete bundle, ready for <c>BundleReader.Read</c>: the store's own
+    /// directory for a directory store, a download cache (filled atomically) for blobs.
+    /// Throws <see cref="BundleStoreException"/> if the run is not stored.
+    /// </summary>
+    Task<string> MaterializeAsync(string runId, CancellationToken ct = default);
+
+    /// <summary>The manifests of all stored bundles, in no particular order.</summary>
+    IAsyncEnumerable<BundleManifest> ListAsync(CancellationToken ct = default);
+
+    /// <summary>Stores a finished report (the JSON the CLI writes) under the job id; overwrites.</summary>
+    Task PutReportAsync(string jobId, ReadOnlyMemory<byte> json, CancellationToken ct = default);
+
+    /// <summary>A stored report's bytes, or null.</summary>
+    Task<byte[]?> GetReportAsync(string jobId, CancellationToken ct = default);
+}
+
+/// <summary>The stored data does not fit its manifest (or is not there): bad input, not a bug. One line.</summary>
+public sealed class BundleStoreException(string message) : Exception(message);

@@ -1,0 +1,16 @@
+namespace Magneton.Silo;
+
+/// <summary>
+/// Where a silo keeps bundles, reports and grain state. Neither set: memory grain state and no bundle store
+/// (the embedded CLI silo, which reads bundles from local paths). <see cref="Directory"/>: everything under one
+/// local directory. <see cref="BlobConnectionString"/>: Azure Blob storage (Azurite locally).
+/// </summary>
+public sealed record MagnetonStorageOptions
+{
+    public string? Directory { get; init; }
+    public string? BlobConnectionString { get; init; }
+    /// <summary>Blob container of bundles and reports; grain state goes to "&lt;Container&gt;-state".</summary>
+    public string Container { get; init; } = "magneton";
+    /// <summary>Where blob bundles are downloaded for reading; default: the temp directory's magneton-cache.</summary>
+    public string? CacheDirectory { get; init; }
+}
