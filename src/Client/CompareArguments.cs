@@ -10,7 +10,8 @@ public sealed record CompareArguments(
     string? Json,
     bool FailOnWaste,
     bool Quiet,
-    bool Help = false)
+    bool Help = false,
+    string? Cluster = null)
 {
     public const double DefaultThreshold = 0.10;
 
@@ -18,7 +19,7 @@ public sealed record CompareArguments(
     {
         var positional = new List<string>();
         double threshold = DefaultThreshold;
-        string? json = null;
+        string? json = null, cluster = null;
         bool failOnWaste = false, quiet = false, optionsEnded = false;
 
         for (int i = 0; i < args.Length; i++)
@@ -59,6 +60,10 @@ public sealed record CompareArguments(
                     json = Value(ref i);
                     if (json.Length == 0) throw new UsageException("option --json needs a file name or '-'");
                     break;
+                case "--cluster":
+                    cluster = Value(ref i);
+                    ClusterEndpoints.Parse(cluster); // fail fast on a malformed address
+                    break;
                 case "--fail-on-waste":
                     NoValue();
                     failOnWaste = true;
@@ -77,7 +82,7 @@ public sealed record CompareArguments(
                 : "compare needs a second bundle: magneton compare <bundleA> <bundleB>");
         if (positional.Count > 2)
             throw new UsageException($"unexpected argument '{positional[2]}': compare takes two bundles");
-        return new CompareArguments(positional[0], positional[1], threshold, json, failOnWaste, quiet);
+        return new CompareArguments(positional[0], positional[1], threshold, json, failOnWaste, quiet, Cluster: cluster);
     }
 
     static double ParseThreshold(string text)

@@ -10,28 +10,17 @@ namespace Magneton.Client;
 /// <summary><c>magneton compare</c>: runs one comparison through the grains of an embedded silo.</summary>
 public static class CompareCommand
 {
-    /// <summary>How the report is written: names from the records' attributes, NaN/Infinity as literals.</summary>
-    public static readonly JsonSerializerOptions ReportJson = new()
-    {
-        WriteIndented = true,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
+    public static System.Text.Json.JsonSerializerOptions ReportJson => Magneton.Core.Reporting.ReportJson.Options;
 
     public static async Task<int> RunAsync(CompareArguments args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
     {
-        // Check what can be checked before the silo starts: bad input fails fast.
-        string bundleA = CheckBundle(args.BundleA), bundleB = CheckBundle(args.BundleB);
+        // Check what can be checked before any silo is involved: bad input fails fast.
         string? jsonFile = args.Json is null or "-" ? null : CheckOutputFile(args.Json);
         bool jsonToStdout = args.Json == "-";
 
-        ComparisonReport report;
-        await using (var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false))
-        {
-            var job = silo.Grains.GetGrain<IMatchingJobGrain>("cli-" + Guid.NewGuid().ToString("N"));
-            report = await job.Compare(new CompareRequest(bundleA, bundleB, Threshold: args.Threshold)).ConfigureAwait(false);
-            await silo.StopAsync().ConfigureAwait(false); // graceful: about 60 ms
-        }
+        ComparisonReport report = args.Cluster is { } cluster
+            ? await ClusterJob.CompareAsync(cluster, args.BundleA, args.BundleB, args.Threshold, stderr, ct).ConfigureAwait(false)
+            : await CompareEmbeddedAsync(args, ct).ConfigureAwait(false);
 
         string json = JsonSerializer.Serialize(report, ReportJson);
         if (jsonFile is not null)
@@ -56,6 +45,16 @@ public static class CompareCommand
         return args.FailOnWaste && report.HasWaste ? Program.WasteFound : Program.Ok;
     }
 
+    static async Task<ComparisonReport> CompareEmbeddedAsync(CompareArguments args, CancellationToken ct)
+    {
+        string bundleA = CheckBundle(args.BundleA), bundleB = CheckBundle(args.BundleB);
+        await using var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
+        var job = silo.Grains.GetGrain<IMatchingJobGrain>("cli-" + Guid.NewGuid().ToString("N"));
+        var report = await job.Compare(CompareRequest.ForPaths(bundleA, bundleB, args.Threshold)).ConfigureAwait(false);
+        await silo.StopAsync().ConfigureAwait(false); // graceful: about 60 ms
+        return report;
+    }
+
     /// <summary>The lead's terminal report, plus where the energy numbers come from if it does not say.</summary>
     internal static string Summary(ComparisonReport report)
     {
@@ -68,6 +67,8 @@ public static class CompareCommand
 
     static string CheckBundle(string path)
     {
+        if (path.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+            throw new UsageException($"{path}: stored runs are in a cluster; add --cluster host:port");
         if (Directory.Exists(path) || File.Exists(path)) return RunIds.NormalizePath(path);
         throw new UsageException($"{path}: bundle not found (no such directory)");
     }

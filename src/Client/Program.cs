@@ -43,6 +43,8 @@ public static class Program
                         return Ok;
                     }
                     return await CompareCommand.RunAsync(parsed, stdout, stderr, ct).ConfigureAwait(false);
+                case "runs":
+                    return await RunsCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 case "silo":
                     return await SiloCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 default:
@@ -69,6 +71,7 @@ public static class Program
     static string? InputError(Exception e) => e switch
     {
         UsageException u => u.Message,
+        ClusterUnavailableException c => c.Message,
         Magneton.Grains.MagnetonInputException m => OneLine(m.Message),
         BundleException b => OneLine(b.Message),
         AggregateException { InnerExceptions.Count: 1 } a => InputError(a.InnerException!),
@@ -101,6 +104,8 @@ static class Usage
 
         Usage:
           magneton compare <bundleA> <bundleB> [options]
+          magneton runs --cluster <host:port> [--json]
+          magneton silo [silo options]          (see magneton silo --help)
           magneton help | --help
           magneton --version
 
@@ -110,14 +115,19 @@ static class Usage
                              to stdout, which then carries nothing else (the summary goes to stderr)
           --fail-on-waste    exit with code 3 when any finding is waste (for CI gates)
           --quiet            do not print the terminal summary
+          --cluster <h:p>    run on a cluster through its gateway(s) (host:port[,host:port]) instead of an
+                             embedded silo; local bundles are checked here, then uploaded to the cluster's
+                             store (once: the run id is the hash of the files); run:<id> names a stored run
           -h, --help         show this help
 
-        The comparison runs on an Orleans silo embedded in this process.
+        Without --cluster the comparison runs on an Orleans silo embedded in this process. On a cluster, the same
+        comparison of the same runs is done once: asking again returns the stored report.
 
         Exit codes:
           0  the command ran
           1  internal error
-          2  bad input: arguments, or a bundle that cannot be read (one line names the file and the field)
+          2  bad input: arguments, a bundle that cannot be read (one line names the file and the field),
+             or a --cluster that does not answer
           3  with --fail-on-waste: waste was found
 
         """;

@@ -28,6 +28,13 @@ public static class Pipeline
     /// <summary>Reads and validates a bundle directory and builds its run model with energy. Throws BundleException.</summary>
     public static Run Ingest(string bundlePath) => RunBuilder.Build(BundleReader.Read(bundlePath));
 
+    /// <summary>
+    /// Reads a bundle from one directory (a cluster's download cache) but names it by another (where it was
+    /// uploaded from), so reports say what the user gave.
+    /// </summary>
+    public static Run Ingest(string bundlePath, string displayPath) =>
+        RunBuilder.Build(BundleReader.Read(bundlePath) with { Path = displayPath });
+
     public static MatchSession Prepare(Run a, Run b, CompareOptions options) => MatchSession.Create(a, b, options);
 
     public static IReadOnlyList<RegionMatch> MatchSegment(MatchSession session, Segment segment) =>

@@ -16,4 +16,6 @@ public static class BundleFiles
 
     public static IReadOnlyList<string> Required { get; } = [Dataflow, Kineto, Power, Measure];
     public static IReadOnlyList<string> Optional { get; } = [BaselinePower, Replay, ReplayCounter, Context];
+
+    public static bool IsKnown(string name) => Required.Contains(name) || Optional.Contains(name);
 }

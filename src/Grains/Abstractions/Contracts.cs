@@ -7,6 +7,7 @@ namespace Magneton.Grains;
 public sealed record RunSummary(
     [property: Id(0)] string RunId,
     [property: Id(1)] string System,
+    /// <summary>Where the bundle came from: the local directory, or the path it was uploaded from.</summary>
     [property: Id(2)] string BundlePath,
     [property: Id(3)] int Operators,
     [property: Id(4)] int ComputingOperators,
@@ -20,21 +21,76 @@ public sealed record RunSummary(
     [property: Id(12)] double IngestMs);
 
 /// <summary>
-/// One comparison: two bundles (paths as the silo sees them) with optional run ids. A missing run id is
-/// derived from the bundle's full path (<see cref="RunIds.FromPath"/>), so the same bundle maps to the same run grain.
+/// A run as a grain call names it: its id, and where a silo finds the bundle. With a <see cref="LocalPath"/>
+/// every silo reads that directory (the embedded CLI, or a filesystem all silos share); without one the bundle
+/// is in the cluster's bundle store, uploaded under the run id.
 /// </summary>
+[GenerateSerializer, Alias("Magneton.RunRef")]
+public sealed record RunRef(
+    [property: Id(0)] string RunId,
+    [property: Id(1)] string? LocalPath = null)
+{
+    /// <summary>A bundle directory every silo can read; the id is derived from its full path.</summary>
+    public static RunRef Local(string bundlePath)
+    {
+        var path = RunIds.NormalizePath(bundlePath);
+        return new RunRef(RunIds.FromPath(path), path);
+    }
+
+    /// <summary>A bundle in the cluster's store.</summary>
+    public static RunRef Stored(string runId) => new(runId);
+
+    public override string ToString() => LocalPath ?? "run:" + RunId;
+}
+
+/// <summary>One comparison: run A against run B, with the method's thresholds.</summary>
 [GenerateSerializer, Alias("Magneton.CompareRequest")]
 public sealed record CompareRequest(
-    [property: Id(0)] string BundleA,
-    [property: Id(1)] string BundleB,
-    [property: Id(2)] string? RunIdA = null,
-    [property: Id(3)] string? RunIdB = null,
+    [property: Id(0)] RunRef A,
+    [property: Id(1)] RunRef B,
     [property: Id(4)] double Threshold = 0.10,
     [property: Id(5)] double TimeTolerance = 0.01,
     [property: Id(6)] double OutputTolerance = 0.01)
 {
+    /// <summary>Two local bundle directories (every silo reads them itself).</summary>
+    public static CompareRequest ForPaths(string bundleA, string bundleB, double threshold = 0.10) =>
+        new(RunRef.Local(bundleA), RunRef.Local(bundleB), threshold);
+
     public CompareOptions ToOptions() =>
         new() { Threshold = Threshold, TimeTolerance = TimeTolerance, OutputTolerance = OutputTolerance };
+}
+
+public enum JobPhase
+{
+    /// <summary>No request yet.</summary>
+    New,
+    Ingesting,
+    Matching,
+    Diagnosing,
+    Done,
+    /// <summary>Ended on bad input; <see cref="JobStatus.Error"/> says why (one line). Retrying will not help.</summary>
+    Failed,
+}
+
+/// <summary>
+/// Where a comparison job stands. Progress counts come from the persisted state, so after a silo loss
+/// <see cref="SegmentsRestored"/> says how much was kept and <see cref="SegmentsDispatched"/> how much was redone.
+/// </summary>
+[GenerateSerializer, Alias("Magneton.JobStatus")]
+public sealed record JobStatus(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] JobPhase Phase,
+    [property: Id(2)] int SegmentsTotal,
+    [property: Id(3)] int SegmentsDone,
+    [property: Id(4)] int FindingsTotal,
+    [property: Id(5)] int FindingsDiagnosed,
+    [property: Id(6)] string? Error,
+    [property: Id(7)] int Resumes,
+    [property: Id(8)] int SegmentsRestored,
+    [property: Id(9)] int SegmentsDispatched,
+    [property: Id(10)] string Silo)
+{
+    public bool Finished => Phase is JobPhase.Done or JobPhase.Failed;
 }
 
 /// <summary>

@@ -5,11 +5,10 @@ using Magneton.Core.Reporting;
 
 namespace Magneton.Grains;
 
-/// <summary>Diagnoses one finding (key: "jobId/findingId").</summary>
+/// <summary>Diagnoses one finding (key: "jobId/findingIndex"); placed at random, pure.</summary>
 [Alias("Magneton.IDiagnosisGrain")]
 public interface IDiagnosisGrain : IGrainWithStringKey
 {
     [Alias("Diagnose")]
-    Task<CauseReport> Diagnose(string runIdA, string bundleA, string runIdB, string bundleB, CompareOptions options,
-        RegionMatch[] regions, Finding finding);
+    Task<CauseReport> Diagnose(RunRef a, RunRef b, CompareOptions options, RegionMatch[] regions, Finding finding);
 }

@@ -3,12 +3,26 @@ using Magneton.Core.Reporting;
 namespace Magneton.Grains;
 
 /// <summary>
-/// One comparison job (key: job id): ingest both runs, prepare the match session, fan the top-level
-/// segments out to <see cref="ISegmentMatcherGrain"/> workers, detect, diagnose each finding in an
-/// <see cref="IDiagnosisGrain"/>, and build the report. Same result as <c>Pipeline.Compare</c>.
+/// One comparison job (key: job id): ingest both runs, prepare the match session, fan the top-level segments
+/// out to <see cref="ISegmentMatcherGrain"/>s, detect, diagnose each finding in an <see cref="IDiagnosisGrain"/>,
+/// and build the report. Same result as <c>Pipeline.Compare</c>.
+/// Progress is persisted after every step, so a job whose silo is lost resumes on another silo at its next call
+/// (a client polling <see cref="Wait"/> makes that call) and does not redo finished steps.
 /// </summary>
 [Alias("Magneton.IMatchingJobGrain")]
 public interface IMatchingJobGrain : IGrainWithStringKey
 {
+    /// <summary>Starts the job (idempotent: the same request again returns its status; another request is refused).</summary>
+    [Alias("Start")] Task<JobStatus> Start(CompareRequest request);
+
+    /// <summary>The status once the job has finished, or after <paramref name="maxWait"/>, whichever comes first.</summary>
+    [Alias("Wait")] Task<JobStatus> Wait(TimeSpan maxWait);
+
+    [Alias("GetStatus")] Task<JobStatus> GetStatus();
+
+    /// <summary>The report of a finished job; a failed job throws its <see cref="MagnetonInputException"/>.</summary>
+    [Alias("GetReport")] Task<ComparisonReport> GetReport();
+
+    /// <summary>Start, wait and report in one call (the embedded CLI, where the silo cannot be lost on its own).</summary>
     [Alias("Compare")] Task<ComparisonReport> Compare(CompareRequest request);
 }

@@ -4,12 +4,13 @@ using Magneton.Core.Matching;
 namespace Magneton.Grains;
 
 /// <summary>
-/// Stateless worker that matches one top-level segment. It finds the runs and the session in the silo-local
-/// caches, re-ingesting the bundles when this silo has not seen them. Call it with key 0.
+/// Matches one top-level segment of one job (key: "jobId/segmentIndex"). Placed at random so a job's segments
+/// spread over the cluster's silos; each silo finds the runs and the session in its own caches, ingesting the
+/// bundles when it has not seen them. Pure: calling it again gives the same regions.
 /// </summary>
 [Alias("Magneton.ISegmentMatcherGrain")]
-public interface ISegmentMatcherGrain : IGrainWithIntegerKey
+public interface ISegmentMatcherGrain : IGrainWithStringKey
 {
     [Alias("Match")]
-    Task<RegionMatch[]> Match(string runIdA, string bundleA, string runIdB, string bundleB, CompareOptions options, Segment segment);
+    Task<RegionMatch[]> Match(RunRef a, RunRef b, CompareOptions options, Segment segment);
 }

@@ -2,19 +2,21 @@ using Magneton.Core;
 using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
+using Orleans.Placement;
 
 namespace Magneton.Grains;
 
-/// <summary>Diagnoses one finding of one job (key "jobId/findingId").</summary>
+/// <summary>Diagnoses one finding of one job (key "jobId/findingIndex"), on a silo random placement picked.</summary>
+[RandomPlacement]
 public sealed class DiagnosisGrain(SessionCache sessions, MagnetonCounters counters) : Grain, IDiagnosisGrain
 {
-    public async Task<CauseReport> Diagnose(string runIdA, string bundleA, string runIdB, string bundleB,
-        CompareOptions options, RegionMatch[] regions, Finding finding)
+    public async Task<CauseReport> Diagnose(RunRef a, RunRef b, CompareOptions options, RegionMatch[] regions, Finding finding)
     {
-        var session = await sessions.GetOrPrepareAsync(runIdA, bundleA, runIdB, bundleB, options);
+        using var span = MagnetonTelemetry.Source.StartActivity("diagnose.finding");
+        span?.SetTag("magneton.finding", this.GetPrimaryKeyString());
+        var session = await sessions.GetOrPrepareAsync(a, b, options);
         var cause = await Task.Run(() => Pipeline.Diagnose(session, regions, finding));
         counters.Diagnosed();
-        // Nothing to keep: the job asks each finding once.
         DeactivateOnIdle();
         return cause;
     }

@@ -1,49 +1,314 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Magneton.Core;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
+using Magneton.Grains.Storage;
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
 
 namespace Magneton.Grains;
 
-/// <summary>
-/// Runs one comparison: both ingests in parallel (run grains), session preparation (silo-local cache), the
-/// top-level segments in parallel (segment workers), detection, one diagnosis grain per finding, the report.
-/// <c>matching.elapsed_ms</c> covers preparation, matching and detection.
-/// </summary>
-public sealed class MatchingJobGrain(SessionCache sessions, MagnetonCounters counters) : Grain, IMatchingJobGrain
+/// <summary>A job's persisted progress: enough to resume on another silo without redoing finished steps.</summary>
+[GenerateSerializer, Alias("Magneton.JobState")]
+public sealed class JobState
 {
-    public async Task<ComparisonReport> Compare(CompareRequest request)
+    [Id(0)] public CompareRequest? Request { get; set; }
+    [Id(1)] public JobPhase Phase { get; set; }
+    [Id(2)] public int SegmentsTotal { get; set; }
+    /// <summary>Regions of each matched segment, by segment index. Dropped once the report exists.</summary>
+    [Id(3)] public Dictionary<int, RegionMatch[]> Segments { get; set; } = [];
+    [Id(4)] public int FindingsTotal { get; set; }
+    /// <summary>Cause of each diagnosed finding, by finding index. Dropped once the report exists.</summary>
+    [Id(5)] public Dictionary<int, CauseReport> Causes { get; set; } = [];
+    [Id(6)] public ComparisonReport? Report { get; set; }
+    [Id(7)] public string? Error { get; set; }
+    /// <summary>Activations that found the job unfinished and took it up again.</summary>
+    [Id(8)] public int Resumes { get; set; }
+    /// <summary>The job span's W3C id, so a resumed job's spans join the same trace.</summary>
+    [Id(9)] public string? TraceParent { get; set; }
+    [Id(10)] public DateTimeOffset StartedAt { get; set; }
+}
+
+/// <summary>
+/// Runs one comparison as a sequence of idempotent steps whose results are persisted as they finish: ingest
+/// (run grains), session preparation (silo-local, deterministic, so it is simply redone), segment matching
+/// (one random-placed grain per segment, results kept per segment), detection (recomputed), diagnosis (one
+/// grain per finding, causes kept per finding) and the report (kept, and written to the bundle store).
+/// Reentrant: <see cref="Wait"/> and <see cref="GetStatus"/> answer while the steps run; only the step loop
+/// changes the state.
+/// </summary>
+[Reentrant]
+public sealed class MatchingJobGrain(
+    [PersistentState("job", GrainServiceRegistration.JobStorage)] IPersistentState<JobState> state,
+    SessionCache sessions,
+    MagnetonCounters counters,
+    ILogger<MatchingJobGrain> log,
+    IServiceProvider services) : Grain, IMatchingJobGrain
+{
+    /// <summary>Attempts of a step whose grain call failed for a reason other than bad input (a lost silo).</summary>
+    const int StepAttempts = 6;
+
+    readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
+    readonly SemaphoreSlim _writeLock = new(1, 1);
+    long _changes, _saved;
+    Task? _loop;
+    TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    int _restored, _dispatched;
+
+    string JobId => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var s = state.State;
+        if (s.Request is not null && s.Phase is not (JobPhase.Done or JobPhase.Failed))
+        {
+            s.Resumes++;
+            _restored = s.Segments.Count;
+            log.LogInformation("job {Job} resumes in phase {Phase} with {Segments}/{Total} segments matched",
+                JobId, s.Phase, s.Segments.Count, s.SegmentsTotal);
+            EnsureRunning();
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task<JobStatus> Start(CompareRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (state.State.Request is { } existing)
+        {
+            if (existing != request)
+                throw new MagnetonInputException($"job {JobId}: already runs another comparison ({existing.A} vs {existing.B})");
+        }
+        else
+        {
+            state.State.Request = request;
+            state.State.Phase = JobPhase.Ingesting;
+            state.State.StartedAt = DateTimeOffset.UtcNow;
+            await PersistAsync();
+        }
+        EnsureRunning();
+        return Status();
+    }
+
+    public async Task<JobStatus> Wait(TimeSpan maxWait)
+    {
+        if (state.State.Request is null) return Status();
+        EnsureRunning();
+        await Task.WhenAny(_finished.Task, Task.Delay(maxWait));
+        return Status();
+    }
+
+    public Task<JobStatus> GetStatus() => Task.FromResult(Status());
+
+    public Task<ComparisonReport> GetReport() => state.State switch
+    {
+        { Phase: JobPhase.Done, Report: { } report } => Task.FromResult(report),
+        { Phase: JobPhase.Failed, Error: var error } => throw new MagnetonInputException(error ?? $"job {JobId} failed"),
+        _ => throw new InvalidOperationException($"job {JobId} has not finished (phase {state.State.Phase})"),
+    };
+
+    public async Task<ComparisonReport> Compare(CompareRequest request)
+    {
+        await Start(request);
+        while (!Status().Finished)
+        {
+            var loop = _loop;
+            if (loop is not null) await loop;
+            else await Wait(TimeSpan.FromSeconds(1));
+        }
+        return await GetReport();
+    }
+
+    JobStatus Status()
+    {
+        var s = state.State;
+        return new JobStatus(JobId, s.Request is null ? JobPhase.New : s.Phase, s.SegmentsTotal,
+            s.Phase >= JobPhase.Diagnosing ? s.SegmentsTotal : s.Segments.Count,
+            s.FindingsTotal, s.Phase == JobPhase.Done ? s.FindingsTotal : s.Causes.Count,
+            s.Error, s.Resumes, _restored, _dispatched, RuntimeIdentity);
+    }
+
+    /// <summary>Starts the step loop unless it runs or the job has ended; a loop that failed (internal error) is restarted.</summary>
+    void EnsureRunning()
+    {
+        if (state.State.Request is null || state.State.Phase is JobPhase.Done or JobPhase.Failed) return;
+        if (_loop is { IsCompleted: false }) return;
+        if (_finished.Task.IsCompleted) _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loop = RunStepsAsync();
+    }
+
+    async Task RunStepsAsync()
+    {
+        var s = state.State;
+        var request = s.Request!;
         var options = request.ToOptions();
-        string bundleA = RunIds.NormalizePath(request.BundleA), bundleB = RunIds.NormalizePath(request.BundleB);
-        string runA = string.IsNullOrEmpty(request.RunIdA) ? RunIds.FromPath(bundleA) : request.RunIdA;
-        string runB = string.IsNullOrEmpty(request.RunIdB) ? RunIds.FromPath(bundleB) : request.RunIdB;
+        using var job = StartJobSpan(s, request);
+        var started = Stopwatch.StartNew();
+        try
+        {
+            using (MagnetonTelemetry.Source.StartActivity("ingest"))
+            {
+                await WithRetries("ingest", () => Task.WhenAll(
+                    GrainFactory.GetGrain<IRunGrain>(request.A.RunId).Ingest(request.A),
+                    GrainFactory.GetGrain<IRunGrain>(request.B.RunId).Ingest(request.B)));
+            }
 
-        // Ingest: each run grain reads its bundle into this silo's cache (in parallel).
-        var ingestA = GrainFactory.GetGrain<IRunGrain>(runA).Ingest(bundleA);
-        var ingestB = GrainFactory.GetGrain<IRunGrain>(runB).Ingest(bundleB);
-        await Task.WhenAll(ingestA, ingestB);
+            var matching = Stopwatch.StartNew();
+            MatchSession session;
+            using (MagnetonTelemetry.Source.StartActivity("prepare"))
+                session = await sessions.GetOrPrepareAsync(request.A, request.B, options);
+            if (s.Phase < JobPhase.Matching || s.SegmentsTotal != session.Segments.Count)
+            {
+                s.SegmentsTotal = session.Segments.Count;
+                s.Phase = JobPhase.Matching;
+                await PersistAsync();
+            }
 
-        var sw = Stopwatch.StartNew();
-        var session = await sessions.GetOrPrepareAsync(runA, bundleA, runB, bundleB, options);
+            using (var match = MagnetonTelemetry.Source.StartActivity("match"))
+            {
+                match?.SetTag("magneton.segments", session.Segments.Count);
+                match?.SetTag("magneton.segments.restored", s.Segments.Count);
+                var pending = Enumerable.Range(0, session.Segments.Count).Where(i => !s.Segments.ContainsKey(i)).ToList();
+                await Task.WhenAll(pending.Select(async i =>
+                {
+                    _dispatched++;
+                    var regions = await WithRetries($"segment {i}", () =>
+                        GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{i}").Match(request.A, request.B, options, session.Segments[i]));
+                    s.Segments[i] = regions;
+                    await PersistAsync();
+                }));
+            }
 
-        // Fan out: one worker call per top-level segment, gathered in segment order.
-        var worker = GrainFactory.GetGrain<ISegmentMatcherGrain>(0);
-        var perSegment = await Task.WhenAll(session.Segments.Select(s => worker.Match(runA, bundleA, runB, bundleB, options, s)));
-        var regions = RegionMatch.Assemble(session, perSegment.SelectMany(r => r));
-        var findings = await Task.Run(() => Pipeline.Detect(session, regions));
-        double elapsedMs = sw.Elapsed.TotalMilliseconds;
+            List<RegionMatch> regions;
+            IReadOnlyList<Core.Detection.Finding> findings;
+            using (MagnetonTelemetry.Source.StartActivity("detect"))
+            {
+                regions = RegionMatch.Assemble(session,
+                    Enumerable.Range(0, session.Segments.Count).SelectMany(i => s.Segments[i]));
+                findings = await Task.Run(() => Pipeline.Detect(session, regions));
+            }
+            double matchingMs = matching.Elapsed.TotalMilliseconds;
+            if (s.Phase < JobPhase.Diagnosing)
+            {
+                s.FindingsTotal = findings.Count;
+                s.Phase = JobPhase.Diagnosing;
+                await PersistAsync();
+            }
 
-        // Diagnose each finding in its own grain, in parallel.
-        var regionArray = regions.ToArray();
-        string jobId = this.GetPrimaryKeyString();
-        var causes = await Task.WhenAll(findings.Select(f =>
-            GrainFactory.GetGrain<IDiagnosisGrain>($"{jobId}/{f.Id}")
-                .Diagnose(runA, bundleA, runB, bundleB, options, regionArray, f)));
+            using (MagnetonTelemetry.Source.StartActivity("diagnose"))
+            {
+                var regionArray = regions.ToArray();
+                await Task.WhenAll(Enumerable.Range(0, findings.Count).Where(i => !s.Causes.ContainsKey(i)).Select(async i =>
+                {
+                    var cause = await WithRetries($"finding {i}", () =>
+                        GrainFactory.GetGrain<IDiagnosisGrain>($"{JobId}/{i}").Diagnose(request.A, request.B, options, regionArray, findings[i]));
+                    s.Causes[i] = cause;
+                    await PersistAsync();
+                }));
+            }
 
-        var report = await Task.Run(() => Pipeline.Report(session, regions, findings, causes, elapsedMs));
-        counters.JobRan();
-        return report;
+            ComparisonReport report;
+            using (MagnetonTelemetry.Source.StartActivity("report"))
+            {
+                var causes = Enumerable.Range(0, findings.Count).Select(i => s.Causes[i]).ToList();
+                report = await Task.Run(() => Pipeline.Report(session, regions, findings, causes, matchingMs));
+                if (_store is not null)
+                    await WithRetries("report", () => _store.PutReportAsync(JobId, JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options)));
+            }
+
+            s.Report = report;
+            s.Phase = JobPhase.Done;
+            s.Segments = [];
+            s.Causes = [];
+            await PersistAsync();
+            counters.JobRan();
+            foreach (var f in report.Findings) MagnetonTelemetry.Findings.Add(1, new KeyValuePair<string, object?>("verdict", f.Verdict));
+            MagnetonTelemetry.JobDuration.Record(started.Elapsed.TotalSeconds);
+            _finished.TrySetResult();
+        }
+        catch (MagnetonInputException e)
+        {
+            job?.SetStatus(ActivityStatusCode.Error, e.Message);
+            s.Phase = JobPhase.Failed;
+            s.Error = e.Message;
+            s.Segments = [];
+            s.Causes = [];
+            await PersistAsync();
+            _finished.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            // Not the input's fault (storage down, silos lost beyond the retries): keep the progress and let the
+            // next call (a polling client, or a new Start) take the job up again.
+            job?.SetStatus(ActivityStatusCode.Error, e.Message);
+            log.LogWarning(e, "job {Job} stopped in phase {Phase}; the next call resumes it", JobId, s.Phase);
+            _finished.TrySetResult();
+            throw;
+        }
+    }
+
+    Activity? StartJobSpan(JobState s, CompareRequest request)
+    {
+        var span = s.TraceParent is { } parent
+            ? MagnetonTelemetry.Source.StartActivity("job.resume", ActivityKind.Internal, parent)
+            : MagnetonTelemetry.Source.StartActivity("job");
+        span?.SetTag("magneton.job.id", JobId);
+        span?.SetTag("magneton.run.a", request.A.RunId);
+        span?.SetTag("magneton.run.b", request.B.RunId);
+        if (span is not null && s.TraceParent is null) s.TraceParent = span.Id;
+        return span;
+    }
+
+    /// <summary>
+    /// Runs a step, retrying with backoff when it fails for a reason other than bad input: typically the silo
+    /// that held the callee was lost, and the retry activates the callee on another silo.
+    /// </summary>
+    async Task<T> WithRetries<T>(string step, Func<Task<T>> call)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (e is not MagnetonInputException && attempt < StepAttempts && !IsInput(e))
+            {
+                var delay = TimeSpan.FromMilliseconds(250 * (1 << (attempt - 1)));
+                log.LogWarning("job {Job}: {Step} failed ({Error}); retry {Attempt} in {Delay} ms",
+                    JobId, step, e.GetType().Name + ": " + e.Message, attempt, delay.TotalMilliseconds);
+                await Task.Delay(delay);
+            }
+            catch (AggregateException a) when (IsInput(a))
+            {
+                throw a.Flatten().InnerExceptions.OfType<MagnetonInputException>().First();
+            }
+        }
+    }
+
+    Task WithRetries(string step, Func<Task> call) => WithRetries<bool>(step, async () => { await call(); return true; });
+
+    static bool IsInput(Exception e) => e is MagnetonInputException
+        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException);
+
+    /// <summary>
+    /// Writes the state; concurrent finishers share writes: a caller returns once a write that includes its
+    /// change is done.
+    /// </summary>
+    async Task PersistAsync()
+    {
+        long mine = ++_changes;
+        await _writeLock.WaitAsync();
+        try
+        {
+            if (_saved >= mine) return;
+            long upTo = _changes;
+            await state.WriteStateAsync();
+            _saved = upTo;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
     }
 }

@@ -17,6 +17,7 @@ public static class GrainServiceRegistration
         services.TryAddSingleton<MagnetonCounters>();
         services.TryAddSingleton<RunCache>();
         services.TryAddSingleton<SessionCache>();
+        services.TryAddSingleton<IMatchingStepGate, OpenGate>();
         services.AddMagnetonSerializer();
         return services;
     }

@@ -3,22 +3,23 @@ using System.Diagnostics;
 using Magneton.Core;
 using Magneton.Core.Bundles;
 using Magneton.Core.Runs;
+using Magneton.Grains.Storage;
 
 namespace Magneton.Grains;
 
 /// <summary>
 /// Silo-local cache of ingested runs, keyed by run id. A run is ingested at most once per silo at a time
 /// (concurrent callers share the ingestion); a failed ingestion is not cached. A lookup that misses (another
-/// silo ingested it, or it was evicted) re-ingests from the bundle path the caller passes.
+/// silo ingested it, or it was evicted) ingests again: from the run's local path, or from the bundle store.
 /// </summary>
-public sealed class RunCache(MagnetonCounters counters)
+public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = null)
 {
     /// <summary>Runs kept at once; the least recently used is dropped beyond that.</summary>
     public int Capacity { get; init; } = 16;
 
-    sealed class Entry(string path, Lazy<Task<Run>> run)
+    sealed class Entry(RunRef source, Lazy<Task<Run>> run)
     {
-        public string Path { get; } = path;
+        public RunRef Source { get; } = source;
         public Lazy<Task<Run>> Run { get; } = run;
         public long LastUse;
     }
@@ -28,11 +29,11 @@ public sealed class RunCache(MagnetonCounters counters)
 
     public int Count => _runs.Count;
 
-    /// <summary>The cached run if it was ingested (successfully) from that path.</summary>
-    public bool TryGet(string runId, string bundlePath, out Run run)
+    /// <summary>The cached run if it was ingested (successfully) from that source.</summary>
+    public bool TryGet(RunRef source, out Run run)
     {
         run = null!;
-        if (!_runs.TryGetValue(runId, out var e) || e.Path != RunIds.NormalizePath(bundlePath)) return false;
+        if (!_runs.TryGetValue(source.RunId, out var e) || e.Source != Normalize(source)) return false;
         if (!e.Run.IsValueCreated || !e.Run.Value.IsCompletedSuccessfully) return false;
         Volatile.Write(ref e.LastUse, Interlocked.Increment(ref _clock));
         run = e.Run.Value.Result;
@@ -40,20 +41,20 @@ public sealed class RunCache(MagnetonCounters counters)
     }
 
     /// <summary>
-    /// The run for this id, ingesting the bundle if this silo does not hold it (or holds it from another path).
+    /// The run, ingesting the bundle if this silo does not hold it (or holds it from another source).
     /// Bad input throws <see cref="MagnetonInputException"/> with Core's one-line message.
     /// </summary>
-    public async Task<Run> GetOrIngestAsync(string runId, string bundlePath)
+    public async Task<Run> GetOrIngestAsync(RunRef source)
     {
-        var path = RunIds.NormalizePath(bundlePath);
+        source = Normalize(source);
         Entry entry;
         while (true)
         {
-            entry = _runs.GetOrAdd(runId, _ => NewEntry(path));
-            if (entry.Path == path) break;
-            // Same id, other bundle: the caller's path wins.
-            var replacement = NewEntry(path);
-            if (_runs.TryUpdate(runId, replacement, entry)) { entry = replacement; break; }
+            entry = _runs.GetOrAdd(source.RunId, _ => NewEntry(source));
+            if (entry.Source == source) break;
+            // Same id, other bundle: the caller's source wins.
+            var replacement = NewEntry(source);
+            if (_runs.TryUpdate(source.RunId, replacement, entry)) { entry = replacement; break; }
         }
         Volatile.Write(ref entry.LastUse, Interlocked.Increment(ref _clock));
         try
@@ -64,26 +65,43 @@ public sealed class RunCache(MagnetonCounters counters)
         }
         catch
         {
-            _runs.TryRemove(new KeyValuePair<string, Entry>(runId, entry));
+            _runs.TryRemove(new KeyValuePair<string, Entry>(source.RunId, entry));
             throw;
         }
     }
 
     public void Clear() => _runs.Clear();
 
-    Entry NewEntry(string path) =>
-        new(path, new Lazy<Task<Run>>(() => Task.Run(() => Ingest(path)), LazyThreadSafetyMode.ExecutionAndPublication));
+    static RunRef Normalize(RunRef r) => r.LocalPath is null ? r : r with { LocalPath = RunIds.NormalizePath(r.LocalPath) };
 
-    Run Ingest(string path)
+    Entry NewEntry(RunRef source) =>
+        new(source, new Lazy<Task<Run>>(() => Task.Run(() => IngestAsync(source)), LazyThreadSafetyMode.ExecutionAndPublication));
+
+    async Task<Run> IngestAsync(RunRef source)
     {
+        using var span = MagnetonTelemetry.Source.StartActivity("ingest.bundle");
+        span?.SetTag("magneton.run.id", source.RunId);
         counters.Ingested();
+        MagnetonTelemetry.BundlesIngested.Add(1);
         try
         {
-            return Pipeline.Ingest(path);
+            if (source.LocalPath is { } path) return Pipeline.Ingest(path);
+            if (store is null)
+                throw new MagnetonInputException($"run:{source.RunId}: this silo has no bundle store (start it with --storage-dir or --blob-connection)");
+            var manifest = await store.GetManifestAsync(source.RunId).ConfigureAwait(false)
+                ?? throw new MagnetonInputException($"run:{source.RunId}: no such run in the bundle store ({store.Location})");
+            var directory = await store.MaterializeAsync(source.RunId).ConfigureAwait(false);
+            return Pipeline.Ingest(directory, manifest.Origin);
         }
         catch (BundleException e)
         {
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
             throw new MagnetonInputException(e.Message, e.File, e.Field);
+        }
+        catch (BundleStoreException e)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw new MagnetonInputException($"run:{source.RunId}: {e.Message}");
         }
     }
 

@@ -6,23 +6,23 @@ namespace Magneton.Grains;
 
 /// <summary>
 /// Silo-local cache of prepared match sessions, keyed by (run A, run B, options). The job grain prepares the
-/// session; segment workers and diagnosis grains on the same silo reuse it, and rebuild it (re-ingesting the
-/// runs if needed) on a silo that has not seen it.
+/// session; segment and diagnosis grains on the same silo reuse it, and rebuild it (ingesting the runs if
+/// needed) on a silo that has not seen it. Preparation is deterministic, so every silo gets the same segments.
 /// </summary>
 public sealed class SessionCache(RunCache runs, MagnetonCounters counters)
 {
     public int Capacity { get; init; } = 8;
 
-    readonly record struct Key(string RunA, string PathA, string RunB, string PathB, CompareOptions Options);
+    readonly record struct Key(RunRef A, RunRef B, CompareOptions Options);
 
     readonly ConcurrentDictionary<Key, Lazy<Task<MatchSession>>> _sessions = new();
     readonly ConcurrentQueue<Key> _order = new();
 
     public int Count => _sessions.Count;
 
-    public async Task<MatchSession> GetOrPrepareAsync(string runIdA, string bundleA, string runIdB, string bundleB, CompareOptions options)
+    public async Task<MatchSession> GetOrPrepareAsync(RunRef a, RunRef b, CompareOptions options)
     {
-        var key = new Key(runIdA, RunIds.NormalizePath(bundleA), runIdB, RunIds.NormalizePath(bundleB), options);
+        var key = new Key(Normalize(a), Normalize(b), options);
         var lazy = _sessions.GetOrAdd(key, k =>
         {
             _order.Enqueue(k);
@@ -43,10 +43,12 @@ public sealed class SessionCache(RunCache runs, MagnetonCounters counters)
 
     public void Clear() => _sessions.Clear();
 
+    static RunRef Normalize(RunRef r) => r.LocalPath is null ? r : r with { LocalPath = RunIds.NormalizePath(r.LocalPath) };
+
     async Task<MatchSession> PrepareAsync(Key k)
     {
-        var a = runs.GetOrIngestAsync(k.RunA, k.PathA);
-        var b = runs.GetOrIngestAsync(k.RunB, k.PathB);
+        var a = runs.GetOrIngestAsync(k.A);
+        var b = runs.GetOrIngestAsync(k.B);
         var runA = await a.ConfigureAwait(false);
         var runB = await b.ConfigureAwait(false);
         counters.Prepared();

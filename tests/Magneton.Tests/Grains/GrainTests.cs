@@ -15,7 +15,7 @@ public sealed class GrainTests(ClusterFixture fx)
     public async Task RunGrain_ingests_a_real_sample()
     {
         var id = RunIds.FromPath(TestRepo.GeluA);
-        var summary = await fx.Client.GetGrain<IRunGrain>(id).Ingest(TestRepo.GeluA);
+        var summary = await fx.Client.GetGrain<IRunGrain>(id).Ingest(RunRef.Local(TestRepo.GeluA));
 
         Assert.Equal(id, summary.RunId);
         Assert.Equal(168, summary.Operators);
@@ -43,7 +43,7 @@ public sealed class GrainTests(ClusterFixture fx)
         var before = fx.Counters.SegmentsMatched;
         var diagnosesBefore = fx.Counters.Diagnoses;
         var viaGrains = await fx.Client.GetGrain<IMatchingJobGrain>("test-" + Guid.NewGuid().ToString("N"))
-            .Compare(new CompareRequest(a, b));
+            .Compare(CompareRequest.ForPaths(a, b));
 
         var runA = Pipeline.Ingest(a);
         var runB = Pipeline.Ingest(b);
@@ -75,8 +75,8 @@ public sealed class GrainTests(ClusterFixture fx)
         fx.SiloServices.GetRequiredService<RunCache>().Clear();
         var ingestionsBefore = fx.Counters.Ingestions;
 
-        var regions = await fx.Client.GetGrain<ISegmentMatcherGrain>(0)
-            .Match(RunIds.FromPath(a), a, RunIds.FromPath(b), b, options, segment);
+        var regions = await fx.Client.GetGrain<ISegmentMatcherGrain>("test/" + Guid.NewGuid().ToString("N"))
+            .Match(RunRef.Local(a), RunRef.Local(b), options, segment);
 
         Assert.Equal(2, fx.Counters.Ingestions - ingestionsBefore);
         Assert.Equal(JsonSerializer.Serialize(expected, MagnetonSerialization.JsonOptions),
@@ -87,7 +87,7 @@ public sealed class GrainTests(ClusterFixture fx)
     public async Task Threshold_reaches_the_pipeline()
     {
         var report = await fx.Client.GetGrain<IMatchingJobGrain>("test-" + Guid.NewGuid().ToString("N"))
-            .Compare(new CompareRequest(TestRepo.GeluA, TestRepo.GeluB, Threshold: 0.5));
+            .Compare(CompareRequest.ForPaths(TestRepo.GeluA, TestRepo.GeluB, 0.5));
         Assert.Equal(0.5, report.Threshold);
     }
 
@@ -98,17 +98,17 @@ public sealed class GrainTests(ClusterFixture fx)
         bad.Truncate("kineto.json.gz");
 
         var ex = await Assert.ThrowsAsync<MagnetonInputException>(() =>
-            fx.Client.GetGrain<IRunGrain>(RunIds.FromPath(bad.Path)).Ingest(bad.Path));
+            fx.Client.GetGrain<IRunGrain>(RunIds.FromPath(bad.Path)).Ingest(RunRef.Local(bad.Path)));
         Assert.Contains("kineto.json.gz", ex.Message);
         Assert.DoesNotContain("\n", ex.Message);
 
         var jobEx = await Assert.ThrowsAsync<MagnetonInputException>(() =>
             fx.Client.GetGrain<IMatchingJobGrain>("test-" + Guid.NewGuid().ToString("N"))
-                .Compare(new CompareRequest(bad.Path, TestRepo.GeluB)));
+                .Compare(CompareRequest.ForPaths(bad.Path, TestRepo.GeluB)));
         Assert.Contains("kineto.json.gz", jobEx.Message);
 
         // The silo is still serving.
-        var summary = await fx.Client.GetGrain<IRunGrain>(RunIds.FromPath(TestRepo.GeluB)).Ingest(TestRepo.GeluB);
+        var summary = await fx.Client.GetGrain<IRunGrain>(RunIds.FromPath(TestRepo.GeluB)).Ingest(RunRef.Local(TestRepo.GeluB));
         Assert.True(summary.Operators > 0);
     }
 
@@ -117,7 +117,7 @@ public sealed class GrainTests(ClusterFixture fx)
     {
         var missing = Path.Combine(Path.GetTempPath(), "magneton-no-such-bundle-" + Guid.NewGuid().ToString("N"));
         var ex = await Assert.ThrowsAsync<MagnetonInputException>(() =>
-            fx.Client.GetGrain<IRunGrain>(RunIds.FromPath(missing)).Ingest(missing));
+            fx.Client.GetGrain<IRunGrain>(RunIds.FromPath(missing)).Ingest(RunRef.Local(missing)));
         Assert.Contains(Path.GetFileName(missing), ex.Message);
     }
 

@@ -1,0 +1,108 @@
+using System.Security.Cryptography;
+using Magneton.Core.Bundles;
+using Magneton.Grains;
+
+namespace Magneton.Client;
+
+/// <summary>
+/// Turns a compare argument into a run of the cluster: <c>run:&lt;id&gt;</c> names a stored run; a directory is
+/// checked here first (read in full, so a malformed or oversized bundle is refused before it reaches a grain),
+/// then uploaded in chunks unless the cluster already holds the same files.
+/// </summary>
+public sealed class BundleUploader(IClusterClient client, TextWriter log)
+{
+    public const string RunPrefix = "run:";
+
+    public async Task<RunRef> ResolveAsync(string argument, CancellationToken ct)
+    {
+        if (argument.StartsWith(RunPrefix, StringComparison.Ordinal))
+        {
+            var id = argument[RunPrefix.Length..];
+            if (await client.GetGrain<IRunGrain>(id).GetManifest().ConfigureAwait(false) is null)
+                throw new UsageException($"{argument}: no such run in the cluster (see magneton runs --cluster ...)");
+            return RunRef.Stored(id);
+        }
+        return await UploadAsync(argument, ct).ConfigureAwait(false);
+    }
+
+    async Task<RunRef> UploadAsync(string directory, CancellationToken ct)
+    {
+        var path = RunIds.NormalizePath(directory);
+        // Malformed input fails here, with the reader's one-line message, before anything is sent.
+        var bundle = await Task.Run(() => BundleReader.Read(path), ct).ConfigureAwait(false);
+        var manifest = await ManifestAsync(path, bundle.Dataflow.System, ct).ConfigureAwait(false);
+        var run = client.GetGrain<IRunGrain>(manifest.RunId);
+
+        const int attempts = 3;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                if (await run.BeginUpload(manifest).ConfigureAwait(false))
+                {
+                    await log.WriteLineAsync($"{manifest.RunId}: already in the cluster ({path})").ConfigureAwait(false);
+                    return RunRef.Stored(manifest.RunId);
+                }
+                foreach (var file in manifest.Files)
+                    await SendAsync(run, path, file, ct).ConfigureAwait(false);
+                await run.CompleteUpload().ConfigureAwait(false);
+                await log.WriteLineAsync($"{manifest.RunId}: uploaded {Describe(manifest.TotalBytes)} from {path}").ConfigureAwait(false);
+                return RunRef.Stored(manifest.RunId);
+            }
+            catch (Exception e) when (attempt < attempts && ClusterCalls.IsTransient(e))
+            {
+                // The silo holding the upload was lost, or storage hiccuped: start the upload again.
+                await log.WriteLineAsync($"{manifest.RunId}: upload interrupted ({Program.OneLine(e.Message)}); starting again").ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromSeconds(attempt), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    static async Task SendAsync(IRunGrain run, string directory, BundleFileEntry file, CancellationToken ct)
+    {
+        await using var stream = new FileStream(Path.Combine(directory, file.Name), FileMode.Open, FileAccess.Read,
+            FileShare.Read, bufferSize: 1, FileOptions.SequentialScan | FileOptions.Asynchronous);
+        var buffer = new byte[UploadLimits.ChunkBytes];
+        long offset = 0;
+        while (offset < file.Length)
+        {
+            int n = await stream.ReadAtLeastAsync(buffer, (int)Math.Min(buffer.Length, file.Length - offset), throwOnEndOfStream: false, ct)
+                .ConfigureAwait(false);
+            if (n == 0) throw new UsageException($"{file.Name}: changed while it was being uploaded (shorter than {file.Length} bytes)");
+            await run.UploadChunk(file.Name, offset, buffer.AsSpan(0, n).ToArray()).ConfigureAwait(false);
+            offset += n;
+        }
+    }
+
+    /// <summary>The bundle's known files with lengths and SHA-256; oversized files are refused here.</summary>
+    public static async Task<BundleManifest> ManifestAsync(string directory, string system, CancellationToken ct)
+    {
+        var entries = new List<BundleFileEntry>();
+        foreach (var file in Directory.EnumerateFiles(directory).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(file);
+            if (!BundleFiles.IsKnown(name)) continue; // notes, logs: not part of the capture
+            long length = new FileInfo(file).Length;
+            if (length > BundleLimits.MaxFileBytes(name))
+                throw new UsageException($"{file}: is {BundleLimits.Describe(length)}; the cluster accepts at most {BundleLimits.Describe(BundleLimits.MaxFileBytes(name))}");
+            await using var s = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            var hash = await SHA256.HashDataAsync(s, ct).ConfigureAwait(false);
+            entries.Add(new BundleFileEntry(name, length, Convert.ToHexStringLower(hash)));
+        }
+        return new BundleManifest(BundleManifest.RunIdOf(entries), system, [.. entries], directory, DateTimeOffset.UtcNow);
+    }
+
+    static string Describe(long bytes) => BundleLimits.Describe(bytes);
+}
+
+/// <summary>Which failures of a grain call are worth retrying: the cluster moving, not the input being wrong.</summary>
+public static class ClusterCalls
+{
+    public static bool IsTransient(Exception e) => e switch
+    {
+        MagnetonInputException or UsageException or ArgumentException => false,
+        AggregateException a => a.InnerExceptions.All(IsTransient),
+        TimeoutException or OrleansException or System.Net.Sockets.SocketException or IOException => true,
+        _ => e.InnerException is { } inner && IsTransient(inner),
+    };
+}

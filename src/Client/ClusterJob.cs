@@ -1,0 +1,70 @@
+using System.Security.Cryptography;
+using System.Text;
+using Magneton.Core.Reporting;
+using Magneton.Grains;
+
+namespace Magneton.Client;
+
+/// <summary>
+/// A comparison on a running cluster: upload (or name) both runs, start the job, poll it to the end and fetch
+/// the report. Polling is what carries a job through the loss of a silo: a poll that fails is retried, and the
+/// retry reactivates the job grain on a surviving silo, which resumes from its persisted progress.
+/// </summary>
+public static class ClusterJob
+{
+    /// <summary>How long polls may keep failing in a row before the client gives up.</summary>
+    public static TimeSpan UnreachableFor { get; set; } = TimeSpan.FromMinutes(2);
+
+    public static async Task<ComparisonReport> CompareAsync(string cluster, string bundleA, string bundleB, double threshold,
+        TextWriter log, CancellationToken ct)
+    {
+        await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
+        var uploader = new BundleUploader(connection.Client, log);
+        var a = await uploader.ResolveAsync(bundleA, ct).ConfigureAwait(false);
+        var b = await uploader.ResolveAsync(bundleB, ct).ConfigureAwait(false);
+        var request = new CompareRequest(a, b, threshold);
+        return await RunAsync(connection.Client, request, log, ct).ConfigureAwait(false);
+    }
+
+    public static async Task<ComparisonReport> RunAsync(IClusterClient client, CompareRequest request, TextWriter log, CancellationToken ct)
+    {
+        var job = client.GetGrain<IMatchingJobGrain>(JobId(request));
+        var status = await Retrying(() => job.Start(request), ct).ConfigureAwait(false);
+        while (!status.Finished)
+            status = await Retrying(() => job.Wait(TimeSpan.FromSeconds(2)), ct).ConfigureAwait(false);
+        if (status.Resumes > 0)
+            await log.WriteLineAsync($"{status.JobId}: resumed {status.Resumes} time(s) after losing a silo").ConfigureAwait(false);
+        return await Retrying(() => job.GetReport(), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The same comparison of the same stored runs with the same code always has the same job id, so asking
+    /// again returns the stored report instead of redoing the work. Local-path runs get a fresh id: their
+    /// directory may have changed since.
+    /// </summary>
+    public static string JobId(CompareRequest r)
+    {
+        if (r.A.LocalPath is not null || r.B.LocalPath is not null) return "job-" + Guid.NewGuid().ToString("N")[..16];
+        var code = typeof(Magneton.Core.Pipeline).Assembly.ManifestModule.ModuleVersionId;
+        var text = $"{r.A.RunId}|{r.B.RunId}|{r.Threshold:R}|{r.TimeTolerance:R}|{r.OutputTolerance:R}|{code}";
+        return "job-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 8);
+    }
+
+    static async Task<T> Retrying<T>(Func<Task<T>> call, CancellationToken ct)
+    {
+        var firstFailure = (DateTime?)null;
+        while (true)
+        {
+            try
+            {
+                return await call().ConfigureAwait(false);
+            }
+            catch (Exception e) when (ClusterCalls.IsTransient(e) && !ct.IsCancellationRequested)
+            {
+                firstFailure ??= DateTime.UtcNow;
+                if (DateTime.UtcNow - firstFailure > UnreachableFor) throw;
+                await Task.Delay(500, ct).ConfigureAwait(false);
+            }
+        }
+    }
+}
