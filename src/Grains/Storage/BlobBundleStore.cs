@@ -1,0 +1,430 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using Azure;
+using Azure.Core;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+
+namespace Magneton.Grains.Storage;
+
+/// <summary>
+/// Bundles and reports in one Azure Blob container (Azurite locally, <c>--blob-connection</c>):
+/// <code>
+/// bundles/&lt;runId&gt;/&lt;file&gt;          block blobs; every chunk is one block whose id encodes its offset
+/// bundles/&lt;runId&gt;/manifest.json  written last, after every file's block list was committed
+/// reports/&lt;jobId&gt;.json
+/// </code>
+/// A chunk staged twice (a retry) replaces the same block, so chunks are idempotent; a commit orders each file's
+/// uncommitted blocks by offset, checks they cover [0, length) without a gap, commits them and then writes the
+/// manifest (only if there is none yet). Bundles are read from a local download cache
+/// (<c>&lt;cacheDirectory&gt;/&lt;runId&gt;</c>) that is filled in a temp directory, checked against the manifest
+/// (length and SHA-256) and renamed into place. Transient failures (Azurite restarting, a dropped connection)
+/// are retried by the client's retry policy (<see cref="CreateClientOptions"/>).
+/// </summary>
+public sealed class BlobBundleStore : IBundleStore
+{
+    /// <summary>The service version Azurite 3.37.0 accepts (the SDK's default, 2026-10-06, is newer).</summary>
+    public const BlobClientOptions.ServiceVersion ServiceVersion = BlobClientOptions.ServiceVersion.V2026_06_06;
+
+    const string BundlesPrefix = "bundles/";
+    const string ReportsPrefix = "reports/";
+    const string BlockIdPrefix = "o";
+    const string OffsetFormat = "D19"; // fixed width: every block id of a blob must have the same length
+
+    readonly BlobContainerClient _container;
+    readonly ConcurrentDictionary<string, SemaphoreSlim> _materializeLocks = new(StringComparer.Ordinal);
+    readonly object _ensureLock = new();
+    Task? _ensured;
+
+    public BlobBundleStore(BlobServiceClient client, string container, string cacheDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        CheckContainerName(container);
+        ArgumentException.ThrowIfNullOrWhiteSpace(cacheDirectory);
+        _container = client.GetBlobContainerClient(container);
+        CacheDirectory = Path.GetFullPath(cacheDirectory);
+    }
+
+    /// <summary>
+    /// A store on the account of <paramref name="connectionString"/> with Magneton's client settings
+    /// (<see cref="CreateServiceClient"/>); <paramref name="cacheDirectory"/> defaults to
+    /// <see cref="DefaultCacheDirectory"/>.
+    /// </summary>
+    public static BlobBundleStore Create(string connectionString, string container, string? cacheDirectory) =>
+        new(CreateServiceClient(connectionString), container, cacheDirectory ?? DefaultCacheDirectory);
+
+    /// <summary>The temp directory's magneton-cache.</summary>
+    public static string DefaultCacheDirectory => Path.Combine(Path.GetTempPath(), "magneton-cache");
+
+    /// <summary>
+    /// The client options every Magneton blob client uses (bundle store and grain storage): service version
+    /// <see cref="ServiceVersion"/>, and exponential retries (8 retries, 0.25 s doubling up to 4 s, about 20 s
+    /// in all, 30 s per try) that ride out a storage server restart of a few seconds.
+    /// </summary>
+    public static BlobClientOptions CreateClientOptions()
+    {
+        var options = new BlobClientOptions(ServiceVersion);
+        options.Retry.Mode = RetryMode.Exponential;
+        options.Retry.MaxRetries = 8;
+        options.Retry.Delay = TimeSpan.FromSeconds(0.25);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(4);
+        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+        return options;
+    }
+
+    /// <summary>A <see cref="BlobServiceClient"/> with <see cref="CreateClientOptions"/>.</summary>
+    public static BlobServiceClient CreateServiceClient(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        return new BlobServiceClient(connectionString, CreateClientOptions());
+    }
+
+    /// <summary>Azure's container name rules: 3-63 characters of a-z, 0-9 and single inner hyphens.</summary>
+    public static bool IsValidContainerName(string? name) =>
+        name is { Length: >= 3 and <= 63 }
+        && name.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-')
+        && name[0] != '-' && name[^1] != '-' && !name.Contains("--", StringComparison.Ordinal);
+
+    public static void CheckContainerName(string? name)
+    {
+        if (!IsValidContainerName(name))
+            throw new ArgumentException(
+                $"invalid blob container name '{BundleStoreNames.Printable(name)}': use 3-63 characters of a-z, 0-9 and single hyphens inside");
+    }
+
+    public BlobContainerClient Container => _container;
+    public string CacheDirectory { get; }
+    public string Location => $"blob {_container.Uri}";
+
+    static string BundleBlob(string runId, string file) => $"{BundlesPrefix}{runId}/{file}";
+    static string ManifestBlob(string runId) => BundleBlob(runId, BundleStoreNames.ManifestFile);
+    static string ReportBlob(string jobId) => $"{ReportsPrefix}{jobId}.json";
+
+    /// <summary>The block id of the chunk at <paramref name="offset"/>: base64 of "o" and 19 decimal digits.</summary>
+    public static string BlockIdOf(long offset) =>
+        Convert.ToBase64String(Encoding.ASCII.GetBytes(BlockIdPrefix + offset.ToString(OffsetFormat, CultureInfo.InvariantCulture)));
+
+    static bool TryParseBlockId(string blockId, out long offset)
+    {
+        offset = -1;
+        Span<byte> bytes = stackalloc byte[64];
+        if (!Convert.TryFromBase64String(blockId, bytes, out var n) || n != 20 || bytes[0] != (byte)'o') return false;
+        return long.TryParse(Encoding.ASCII.GetString(bytes[1..n]), NumberStyles.None, CultureInfo.InvariantCulture, out offset);
+    }
+
+    Task EnsureContainerAsync(CancellationToken ct)
+    {
+        lock (_ensureLock)
+        {
+            if (_ensured is { IsFaulted: false, IsCanceled: false }) return _ensured;
+            return _ensured = _container.CreateIfNotExistsAsync(cancellationToken: ct);
+        }
+    }
+
+    public async Task<BundleManifest?> GetManifestAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        var bytes = await TryDownloadAsync(_container.GetBlobClient(ManifestBlob(runId)), ct).ConfigureAwait(false);
+        return bytes is null ? null : BundleStoreNames.DeserializeManifest(bytes, $"{Location}/{ManifestBlob(runId)}");
+    }
+
+    public async Task WriteChunkAsync(string runId, string file, long offset, ReadOnlyMemory<byte> data, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        BundleStoreNames.CheckFileName(file);
+        if (offset < 0) throw new BundleStoreException($"{runId}: {file}: negative chunk offset {offset}");
+        if (data.IsEmpty) return; // an empty file has no blocks; the commit creates it empty
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        var blob = _container.GetBlockBlobClient(BundleBlob(runId, file));
+        // BinaryData's stream is seekable, so the retry policy can send the same bytes again.
+        using var content = BinaryData.FromBytes(data).ToStream();
+        await blob.StageBlockAsync(BlockIdOf(offset), content, new BlockBlobStageBlockOptions(), ct).ConfigureAwait(false);
+    }
+
+    public async Task CommitAsync(BundleManifest manifest, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckManifest(manifest);
+        var runId = manifest.RunId;
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        var manifestBlob = _container.GetBlobClient(ManifestBlob(runId));
+        if (await manifestBlob.ExistsAsync(ct).ConfigureAwait(false)) return;
+
+        // Nothing is committed until every file checks out, so a bad commit leaves the upload as it was.
+        var plan = new List<(BlockBlobClient Blob, List<string>? Blocks)>();
+        var expected = manifest.Files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        await foreach (var item in _container.GetBlobsAsync(
+                           new GetBlobsOptions { Prefix = $"{BundlesPrefix}{runId}/", States = BlobStates.Uncommitted }, ct)
+                           .ConfigureAwait(false))
+        {
+            var name = item.Name[(BundlesPrefix.Length + runId.Length + 1)..];
+            if (!expected.Contains(name) && name != BundleStoreNames.ManifestFile)
+                throw new BundleStoreException($"{runId}: {BundleStoreNames.Printable(name)}: uploaded but not in the manifest");
+        }
+        foreach (var f in manifest.Files)
+            plan.Add(await PlanFileAsync(runId, f, ct).ConfigureAwait(false));
+
+        foreach (var (blob, blocks) in plan)
+            if (blocks is not null)
+                await blob.CommitBlockListAsync(blocks, new CommitBlockListOptions(), ct).ConfigureAwait(false);
+
+        try
+        {
+            await manifestBlob.UploadAsync(BinaryData.FromBytes(BundleStoreNames.SerializeManifest(manifest)),
+                new BlobUploadOptions
+                {
+                    Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
+                    HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" },
+                }, ct).ConfigureAwait(false);
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            // Stored meanwhile (another commit of the same run), or our own first try got through and its
+            // answer was lost: either way the run is stored.
+        }
+    }
+
+    /// <summary>
+    /// The block list to commit for one file (null: the file is committed already with the right length).
+    /// Throws <see cref="BundleStoreException"/> when the uploaded blocks do not make exactly the manifest's length.
+    /// </summary>
+    async Task<(BlockBlobClient, List<string>?)> PlanFileAsync(string runId, BundleFileEntry f, CancellationToken ct)
+    {
+        var blob = _container.GetBlockBlobClient(BundleBlob(runId, f.Name));
+        BlockList list;
+        try
+        {
+            list = (await blob.GetBlockListAsync(BlockListTypes.All, cancellationToken: ct).ConfigureAwait(false)).Value;
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            if (f.Length == 0) return (blob, []);
+            throw new BundleStoreException($"{runId}: {f.Name}: not uploaded (the manifest says {f.Length} bytes)");
+        }
+
+        var uncommitted = list.UncommittedBlocks?.ToList() ?? [];
+        if (uncommitted.Count == 0)
+        {
+            // Committed by an earlier commit that stopped before the manifest, or an empty file.
+            var committed = list.CommittedBlocks?.Sum(b => b.SizeLong) ?? 0;
+            if (committed == f.Length) return (blob, list.CommittedBlocks?.Any() == true ? null : []);
+            throw new BundleStoreException($"{runId}: {f.Name}: {committed} bytes uploaded, the manifest says {f.Length}");
+        }
+
+        var blocks = new Dictionary<long, (string Id, long Size)>();
+        long written = 0;
+        foreach (var b in uncommitted)
+        {
+            if (!TryParseBlockId(b.Name, out var offset))
+                throw new BundleStoreException($"{runId}: {f.Name}: block '{BundleStoreNames.Printable(b.Name)}' was not written by a Magneton store");
+            blocks[offset] = (b.Name, b.SizeLong);
+            written = Math.Max(written, offset + b.SizeLong);
+        }
+        if (written != f.Length)
+            throw new BundleStoreException($"{runId}: {f.Name}: {written} bytes uploaded, the manifest says {f.Length}");
+
+        var ids = new List<string>();
+        for (long pos = 0; pos < f.Length;)
+        {
+            if (!blocks.TryGetValue(pos, out var block) || block.Size <= 0)
+                throw new BundleStoreException($"{runId}: {f.Name}: no chunk starts at offset {pos} (a chunk is missing)");
+            ids.Add(block.Id);
+            pos += block.Size;
+            if (pos > f.Length)
+                throw new BundleStoreException($"{runId}: {f.Name}: chunks overlap the end at offset {pos} (the manifest says {f.Length} bytes)");
+        }
+        return (blob, ids);
+    }
+
+    public async Task AbortUploadAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        if (await _container.GetBlobClient(ManifestBlob(runId)).ExistsAsync(ct).ConfigureAwait(false)) return; // stored: keep
+        var names = new List<string>();
+        await foreach (var item in _container.GetBlobsAsync(
+                           new GetBlobsOptions { Prefix = $"{BundlesPrefix}{runId}/", States = BlobStates.Uncommitted }, ct)
+                           .ConfigureAwait(false))
+            names.Add(item.Name);
+        foreach (var name in names)
+        {
+            var blob = _container.GetBlockBlobClient(name);
+            // A blob with only uncommitted blocks cannot be deleted: committing an empty list drops its blocks.
+            await blob.CommitBlockListAsync([], new CommitBlockListOptions(), ct).ConfigureAwait(false);
+            await blob.DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        var sem = _materializeLocks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        await sem.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var manifest = await GetManifestAsync(runId, ct).ConfigureAwait(false)
+                           ?? throw new BundleStoreException($"{runId}: not stored in {Location}");
+            var final = Path.Combine(CacheDirectory, runId);
+            if (IsComplete(final, manifest)) return final;
+
+            Directory.CreateDirectory(CacheDirectory);
+            var tmp = Path.Combine(CacheDirectory, $"{runId}.tmp-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(tmp);
+            try
+            {
+                foreach (var f in manifest.Files)
+                    await DownloadCheckedAsync(runId, f, Path.Combine(tmp, f.Name), ct).ConfigureAwait(false);
+                await DirectoryBundleStore.WriteDurableAsync(Path.Combine(tmp, BundleStoreNames.ManifestFile),
+                    BundleStoreNames.SerializeManifest(manifest), ct).ConfigureAwait(false);
+
+                if (Directory.Exists(final))
+                {
+                    if (IsComplete(final, manifest))
+                    {
+                        Directory.Delete(tmp, recursive: true); // another process filled it meanwhile
+                        return final;
+                    }
+                    // Incomplete or damaged: move it aside first, so a reader never sees it half deleted.
+                    var stale = $"{final}.stale-{Guid.NewGuid():N}";
+                    try
+                    {
+                        Directory.Move(final, stale);
+                        Directory.Delete(stale, recursive: true);
+                    }
+                    catch (IOException)
+                    {
+                    }
+                }
+                try
+                {
+                    Directory.Move(tmp, final);
+                }
+                catch (IOException) when (IsComplete(final, manifest))
+                {
+                    Directory.Delete(tmp, recursive: true); // another process filled it meanwhile
+                }
+                return final;
+            }
+            catch
+            {
+                try { if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true); } catch (IOException) { }
+                throw;
+            }
+        }
+        finally
+        {
+            sem.Release();
+        }
+    }
+
+    static bool IsComplete(string dir, BundleManifest manifest)
+    {
+        if (!File.Exists(Path.Combine(dir, BundleStoreNames.ManifestFile))) return false;
+        foreach (var f in manifest.Files)
+        {
+            var info = new FileInfo(Path.Combine(dir, f.Name));
+            if (!info.Exists || info.Length != f.Length) return false;
+        }
+        return true;
+    }
+
+    async Task DownloadCheckedAsync(string runId, BundleFileEntry f, string path, CancellationToken ct)
+    {
+        var blob = _container.GetBlobClient(BundleBlob(runId, f.Name));
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long length = 0;
+        await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous))
+        {
+            if (f.Length > 0)
+            {
+                BlobDownloadStreamingResult download;
+                try
+                {
+                    download = (await blob.DownloadStreamingAsync(cancellationToken: ct).ConfigureAwait(false)).Value;
+                }
+                catch (RequestFailedException e) when (e.Status == 404)
+                {
+                    throw new BundleStoreException($"{runId}: {f.Name}: listed in the manifest but missing from {Location}");
+                }
+                using (download)
+                {
+                    var buffer = new byte[1 << 20];
+                    int n;
+                    while ((n = await download.Content.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                    {
+                        sha.AppendData(buffer, 0, n);
+                        await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                        length += n;
+                    }
+                }
+            }
+            file.Flush(flushToDisk: true);
+        }
+        if (length != f.Length)
+            throw new BundleStoreException($"{runId}: {f.Name}: {length} bytes stored, the manifest says {f.Length}");
+        var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
+        if (hash != f.Sha256)
+            throw new BundleStoreException($"{runId}: {f.Name}: SHA-256 of the stored bytes is {hash}, the manifest says {f.Sha256}");
+    }
+
+    public async IAsyncEnumerable<BundleManifest> ListAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        var manifests = new List<string>();
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = BundlesPrefix }, ct).ConfigureAwait(false))
+        {
+            var rest = item.Name.AsSpan(BundlesPrefix.Length);
+            var slash = rest.IndexOf('/');
+            if (slash > 0 && rest[(slash + 1)..].SequenceEqual(BundleStoreNames.ManifestFile)
+                          && BundleStoreNames.IsValidName(rest[..slash].ToString()))
+                manifests.Add(item.Name);
+        }
+        foreach (var name in manifests)
+        {
+            var bytes = await TryDownloadAsync(_container.GetBlobClient(name), ct).ConfigureAwait(false);
+            if (bytes is null) continue;
+            BundleManifest m;
+            try
+            {
+                m = BundleStoreNames.DeserializeManifest(bytes, $"{Location}/{name}");
+            }
+            catch (BundleStoreException)
+            {
+                continue; // a broken manifest must not hide the other runs
+            }
+            yield return m;
+        }
+    }
+
+    public async Task PutReportAsync(string jobId, ReadOnlyMemory<byte> json, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckJobId(jobId);
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        await _container.GetBlobClient(ReportBlob(jobId)).UploadAsync(BinaryData.FromBytes(json),
+            new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, ct).ConfigureAwait(false);
+    }
+
+    public async Task<byte[]?> GetReportAsync(string jobId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckJobId(jobId);
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        return await TryDownloadAsync(_container.GetBlobClient(ReportBlob(jobId)), ct).ConfigureAwait(false);
+    }
+
+    static async Task<byte[]?> TryDownloadAsync(BlobClient blob, CancellationToken ct)
+    {
+        try
+        {
+            var result = await blob.DownloadContentAsync(ct).ConfigureAwait(false);
+            return result.Value.Content.ToArray();
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+}

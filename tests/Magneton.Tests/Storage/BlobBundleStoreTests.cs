@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Text;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using Magneton.Grains.Storage;
+using Magneton.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Magneton.Tests.Storage;
+
+/// <summary>The bundle store contract on <see cref="BlobBundleStore"/> against a real Azurite (shared server, own container).</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class BlobBundleStoreTests(AzuriteFixture azurite) : BundleStoreContractTests, IDisposable
+{
+    readonly string _container = AzuriteFixture.NewContainerName("bundles");
+    readonly string _cache = Path.Combine(Path.GetTempPath(), $"magneton-blobcache-{Guid.NewGuid():N}");
+
+    protected override IBundleStore NewStore() => BlobBundleStore.Create(azurite.ConnectionString, _container, _cache);
+
+    public override async Task DisposeAsync()
+    {
+        await BlobBundleStore.CreateServiceClient(azurite.ConnectionString).GetBlobContainerClient(_container).DeleteIfExistsAsync();
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_cache, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task Blobs_are_laid_out_under_bundles_and_reports_and_the_cache_is_reused()
+    {
+        var bundle = StoreTestBundle.Small(30, ("a.json", 5000), ("b.csv", 0));
+        await bundle.UploadAsync(Store, chunkSize: 2000);
+        await Store.CommitAsync(bundle.Manifest);
+        await Store.PutReportAsync("job-1", "{}"u8.ToArray());
+
+        var container = ((BlobBundleStore)Store).Container;
+        var names = new List<string>();
+        await foreach (var b in container.GetBlobsAsync(new GetBlobsOptions()))
+            names.Add(b.Name);
+        Assert.Equal(
+            new[] { $"bundles/{bundle.RunId}/a.json", $"bundles/{bundle.RunId}/b.csv", $"bundles/{bundle.RunId}/manifest.json", "reports/job-1.json" },
+            names.Order(StringComparer.Ordinal));
+        var blocks = (await container.GetBlockBlobClient($"bundles/{bundle.RunId}/a.json").GetBlockListAsync()).Value;
+        Assert.Equal([2000L, 2000L, 1000L], blocks.CommittedBlocks.Select(b => b.SizeLong));
+        Assert.Empty(blocks.UncommittedBlocks);
+
+        var dir = await Store.MaterializeAsync(bundle.RunId);
+        Assert.Equal(Path.Combine(_cache, bundle.RunId), dir);
+        bundle.AssertIdentical(dir);
+        var stamp = File.GetLastWriteTimeUtc(Path.Combine(dir, "a.json"));
+        Assert.Equal(dir, await NewStore().MaterializeAsync(bundle.RunId)); // reused, not downloaded again
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(dir, "a.json")));
+        Assert.Empty(Directory.GetDirectories(_cache, "*.tmp-*"));
+
+        // A damaged cache entry (wrong length) is downloaded again.
+        await File.WriteAllBytesAsync(Path.Combine(dir, "a.json"), new byte[3]);
+        bundle.AssertIdentical(await NewStore().MaterializeAsync(bundle.RunId));
+        Assert.Equal([dir], Directory.GetDirectories(_cache));
+        Assert.StartsWith("blob http://127.0.0.1:", Store.Location);
+    }
+
+    [Fact]
+    public void Block_ids_are_fixed_width_and_derived_from_the_offset()
+    {
+        Assert.Equal(BlobBundleStore.BlockIdOf(0).Length, BlobBundleStore.BlockIdOf(long.MaxValue).Length);
+        Assert.Equal("o0000000000001048576", Encoding.ASCII.GetString(Convert.FromBase64String(BlobBundleStore.BlockIdOf(1 << 20))));
+        Assert.NotEqual(BlobBundleStore.BlockIdOf(1), BlobBundleStore.BlockIdOf(2));
+    }
+
+    [Fact]
+    public void Client_options_pin_the_service_version_Azurite_accepts_and_retry_with_backoff()
+    {
+        var o = BlobBundleStore.CreateClientOptions();
+        Assert.Equal(Azure.Core.RetryMode.Exponential, o.Retry.Mode);
+        Assert.True(o.Retry.MaxRetries >= 5);
+        Assert.True(o.Retry.MaxDelay <= TimeSpan.FromSeconds(10));
+        Assert.Throws<ArgumentException>(() => BlobBundleStore.Create(azurite.ConnectionString, "Bad_Name", _cache));
+    }
+}
+
+/// <summary>Blob store behaviour while Azurite itself goes down and comes back (each test runs its own Azurite).</summary>
+public sealed class BlobBundleStoreRestartTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    Azurite _azurite = null!;
+    readonly string _cache = Path.Combine(Path.GetTempPath(), $"magneton-blobcache-{Guid.NewGuid():N}");
+
+    public async Task InitializeAsync() => _azurite = await Azurite.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _azurite.DisposeAsync();
+        try { Directory.Delete(_cache, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task An_upload_and_commit_ride_out_Azurite_restarts_and_store_exactly_one_run()
+    {
+        const string container = "restart";
+        var store = BlobBundleStore.Create(_azurite.ConnectionString, container, _cache);
+        var bundle = StoreTestBundle.Sample();
+        var chunks = bundle.Chunks(128 * 1024).ToList();
+        int half = chunks.Count / 2;
+        foreach (var (file, offset, length) in chunks.Take(half))
+            await store.WriteChunkAsync(bundle.RunId, file, offset, bundle.Slice(file, offset, length));
+
+        // Azurite goes down with half the chunks written; the rest are sent while it is down.
+        var sw = Stopwatch.StartNew();
+        await _azurite.StopAsync();
+        var rest = Task.Run(async () =>
+        {
+            foreach (var (file, offset, length) in chunks.Skip(half))
+                await store.WriteChunkAsync(bundle.RunId, file, offset, bundle.Slice(file, offset, length));
+        });
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(rest.IsCompleted, "the writes should be waiting for Azurite");
+        await _azurite.RestartAsync();
+        await rest;
+        output.WriteLine($"chunks written through a restart in {sw.Elapsed.TotalSeconds:F1} s");
+
+        // And down again just before the commit.
+        sw.Restart();
+        await _azurite.StopAsync();
+        var commit = Task.Run(() => store.CommitAsync(bundle.Manifest));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(commit.IsCompleted, "the commit should be waiting for Azurite");
+        await _azurite.RestartAsync();
+        await commit;
+        await store.CommitAsync(bundle.Manifest); // and once more: no-op
+        output.WriteLine($"commit through a restart in {sw.Elapsed.TotalSeconds:F1} s");
+
+        var fresh = BlobBundleStore.Create(_azurite.ConnectionString, container, _cache);
+        var runs = new List<string>();
+        await foreach (var m in fresh.ListAsync()) runs.Add(m.RunId);
+        Assert.Equal([bundle.RunId], runs);
+        var manifests = new List<string>();
+        await foreach (var b in fresh.Container.GetBlobsAsync(new GetBlobsOptions()))
+            if (b.Name.EndsWith("/manifest.json", StringComparison.Ordinal)) manifests.Add(b.Name);
+        Assert.Equal([$"bundles/{bundle.RunId}/manifest.json"], manifests);
+        bundle.AssertIdentical(await fresh.MaterializeAsync(bundle.RunId));
+    }
+
+    [Fact]
+    public async Task Azurite_keeps_its_data_across_a_restart_on_the_same_port()
+    {
+        var port = _azurite.Port;
+        var client = new BlobServiceClient(_azurite.ConnectionString, BlobBundleStore.CreateClientOptions());
+        var c = client.GetBlobContainerClient("keep");
+        await c.CreateIfNotExistsAsync();
+        await c.GetBlobClient("x.txt").UploadAsync(BinaryData.FromString("hello"));
+        await _azurite.RestartAsync();
+        Assert.Equal(port, _azurite.Port);
+        Assert.True(_azurite.IsRunning);
+        Assert.Equal("hello", (await c.GetBlobClient("x.txt").DownloadContentAsync()).Value.Content.ToString());
+    }
+}
