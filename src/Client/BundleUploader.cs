@@ -13,24 +13,41 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
 {
     public const string RunPrefix = "run:";
 
-    public async Task<RunRef> ResolveAsync(string argument, CancellationToken ct)
+    /// <summary>A local bundle that passed the checks, with its manifest: ready to upload.</summary>
+    public sealed record CheckedBundle(string Path, BundleManifest Manifest);
+
+    /// <summary>
+    /// Checks a compare argument without the cluster: a directory is size-checked, read in full and hashed
+    /// (null for <c>run:&lt;id&gt;</c>). Bad input throws the reader's one-line error here, before any connection.
+    /// </summary>
+    public static async Task<CheckedBundle?> CheckAsync(string argument, CancellationToken ct)
     {
-        if (argument.StartsWith(RunPrefix, StringComparison.Ordinal))
+        if (argument.StartsWith(RunPrefix, StringComparison.Ordinal)) return null;
+        var path = RunIds.NormalizePath(argument);
+        CheckSizes(path);
+        var bundle = await Task.Run(() => BundleReader.Read(path), ct).ConfigureAwait(false);
+        return new CheckedBundle(path, await ManifestAsync(path, bundle.Dataflow.System, ct).ConfigureAwait(false));
+    }
+
+    public async Task<RunRef> ResolveAsync(string argument, CancellationToken ct) =>
+        await ResolveAsync(argument, await CheckAsync(argument, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+
+    /// <summary>The run for a compare argument: a stored run by id, or the checked bundle uploaded (unless stored).</summary>
+    public async Task<RunRef> ResolveAsync(string argument, CheckedBundle? bundle, CancellationToken ct)
+    {
+        if (bundle is null)
         {
             var id = argument[RunPrefix.Length..];
             if (await client.GetGrain<IRunGrain>(id).GetManifest().ConfigureAwait(false) is null)
                 throw new UsageException($"{argument}: no such run in the cluster (see magneton runs --cluster ...)");
             return RunRef.Stored(id);
         }
-        return await UploadAsync(argument, ct).ConfigureAwait(false);
+        return await UploadAsync(bundle, ct).ConfigureAwait(false);
     }
 
-    async Task<RunRef> UploadAsync(string directory, CancellationToken ct)
+    async Task<RunRef> UploadAsync(CheckedBundle bundle, CancellationToken ct)
     {
-        var path = RunIds.NormalizePath(directory);
-        // Malformed input fails here, with the reader's one-line message, before anything is sent.
-        var bundle = await Task.Run(() => BundleReader.Read(path), ct).ConfigureAwait(false);
-        var manifest = await ManifestAsync(path, bundle.Dataflow.System, ct).ConfigureAwait(false);
+        var (path, manifest) = bundle;
         var run = client.GetGrain<IRunGrain>(manifest.RunId);
 
         const int attempts = 3;
@@ -74,7 +91,20 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
         }
     }
 
-    /// <summary>The bundle's known files with lengths and SHA-256; oversized files are refused here.</summary>
+    /// <summary>Refuses files larger than a cluster accepts, before anything reads them.</summary>
+    static void CheckSizes(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new UsageException($"{directory}: bundle not found (no such directory)");
+        foreach (var file in Directory.EnumerateFiles(directory))
+        {
+            var name = Path.GetFileName(file);
+            long length = new FileInfo(file).Length;
+            if (BundleFiles.IsKnown(name) && length > BundleLimits.MaxFileBytes(name))
+                throw new UsageException($"{file}: is {BundleLimits.Describe(length)}; the cluster accepts at most {BundleLimits.Describe(BundleLimits.MaxFileBytes(name))}");
+        }
+    }
+
+    /// <summary>The bundle's known files with lengths and SHA-256.</summary>
     public static async Task<BundleManifest> ManifestAsync(string directory, string system, CancellationToken ct)
     {
         var entries = new List<BundleFileEntry>();
@@ -83,8 +113,6 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
             var name = Path.GetFileName(file);
             if (!BundleFiles.IsKnown(name)) continue; // notes, logs: not part of the capture
             long length = new FileInfo(file).Length;
-            if (length > BundleLimits.MaxFileBytes(name))
-                throw new UsageException($"{file}: is {BundleLimits.Describe(length)}; the cluster accepts at most {BundleLimits.Describe(BundleLimits.MaxFileBytes(name))}");
             await using var s = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
             var hash = await SHA256.HashDataAsync(s, ct).ConfigureAwait(false);
             entries.Add(new BundleFileEntry(name, length, Convert.ToHexStringLower(hash)));

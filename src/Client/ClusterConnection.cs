@@ -50,7 +50,6 @@ public sealed class ClusterConnection : IAsyncDisposable
                 o.ServiceId = Environment.GetEnvironmentVariable("MAGNETON_SERVICE_ID") ?? "magneton";
             });
             client.AddMagnetonClient();
-            client.AddActivityPropagation();
             client.UseConnectionRetryFilter(async (e, token) =>
             {
                 last = e;

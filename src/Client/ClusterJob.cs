@@ -18,10 +18,13 @@ public static class ClusterJob
     public static async Task<ComparisonReport> CompareAsync(string cluster, string bundleA, string bundleB, double threshold,
         TextWriter log, CancellationToken ct)
     {
+        // Bad input is refused here, before any connection: nothing malformed or oversized reaches a grain.
+        var checkedA = await BundleUploader.CheckAsync(bundleA, ct).ConfigureAwait(false);
+        var checkedB = await BundleUploader.CheckAsync(bundleB, ct).ConfigureAwait(false);
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
         var uploader = new BundleUploader(connection.Client, log);
-        var a = await uploader.ResolveAsync(bundleA, ct).ConfigureAwait(false);
-        var b = await uploader.ResolveAsync(bundleB, ct).ConfigureAwait(false);
+        var a = await uploader.ResolveAsync(bundleA, checkedA, ct).ConfigureAwait(false);
+        var b = await uploader.ResolveAsync(bundleB, checkedB, ct).ConfigureAwait(false);
         var request = new CompareRequest(a, b, threshold);
         return await RunAsync(connection.Client, request, log, ct).ConfigureAwait(false);
     }

@@ -19,6 +19,8 @@ public static class MagnetonSiloExtensions
         silo.Services.AddMagnetonGrainServices();
         silo.AddMagnetonStorage(storage);
         silo.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
+        // Grain calls carry the caller's span, so a job's ingest, match and diagnose spans form one trace.
+        silo.AddActivityPropagation();
         return silo;
     }
 
@@ -27,6 +29,7 @@ public static class MagnetonSiloExtensions
     {
         client.Services.AddMagnetonSerializer();
         client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
+        client.AddActivityPropagation();
         return client;
     }
 }

@@ -49,9 +49,17 @@ public sealed class MatchingJobGrain(
     /// <summary>Attempts of a step whose grain call failed for a reason other than bad input (a lost silo).</summary>
     const int StepAttempts = 6;
 
+    /// <summary>
+    /// Finished segments and causes are written at most this often (phase changes at once): the state holds every
+    /// region found so far, so a write per segment would cost quadratic time on a trace with thousands of them.
+    /// </summary>
+    public static TimeSpan ProgressWriteInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
     readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
     readonly SemaphoreSlim _writeLock = new(1, 1);
     long _changes, _saved;
+    Task? _flush;
+    DateTime _lastWrite;
     Task? _loop;
     TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     int _restored, _dispatched;
@@ -176,7 +184,7 @@ public sealed class MatchingJobGrain(
                     var regions = await WithRetries($"segment {i}", () =>
                         GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{i}").Match(request.A, request.B, options, session.Segments[i]));
                     s.Segments[i] = regions;
-                    await PersistAsync();
+                    SaveProgressSoon();
                 }));
             }
 
@@ -204,7 +212,7 @@ public sealed class MatchingJobGrain(
                     var cause = await WithRetries($"finding {i}", () =>
                         GrainFactory.GetGrain<IDiagnosisGrain>($"{JobId}/{i}").Diagnose(request.A, request.B, options, regionArray, findings[i]));
                     s.Causes[i] = cause;
-                    await PersistAsync();
+                    SaveProgressSoon();
                 }));
             }
 
@@ -291,6 +299,29 @@ public sealed class MatchingJobGrain(
     static bool IsInput(Exception e) => e is MagnetonInputException
         || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException);
 
+    /// <summary>Schedules a write of the progress within <see cref="ProgressWriteInterval"/>; writes coalesce.</summary>
+    void SaveProgressSoon()
+    {
+        ++_changes;
+        if (_flush is { IsCompleted: false }) return;
+        _flush = FlushAsync();
+
+        async Task FlushAsync()
+        {
+            var wait = _lastWrite + ProgressWriteInterval - DateTime.UtcNow;
+            if (wait > TimeSpan.Zero) await Task.Delay(wait);
+            try
+            {
+                await PersistAsync();
+            }
+            catch (Exception e)
+            {
+                // Progress not saved is only work a resumed job redoes; the next phase write tries again.
+                log.LogWarning(e, "job {Job}: saving progress failed", JobId);
+            }
+        }
+    }
+
     /// <summary>
     /// Writes the state; concurrent finishers share writes: a caller returns once a write that includes its
     /// change is done.
@@ -305,6 +336,7 @@ public sealed class MatchingJobGrain(
             long upTo = _changes;
             await state.WriteStateAsync();
             _saved = upTo;
+            _lastWrite = DateTime.UtcNow;
         }
         finally
         {

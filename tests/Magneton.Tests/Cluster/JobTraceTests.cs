@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Magneton.Client;
+using Magneton.Grains;
+using Magneton.Tests.Grains;
+using Magneton.Tests.Infrastructure;
+using Xunit;
+
+namespace Magneton.Tests.Cluster;
+
+/// <summary>One trace per job: the job span, and under it ingest, match (one span per segment, on whichever
+/// silo matched it) and diagnose spans, joined across silos by Orleans' activity propagation.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class JobTraceTests(AzuriteFixture azurite)
+{
+    [Fact]
+    public async Task A_job_is_one_trace_with_ingest_match_and_diagnose_spans_across_silos()
+    {
+        var spans = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == MagnetonTelemetry.ActivitySourceName || s.Name.StartsWith("Microsoft.Orleans", StringComparison.Ordinal),
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString, silos: 2);
+        var uploader = new BundleUploader(cluster.Client, TextWriter.Null);
+        var request = new CompareRequest(
+            await uploader.ResolveAsync(TestRepo.GeluA, CancellationToken.None),
+            await uploader.ResolveAsync(TestRepo.GeluB, CancellationToken.None));
+        var jobId = ClusterJob.JobId(request);
+        var report = await ClusterJob.RunAsync(cluster.Client, request, TextWriter.Null, CancellationToken.None);
+        Assert.NotEmpty(report.Findings);
+
+        var job = Assert.Single(spans, s => s.OperationName == "job" && (string?)s.GetTagItem("magneton.job.id") == jobId);
+        var trace = spans.Where(s => s.TraceId == job.TraceId).ToList();
+        var names = trace.Select(s => s.OperationName).ToHashSet();
+        foreach (var expected in new[] { "ingest", "prepare", "match", "match.segment", "detect", "diagnose", "diagnose.finding", "report" })
+            Assert.Contains(expected, names);
+
+        var status = await cluster.Client.GetGrain<IMatchingJobGrain>(jobId).GetStatus();
+        Assert.Equal(status.SegmentsTotal, trace.Count(s => s.OperationName == "match.segment"));
+        Assert.Equal(report.Findings.Count, trace.Count(s => s.OperationName == "diagnose.finding"));
+        // Segment spans hang under the job's match span through the grain calls, not beside it.
+        var match = Assert.Single(trace, s => s.OperationName == "match");
+        Assert.All(trace.Where(s => s.OperationName == "match.segment"), s => Assert.True(IsUnder(s, match, trace), s.ParentSpanId.ToString()));
+    }
+
+    static bool IsUnder(Activity span, Activity ancestor, List<Activity> trace)
+    {
+        var byId = trace.ToDictionary(s => s.SpanId);
+        for (var s = span; s is not null; s = byId.GetValueOrDefault(s.ParentSpanId))
+            if (s.SpanId == ancestor.SpanId) return true;
+        return false;
+    }
+}

@@ -1,0 +1,91 @@
+using Magneton.Grains;
+using Magneton.Silo;
+using Magneton.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace Magneton.Tests.Cluster;
+
+/// <summary>
+/// An in-process Orleans cluster of several silos on one blob store (Azurite), each silo with its own download
+/// cache, as on separate machines. Segment workers pass through <see cref="Gate"/>, which tests may close to hold
+/// a job at a known point.
+/// </summary>
+public sealed class TestCluster : IAsyncDisposable
+{
+    readonly string _cacheRoot;
+
+    TestCluster(InProcessTestCluster cluster, HoldingGate gate, string container, string cacheRoot)
+    {
+        _cacheRoot = cacheRoot;
+        Cluster = cluster;
+        Gate = gate;
+        Container = container;
+    }
+
+    public InProcessTestCluster Cluster { get; }
+    public HoldingGate Gate { get; }
+    public string Container { get; }
+    public IClusterClient Client => Cluster.Client;
+
+    public static async Task<TestCluster> StartAsync(string blobConnection, int silos = 3, string? container = null,
+        HoldingGate? gate = null)
+    {
+        gate ??= new HoldingGate();
+        container ??= AzuriteFixture.NewContainerName("c");
+        var cacheRoot = Path.Combine(Path.GetTempPath(), "magneton-cluster-tests", Guid.NewGuid().ToString("N"));
+        var b = new InProcessTestClusterBuilder(initialSilosCount: (short)silos);
+        b.ConfigureSilo((options, silo) =>
+        {
+            silo.AddMagneton(new MagnetonStorageOptions
+            {
+                BlobConnectionString = blobConnection,
+                Container = container,
+                CacheDirectory = Path.Combine(cacheRoot, options.SiloName),
+            });
+            silo.Services.AddSingleton<IMatchingStepGate>(gate);
+        });
+        b.ConfigureClient(client => client.AddMagnetonClient());
+        var cluster = b.Build();
+        await cluster.DeployAsync();
+        return new TestCluster(cluster, gate, container, cacheRoot);
+    }
+
+    /// <summary>Each live silo's counters, by silo address.</summary>
+    public IReadOnlyDictionary<string, MagnetonCounters> Counters() =>
+        Cluster.Silos.Where(s => s.IsActive)
+            .ToDictionary(s => s.SiloAddress.ToString(), s => s.ServiceProvider.GetRequiredService<MagnetonCounters>());
+
+    public InProcessSiloHandle SiloOf(string runtimeIdentity) =>
+        Cluster.Silos.Single(s => s.IsActive && s.SiloAddress.ToString() == runtimeIdentity);
+
+    public async ValueTask DisposeAsync()
+    {
+        Gate.Open();
+        await Cluster.DisposeAsync();
+        try { Directory.Delete(_cacheRoot, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>
+/// Lets the first <c>allow</c> segment workers through and holds the rest until <see cref="Open"/>.
+/// Open by default.
+/// </summary>
+public sealed class HoldingGate : IMatchingStepGate
+{
+    readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    int _allow = int.MaxValue, _passed, _held;
+
+    public int Passed => Volatile.Read(ref _passed);
+    public int Held => Volatile.Read(ref _held);
+
+    public void HoldAfter(int allow) => Volatile.Write(ref _allow, allow);
+    public void Open() => _open.TrySetResult();
+
+    public async Task BeforeSegmentAsync(string segmentKey)
+    {
+        if (Interlocked.Increment(ref _passed) <= Volatile.Read(ref _allow) || _open.Task.IsCompleted) return;
+        Interlocked.Increment(ref _held);
+        await _open.Task;
+    }
+}

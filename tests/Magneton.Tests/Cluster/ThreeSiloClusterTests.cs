@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using Magneton.Client;
+using Magneton.Core;
+using Magneton.Core.Reporting;
+using Magneton.Grains;
+using Magneton.Tests.Grains;
+using Magneton.Tests.Infrastructure;
+using Xunit;
+
+namespace Magneton.Tests.Cluster;
+
+/// <summary>
+/// Magneton on a three-silo cluster over real blob storage (Azurite): bundles uploaded through the run grains,
+/// work spread over the silos, a silo lost in the middle of a comparison, the whole cluster restarted.
+/// Every report must equal the one <c>Pipeline.Compare</c> computes in this process from the same bundles.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
+{
+    const string Pair = "llama-generate-null"; // 35 top-level segments: enough to spread and to stop half way
+
+    static string Canonical(ComparisonReport r) => GrainTests.Canonical(r);
+
+    static readonly Lazy<string> Expected = new(() =>
+        Canonical(Pipeline.Compare(TestRepo.Bundle(Pair, "A"), TestRepo.Bundle(Pair, "B"), new CompareOptions())));
+
+    static async Task<CompareRequest> UploadAsync(IClusterClient client, string pair = Pair)
+    {
+        var uploader = new BundleUploader(client, TextWriter.Null);
+        var a = await uploader.ResolveAsync(TestRepo.Bundle(pair, "A"), CancellationToken.None);
+        var b = await uploader.ResolveAsync(TestRepo.Bundle(pair, "B"), CancellationToken.None);
+        Assert.Null(a.LocalPath);
+        return new CompareRequest(a, b);
+    }
+
+    [Fact]
+    public async Task Comparison_spreads_over_silos_and_equals_the_in_process_report()
+    {
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString);
+        var request = await UploadAsync(cluster.Client);
+        var before = cluster.Counters().ToDictionary(kv => kv.Key, kv => kv.Value.SegmentsMatched);
+
+        var report = await ClusterJob.RunAsync(cluster.Client, request, TextWriter.Null, CancellationToken.None);
+
+        Assert.Equal(Expected.Value, Canonical(report));
+        var perSilo = cluster.Counters().Select(kv => kv.Value.SegmentsMatched - before[kv.Key]).ToList();
+        Assert.True(perSilo.Count(n => n > 0) >= 2, $"segments per silo: {string.Join(", ", perSilo)}");
+        var status = await cluster.Client.GetGrain<IMatchingJobGrain>(ClusterJob.JobId(request)).GetStatus();
+        Assert.Equal(status.SegmentsTotal, perSilo.Sum());
+
+        // Asking again is answered from the stored job: no segment is matched twice.
+        var again = await ClusterJob.RunAsync(cluster.Client, request, TextWriter.Null, CancellationToken.None);
+        Assert.Equal(Canonical(report), Canonical(again));
+        Assert.Equal(perSilo.Sum(), cluster.Counters().Sum(kv => kv.Value.SegmentsMatched - before[kv.Key]));
+    }
+
+    [Fact]
+    public async Task Losing_the_jobs_silo_mid_comparison_resumes_elsewhere_without_redoing_finished_segments()
+    {
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString);
+        var request = await UploadAsync(cluster.Client);
+        const int allowed = 10;
+        cluster.Gate.HoldAfter(allowed);
+
+        var job = cluster.Client.GetGrain<IMatchingJobGrain>(ClusterJob.JobId(request));
+        var started = await job.Start(request);
+        var status = started;
+        var sw = Stopwatch.StartNew();
+        while (status.SegmentsDone < allowed && sw.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(50);
+            status = await job.GetStatus();
+        }
+        Assert.Equal(allowed, status.SegmentsDone);
+        Assert.True(status.SegmentsTotal > allowed, $"{status.SegmentsTotal} segments");
+        await Task.Delay(1000); // progress is written within MatchingJobGrain.ProgressWriteInterval
+
+        await cluster.Cluster.KillSiloAsync(cluster.SiloOf(status.Silo));
+        cluster.Gate.Open();
+
+        var report = await ClusterJob.RunAsync(cluster.Client, request, TextWriter.Null, CancellationToken.None);
+        var final = await job.GetStatus();
+
+        Assert.Equal(Expected.Value, Canonical(report));
+        Assert.NotEqual(status.Silo, final.Silo);
+        Assert.True(final.Resumes >= 1, $"resumes {final.Resumes}");
+        Assert.Equal(allowed, final.SegmentsRestored);
+        Assert.Equal(final.SegmentsTotal - allowed, final.SegmentsDispatched);
+    }
+
+    [Fact]
+    public async Task Runs_jobs_and_reports_survive_a_restart_of_every_silo()
+    {
+        var container = AzuriteFixture.NewContainerName("r");
+        CompareRequest request;
+        string first;
+        await using (var cluster = await TestCluster.StartAsync(azurite.ConnectionString, silos: 2, container: container))
+        {
+            request = await UploadAsync(cluster.Client, "gpt2-gelu");
+            first = Canonical(await ClusterJob.RunAsync(cluster.Client, request, TextWriter.Null, CancellationToken.None));
+        }
+
+        await using (var cluster = await TestCluster.StartAsync(azurite.ConnectionString, silos: 2, container: container))
+        {
+            var runs = await cluster.Client.GetGrain<ICatalogGrain>(0).ListRuns();
+            Assert.Equal(new[] { request.A.RunId, request.B.RunId }.Order(), runs.Select(r => r.RunId).Order());
+            Assert.All(runs, r => Assert.Equal(RunIds.NormalizePath(r.Origin), r.Origin));
+
+            var job = cluster.Client.GetGrain<IMatchingJobGrain>(ClusterJob.JobId(request));
+            Assert.Equal(JobPhase.Done, (await job.GetStatus()).Phase);
+            Assert.Equal(first, Canonical(await job.GetReport()));
+            Assert.All(cluster.Counters().Values, c => Assert.Equal(0, c.SegmentsMatched));
+
+            // A stored run is enough to compare again, by id, on the new silos.
+            var byId = new CompareRequest(RunRef.Stored(request.B.RunId), RunRef.Stored(request.A.RunId));
+            var swapped = await ClusterJob.RunAsync(cluster.Client, byId, TextWriter.Null, CancellationToken.None);
+            Assert.Equal(runs.Single(r => r.RunId == request.B.RunId).Origin, swapped.A.Bundle);
+        }
+    }
+}
