@@ -1,8 +1,108 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Magneton.Silo;
+using Microsoft.Extensions.Hosting;
+
 namespace Magneton.Client;
 
-/// <summary><c>magneton silo</c>: runs a silo host process until SIGTERM/SIGINT. STUB.</summary>
+/// <summary>
+/// <c>magneton silo</c>: runs a silo host process until SIGTERM/SIGINT (or <paramref name="ct"/> in RunAsync),
+/// then stops it gracefully and exits 0. The host is built by <see cref="SiloHost.Build"/>; this command only
+/// parses the arguments, handles the signals and prints the ready line.
+/// </summary>
 public static class SiloCommand
 {
-    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default) =>
-        throw new UsageException("magneton silo: not implemented yet");
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
+    {
+        var parsed = SiloArguments.Parse(args);
+        if (parsed.Help)
+        {
+            await stdout.WriteAsync(SiloArguments.Usage).ConfigureAwait(false);
+            return Program.Ok;
+        }
+        var options = parsed.ToHostOptions();
+        if (options.Storage?.Directory is { } dir)
+        {
+            try { Directory.CreateDirectory(dir); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--storage-dir: cannot create {dir}: {Program.OneLine(e.Message)}");
+            }
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // The signals stop the silo gracefully instead of killing the process; a second one is not cancelled
+        // (SIGINT twice, or SIGTERM during a hung stop, ends the process the default way).
+        int signals = 0;
+        void OnSignal(PosixSignalContext context)
+        {
+            if (Interlocked.Increment(ref signals) > 1) return;
+            context.Cancel = true;
+            try { stop.Cancel(); } catch (ObjectDisposedException) { }
+        }
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
+
+        IHost host;
+        try
+        {
+            host = SiloHost.Build(options);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(Program.OneLine(e.Message));
+        }
+
+        try
+        {
+            try
+            {
+                await host.StartAsync(stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return Program.Ok; // stopped by a signal before it was up
+            }
+            catch (Exception e) when (StartFailure(e, parsed) is { } message)
+            {
+                throw new UsageException(message);
+            }
+
+            var info = SiloHost.Describe(host);
+            await stdout.WriteLineAsync(info.ReadyLine).ConfigureAwait(false);
+            await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+
+            try { await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+
+            // Graceful: the silo leaves the membership (others stop probing it) and hands its grains over.
+            // HostOptions.ShutdownTimeout (10 s) bounds it; past that Orleans stops without waiting.
+            try { await host.StopAsync(CancellationToken.None).ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+            return Program.Ok;
+        }
+        finally
+        {
+            if (host is IAsyncDisposable ad) await ad.DisposeAsync().ConfigureAwait(false); else host.Dispose();
+        }
+    }
+
+    /// <summary>A start failure caused by the command line or the environment (one line, exit 2), or null.</summary>
+    static string? StartFailure(Exception e, SiloArguments args)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+                return $"--silo-port/--gateway-port: port {args.SiloPort} or {args.GatewayPort} is already in use on {args.Listen?.ToString() ?? "127.0.0.1"}";
+            if (x is SocketException { SocketErrorCode: SocketError.AddressNotAvailable })
+                return $"--listen: {args.Listen} is not an address of this machine";
+            if (x is Npgsql.NpgsqlException pg)
+                return $"--postgres: {Program.OneLine(pg.Message)}";
+            if (x is AggregateException agg)
+                foreach (var inner in agg.InnerExceptions)
+                    if (StartFailure(inner, args) is { } m) return m;
+        }
+        return null;
+    }
 }

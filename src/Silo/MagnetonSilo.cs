@@ -20,7 +20,7 @@ public static class MagnetonSiloExtensions
         silo.AddMagnetonStorage(storage);
         silo.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
         // Grain calls carry the caller's span, so a job's ingest, match and diagnose spans form one trace.
-        silo.AddActivityPropagation();
+        silo.AddMagnetonActivityPropagation();
         return silo;
     }
 
@@ -29,7 +29,7 @@ public static class MagnetonSiloExtensions
     {
         client.Services.AddMagnetonSerializer();
         client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
-        client.AddActivityPropagation();
+        client.AddMagnetonActivityPropagation();
         return client;
     }
 }

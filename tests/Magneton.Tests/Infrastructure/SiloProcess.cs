@@ -1,0 +1,220 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Xunit.Sdk;
+
+namespace Magneton.Tests.Infrastructure;
+
+/// <summary>
+/// A <c>magneton silo</c> child process (<c>dotnet magneton.dll silo ...</c> from the test output directory, where
+/// the Client project reference puts magneton.dll). Started with <see cref="StartAsync"/>, which returns once the
+/// silo printed its ready line; stopped with SIGTERM by <see cref="StopAsync"/>. The child's environment has the
+/// variables that would change its clustering or storage (MAGNETON_POSTGRES, MAGNETON_BLOB_CONNECTION,
+/// KUBERNETES_SERVICE_HOST, OTEL_EXPORTER_OTLP_ENDPOINT, MAGNETON_CLUSTER_ID...) removed unless given in env.
+/// </summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
+    const string ReadyPrefix = "magneton silo: ready";
+
+    static readonly string[] ScrubbedVariables =
+    [
+        "MAGNETON_POSTGRES", "MAGNETON_BLOB_CONNECTION", "MAGNETON_CLUSTER_ID", "MAGNETON_SERVICE_ID",
+        "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "OTEL_EXPORTER_OTLP_ENDPOINT", "XDG_DATA_HOME",
+    ];
+
+    readonly Process _process;
+    readonly ConcurrentQueue<string> _stderr = new();
+    readonly ConcurrentQueue<string> _stdout = new();
+    readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    SiloProcess(Process process, IReadOnlyList<string> args)
+    {
+        _process = process;
+        Arguments = args;
+    }
+
+    public IReadOnlyList<string> Arguments { get; }
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+    /// <summary>The ready line, e.g. "magneton silo: ready silo=127.0.0.1:11111 gateway=127.0.0.1:30000 cluster=magneton storage=...".</summary>
+    public string ReadyLine { get; private set; } = "";
+    /// <summary>From the start of the process to its ready line.</summary>
+    public TimeSpan StartTime { get; private set; }
+    public IReadOnlyCollection<string> StdoutLines => _stdout;
+    public IPEndPoint SiloEndpoint => IPEndPoint.Parse(Field("silo"));
+    public IPEndPoint GatewayEndpoint => IPEndPoint.Parse(Field("gateway"));
+
+    /// <summary>A field of the ready line ("silo", "gateway", "cluster"; "storage" runs to the end of the line).</summary>
+    public string Field(string name)
+    {
+        string key = " " + name + "=";
+        int i = ReadyLine.IndexOf(key, StringComparison.Ordinal);
+        if (i < 0) throw new InvalidOperationException($"no {name}= in ready line '{ReadyLine}'");
+        int start = i + key.Length;
+        if (name == "storage") return ReadyLine[start..];
+        int end = ReadyLine.IndexOf(' ', start);
+        return end < 0 ? ReadyLine[start..] : ReadyLine[start..end];
+    }
+
+    public static string MagnetonDll => Path.Combine(AppContext.BaseDirectory, "magneton.dll");
+
+    /// <summary>The dotnet muxer that runs the tests (DOTNET_HOST_PATH is set by the dotnet CLI), else "dotnet".</summary>
+    static string DotnetHost =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } p && File.Exists(p) ? p : "dotnet";
+
+    /// <summary>Starts <c>magneton silo &lt;args&gt;</c> and waits (up to 30 s) for its ready line.</summary>
+    public static async Task<SiloProcess> StartAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null)
+    {
+        var argList = args.ToList();
+        var psi = new ProcessStartInfo(DotnetHost)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        psi.ArgumentList.Add(MagnetonDll);
+        psi.ArgumentList.Add("silo");
+        foreach (var a in argList) psi.ArgumentList.Add(a);
+        foreach (var name in ScrubbedVariables) psi.Environment.Remove(name);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        if (env is not null)
+            foreach (var (k, v) in env)
+                if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
+
+        var sw = Stopwatch.StartNew();
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var silo = new SiloProcess(process, argList);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            silo._stdout.Enqueue(e.Data);
+            if (e.Data.StartsWith(ReadyPrefix, StringComparison.Ordinal)) silo._ready.TrySetResult(e.Data);
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            silo._stderr.Enqueue(e.Data);
+            while (silo._stderr.Count > 400 && silo._stderr.TryDequeue(out string? _)) { }
+        };
+        process.Exited += (_, _) => silo._ready.TrySetException(new InvalidOperationException("exited"));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var done = await Task.WhenAny(silo._ready.Task, Task.Delay(ReadyTimeout)).ConfigureAwait(false);
+        if (done == silo._ready.Task && silo._ready.Task.IsCompletedSuccessfully)
+        {
+            silo.ReadyLine = silo._ready.Task.Result;
+            silo.StartTime = sw.Elapsed;
+            return silo;
+        }
+
+        string why;
+        if (process.HasExited)
+        {
+            process.WaitForExit(); // drains the output
+            why = $"exited with code {process.ExitCode} before its ready line";
+        }
+        else
+        {
+            why = $"printed no ready line within {ReadyTimeout.TotalSeconds:0} s";
+            silo.Kill();
+        }
+        throw new XunitException($"magneton silo {string.Join(' ', argList)}: {why}.\nstdout:\n{string.Join('\n', silo._stdout)}\nstderr (tail):\n{silo.StderrTail()}");
+    }
+
+    /// <summary>
+    /// Starts a silo on free loopback ports (retried with other ports if one was taken meanwhile).
+    /// <paramref name="args"/> receives (siloPort, gatewayPort) and returns the other arguments.
+    /// </summary>
+    public static async Task<SiloProcess> StartOnFreePortsAsync(Func<int, int, IEnumerable<string>> args,
+        IReadOnlyDictionary<string, string?>? env = null)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var ports = FreePorts(2);
+            try
+            {
+                return await StartAsync(
+                    new[] { "--silo-port", ports[0].ToString(), "--gateway-port", ports[1].ToString() }.Concat(args(ports[0], ports[1])),
+                    env).ConfigureAwait(false);
+            }
+            catch (XunitException e) when (attempt < 3 && e.Message.Contains("already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    /// <summary>The last lines of the silo's stderr (its log).</summary>
+    public string StderrTail(int lines = 60) => string.Join('\n', _stderr.TakeLast(lines));
+
+    /// <summary>Sends SIGTERM and waits for the process to exit; returns its exit code. Kills it and throws after <paramref name="timeout"/>.</summary>
+    public async Task<int> StopAsync(TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? TimeSpan.FromSeconds(10);
+        if (!_process.HasExited)
+        {
+            if (SendSignal(_process.Id, SIGTERM) != 0 && !_process.HasExited)
+                throw new InvalidOperationException($"kill -TERM {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
+            using var cts = new CancellationTokenSource(limit);
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Kill();
+                throw new XunitException($"magneton silo (pid {_process.Id}) did not exit within {limit.TotalSeconds:0} s of SIGTERM.\nstderr (tail):\n{StderrTail()}");
+            }
+        }
+        _process.WaitForExit(); // drains the redirected output
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGKILL, no clean stop.</summary>
+    public void Kill()
+    {
+        try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        try { await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); } catch (TimeoutException) { }
+        _process.Dispose();
+    }
+
+    /// <summary><paramref name="count"/> distinct free loopback TCP ports (held open together while picked).</summary>
+    public static int[] FreePorts(int count)
+    {
+        var listeners = new List<TcpListener>();
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var l = new TcpListener(IPAddress.Loopback, 0);
+                l.Start();
+                listeners.Add(l);
+            }
+            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        }
+        finally
+        {
+            foreach (var l in listeners) l.Stop();
+        }
+    }
+
+    public static int FreePort() => FreePorts(1)[0];
+
+    const int SIGTERM = 15;
+
+    // DllImport, not LibraryImport: the generated stub needs AllowUnsafeBlocks, which this project does not set.
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    static extern int SendSignal(int pid, int signal);
+}
