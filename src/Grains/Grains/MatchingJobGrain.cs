@@ -312,7 +312,7 @@ public sealed class MatchingJobGrain(
             if (wait > TimeSpan.Zero) await Task.Delay(wait);
             try
             {
-                await PersistAsync();
+                await PersistAsync(onlyIfChanged: true);
             }
             catch (Exception e)
             {
@@ -326,9 +326,9 @@ public sealed class MatchingJobGrain(
     /// Writes the state; concurrent finishers share writes: a caller returns once a write that includes its
     /// change is done.
     /// </summary>
-    async Task PersistAsync()
+    async Task PersistAsync(bool onlyIfChanged = false)
     {
-        long mine = ++_changes;
+        long mine = onlyIfChanged ? _changes : ++_changes;
         await _writeLock.WaitAsync();
         try
         {
