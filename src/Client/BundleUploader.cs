@@ -66,7 +66,7 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
                 await log.WriteLineAsync($"{manifest.RunId}: uploaded {Describe(manifest.TotalBytes)} from {path}").ConfigureAwait(false);
                 return RunRef.Stored(manifest.RunId);
             }
-            catch (Exception e) when (attempt < attempts && ClusterCalls.IsTransient(e))
+            catch (Exception e) when (attempt < attempts && Transient.Is(e))
             {
                 // The silo holding the upload was lost, or storage hiccuped: start the upload again.
                 await log.WriteLineAsync($"{manifest.RunId}: upload interrupted ({Program.OneLine(e.Message)}); starting again").ConfigureAwait(false);
@@ -121,16 +121,4 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
     }
 
     static string Describe(long bytes) => BundleLimits.Describe(bytes);
-}
-
-/// <summary>Which failures of a grain call are worth retrying: the cluster moving, not the input being wrong.</summary>
-public static class ClusterCalls
-{
-    public static bool IsTransient(Exception e) => e switch
-    {
-        MagnetonInputException or UsageException or ArgumentException => false,
-        AggregateException a => a.InnerExceptions.All(IsTransient),
-        TimeoutException or OrleansException or System.Net.Sockets.SocketException or IOException => true,
-        _ => e.InnerException is { } inner && IsTransient(inner),
-    };
 }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
 
@@ -40,20 +38,9 @@ public static class ClusterJob
         return await Retrying(() => job.GetReport(), ct).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// The same comparison of the same stored runs with the same code always has the same job id, so asking
-    /// again returns the stored report instead of redoing the work. Local-path runs get a fresh id: their
-    /// directory may have changed since.
-    /// </summary>
-    public static string JobId(CompareRequest r)
-    {
-        if (r.A.LocalPath is not null || r.B.LocalPath is not null) return "job-" + Guid.NewGuid().ToString("N")[..16];
-        var code = typeof(Magneton.Core.Pipeline).Assembly.ManifestModule.ModuleVersionId;
-        var text = $"{r.A.RunId}|{r.B.RunId}|{r.Threshold:R}|{r.TimeTolerance:R}|{r.OutputTolerance:R}|{code}";
-        return "job-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0, 8);
-    }
+    public static string JobId(CompareRequest r) => WorkIds.Job(r);
 
-    static async Task<T> Retrying<T>(Func<Task<T>> call, CancellationToken ct)
+    internal static async Task<T> Retrying<T>(Func<Task<T>> call, CancellationToken ct)
     {
         var firstFailure = (DateTime?)null;
         while (true)
@@ -62,7 +49,7 @@ public static class ClusterJob
             {
                 return await call().ConfigureAwait(false);
             }
-            catch (Exception e) when (ClusterCalls.IsTransient(e) && !ct.IsCancellationRequested)
+            catch (Exception e) when (Transient.Is(e) && !ct.IsCancellationRequested)
             {
                 firstFailure ??= DateTime.UtcNow;
                 if (DateTime.UtcNow - firstFailure > UnreachableFor) throw;

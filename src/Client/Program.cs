@@ -43,6 +43,8 @@ public static class Program
                         return Ok;
                     }
                     return await CompareCommand.RunAsync(parsed, stdout, stderr, ct).ConfigureAwait(false);
+                case "campaign":
+                    return await CampaignCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 case "runs":
                     return await RunsCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 case "silo":
@@ -104,6 +106,8 @@ static class Usage
 
         Usage:
           magneton compare <bundleA> <bundleB> [options]
+          magneton campaign --baseline <bundle> <bundle>... [--json <file|->] [--cluster <h:p>] [--threshold <x>]
+                           [--fail-on-waste] [--quiet]
           magneton runs --cluster <host:port> [--json]
           magneton silo [silo options]          (see magneton silo --help)
           magneton help | --help

@@ -46,25 +46,14 @@ public sealed class MatchingJobGrain(
     ILogger<MatchingJobGrain> log,
     IServiceProvider services) : Grain, IMatchingJobGrain
 {
-    /// <summary>Attempts of a step whose grain call failed for a reason other than bad input (a lost silo).</summary>
-    const int StepAttempts = 6;
-
-    /// <summary>
-    /// Finished segments and causes are written at most this often (phase changes at once): the state holds every
-    /// region found so far, so a write per segment would cost quadratic time on a trace with thousands of them.
-    /// </summary>
-    public static TimeSpan ProgressWriteInterval { get; set; } = TimeSpan.FromMilliseconds(200);
-
     readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
-    readonly SemaphoreSlim _writeLock = new(1, 1);
-    long _changes, _saved;
-    Task? _flush;
-    DateTime _lastWrite;
+    ProgressWriter<JobState>? _progress;
     Task? _loop;
     TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     int _restored, _dispatched;
 
     string JobId => this.GetPrimaryKeyString();
+    ProgressWriter<JobState> Progress => _progress ??= new(state, log, "job " + JobId);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -93,7 +82,7 @@ public sealed class MatchingJobGrain(
             state.State.Request = request;
             state.State.Phase = JobPhase.Ingesting;
             state.State.StartedAt = DateTimeOffset.UtcNow;
-            await PersistAsync();
+            await Progress.SaveNowAsync();
         }
         EnsureRunning();
         return Status();
@@ -157,9 +146,9 @@ public sealed class MatchingJobGrain(
         {
             using (MagnetonTelemetry.Source.StartActivity("ingest"))
             {
-                await WithRetries("ingest", () => Task.WhenAll(
+                await Transient.RetryAsync(() => Task.WhenAll(
                     GrainFactory.GetGrain<IRunGrain>(request.A.RunId).Ingest(request.A),
-                    GrainFactory.GetGrain<IRunGrain>(request.B.RunId).Ingest(request.B)));
+                    GrainFactory.GetGrain<IRunGrain>(request.B.RunId).Ingest(request.B)), log, $"job {JobId}: ingest");
             }
 
             var matching = Stopwatch.StartNew();
@@ -170,7 +159,7 @@ public sealed class MatchingJobGrain(
             {
                 s.SegmentsTotal = session.Segments.Count;
                 s.Phase = JobPhase.Matching;
-                await PersistAsync();
+                await Progress.SaveNowAsync();
             }
 
             using (var match = MagnetonTelemetry.Source.StartActivity("match"))
@@ -181,10 +170,11 @@ public sealed class MatchingJobGrain(
                 await Task.WhenAll(pending.Select(async i =>
                 {
                     _dispatched++;
-                    var regions = await WithRetries($"segment {i}", () =>
-                        GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{i}").Match(request.A, request.B, options, session.Segments[i]));
+                    var regions = await Transient.RetryAsync(() =>
+                        GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{i}").Match(request.A, request.B, options, session.Segments[i]),
+                        log, $"job {JobId}: segment {i}");
                     s.Segments[i] = regions;
-                    SaveProgressSoon();
+                    Progress.SaveSoon();
                 }));
             }
 
@@ -201,7 +191,7 @@ public sealed class MatchingJobGrain(
             {
                 s.FindingsTotal = findings.Count;
                 s.Phase = JobPhase.Diagnosing;
-                await PersistAsync();
+                await Progress.SaveNowAsync();
             }
 
             using (MagnetonTelemetry.Source.StartActivity("diagnose"))
@@ -209,10 +199,11 @@ public sealed class MatchingJobGrain(
                 var regionArray = regions.ToArray();
                 await Task.WhenAll(Enumerable.Range(0, findings.Count).Where(i => !s.Causes.ContainsKey(i)).Select(async i =>
                 {
-                    var cause = await WithRetries($"finding {i}", () =>
-                        GrainFactory.GetGrain<IDiagnosisGrain>($"{JobId}/{i}").Diagnose(request.A, request.B, options, regionArray, findings[i]));
+                    var cause = await Transient.RetryAsync(() =>
+                        GrainFactory.GetGrain<IDiagnosisGrain>($"{JobId}/{i}").Diagnose(request.A, request.B, options, regionArray, findings[i]),
+                        log, $"job {JobId}: finding {i}");
                     s.Causes[i] = cause;
-                    SaveProgressSoon();
+                    Progress.SaveSoon();
                 }));
             }
 
@@ -222,14 +213,15 @@ public sealed class MatchingJobGrain(
                 var causes = Enumerable.Range(0, findings.Count).Select(i => s.Causes[i]).ToList();
                 report = await Task.Run(() => Pipeline.Report(session, regions, findings, causes, matchingMs));
                 if (_store is not null)
-                    await WithRetries("report", () => _store.PutReportAsync(JobId, JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options)));
+                    await Transient.RetryAsync(() => _store.PutReportAsync(JobId, JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options)),
+                        log, $"job {JobId}: report");
             }
 
             s.Report = report;
             s.Phase = JobPhase.Done;
             s.Segments = [];
             s.Causes = [];
-            await PersistAsync();
+            await Progress.SaveNowAsync();
             counters.JobRan();
             foreach (var f in report.Findings) MagnetonTelemetry.Findings.Add(1, new KeyValuePair<string, object?>("verdict", f.Verdict));
             MagnetonTelemetry.JobDuration.Record(started.Elapsed.TotalSeconds);
@@ -242,7 +234,7 @@ public sealed class MatchingJobGrain(
             s.Error = e.Message;
             s.Segments = [];
             s.Causes = [];
-            await PersistAsync();
+            await Progress.SaveNowAsync();
             _finished.TrySetResult();
         }
         catch (Exception e)
@@ -266,81 +258,5 @@ public sealed class MatchingJobGrain(
         span?.SetTag("magneton.run.b", request.B.RunId);
         if (span is not null && s.TraceParent is null) s.TraceParent = span.Id;
         return span;
-    }
-
-    /// <summary>
-    /// Runs a step, retrying with backoff when it fails for a reason other than bad input: typically the silo
-    /// that held the callee was lost, and the retry activates the callee on another silo.
-    /// </summary>
-    async Task<T> WithRetries<T>(string step, Func<Task<T>> call)
-    {
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await call();
-            }
-            catch (Exception e) when (e is not MagnetonInputException && attempt < StepAttempts && !IsInput(e))
-            {
-                var delay = TimeSpan.FromMilliseconds(250 * (1 << (attempt - 1)));
-                log.LogWarning("job {Job}: {Step} failed ({Error}); retry {Attempt} in {Delay} ms",
-                    JobId, step, e.GetType().Name + ": " + e.Message, attempt, delay.TotalMilliseconds);
-                await Task.Delay(delay);
-            }
-            catch (AggregateException a) when (IsInput(a))
-            {
-                throw a.Flatten().InnerExceptions.OfType<MagnetonInputException>().First();
-            }
-        }
-    }
-
-    Task WithRetries(string step, Func<Task> call) => WithRetries<bool>(step, async () => { await call(); return true; });
-
-    static bool IsInput(Exception e) => e is MagnetonInputException
-        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException);
-
-    /// <summary>Schedules a write of the progress within <see cref="ProgressWriteInterval"/>; writes coalesce.</summary>
-    void SaveProgressSoon()
-    {
-        ++_changes;
-        if (_flush is { IsCompleted: false }) return;
-        _flush = FlushAsync();
-
-        async Task FlushAsync()
-        {
-            var wait = _lastWrite + ProgressWriteInterval - DateTime.UtcNow;
-            if (wait > TimeSpan.Zero) await Task.Delay(wait);
-            try
-            {
-                await PersistAsync(onlyIfChanged: true);
-            }
-            catch (Exception e)
-            {
-                // Progress not saved is only work a resumed job redoes; the next phase write tries again.
-                log.LogWarning(e, "job {Job}: saving progress failed", JobId);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Writes the state; concurrent finishers share writes: a caller returns once a write that includes its
-    /// change is done.
-    /// </summary>
-    async Task PersistAsync(bool onlyIfChanged = false)
-    {
-        long mine = onlyIfChanged ? _changes : ++_changes;
-        await _writeLock.WaitAsync();
-        try
-        {
-            if (_saved >= mine) return;
-            long upTo = _changes;
-            await state.WriteStateAsync();
-            _saved = upTo;
-            _lastWrite = DateTime.UtcNow;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
     }
 }

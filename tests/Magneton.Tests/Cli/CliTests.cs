@@ -129,4 +129,34 @@ public sealed class CliTests
         Assert.True(r.Code == 3, $"exit {r.Code}: {r.Err}");
         Assert.Contains("VERDICT", r.Out);
     }
+
+    [Fact]
+    public async Task Campaign_reports_the_activation_finding_for_the_gelu_new_version()
+    {
+        var r = await Run("campaign", "--baseline", TestRepo.GeluB, TestRepo.GeluA, "--json", "-", "--quiet");
+        Assert.True(r.Code == 0, $"exit {r.Code}: {r.Err}");
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        Assert.Equal("magneton.campaign/1", root.GetProperty("schema").GetString());
+        Assert.Equal("hf-gpt2-gelu_pytorch_tanh", root.GetProperty("baseline").GetProperty("system").GetString());
+        var version = Assert.Single(root.GetProperty("versions").EnumerateArray());
+        Assert.Equal("hf-gpt2-gelu_new", version.GetProperty("run").GetProperty("system").GetString());
+        Assert.True(version.GetProperty("energy_ratio").GetDouble() > 1.0);
+        var finding = Assert.Single(version.GetProperty("findings").EnumerateArray(), f => f.GetProperty("verdict").GetString() == "waste");
+        Assert.Equal("b", finding.GetProperty("wasteful").GetString());
+        Assert.Equal("transformer.h.*.mlp.act", finding.GetProperty("where").GetString());
+        Assert.Equal("operator-set", finding.GetProperty("cause").GetProperty("kind").GetString());
+        Assert.Equal(1, version.GetProperty("waste_in_version").GetInt32());
+    }
+
+    [Fact]
+    public async Task Campaign_with_a_broken_version_names_it_and_exits_2()
+    {
+        using var bad = TestRepo.CopyBundle(TestRepo.GeluA);
+        bad.Truncate("kineto.json.gz");
+        var r = await Run("campaign", "--baseline", TestRepo.GeluB, TestRepo.GeluA, bad.Path, "--quiet");
+        Assert.Equal(2, r.Code);
+        Assert.Contains("version 1", r.Err);
+        Assert.Contains("kineto.json.gz", r.Err);
+    }
 }

@@ -1,0 +1,130 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Magneton.Core.Campaigns;
+using Magneton.Core.Reporting;
+using Magneton.Grains;
+using Magneton.Silo;
+
+namespace Magneton.Client;
+
+/// <summary>
+/// <c>magneton campaign --baseline &lt;bundle&gt; &lt;bundle&gt;... [--json out|-] [--cluster h:p] [--threshold x]
+/// [--fail-on-waste] [--quiet]</c>: every version compared against the baseline by a CampaignGrain, progress on
+/// stderr while it runs, a <c>magneton.campaign/1</c> report at the end.
+/// </summary>
+public static class CampaignCommand
+{
+    public sealed record Arguments(string Baseline, IReadOnlyList<string> Versions, double Threshold, string? Json,
+        string? Cluster, bool FailOnWaste, bool Quiet);
+
+    public static Arguments Parse(string[] args)
+    {
+        string? baseline = null, json = null, cluster = null;
+        var versions = new List<string>();
+        double threshold = CompareArguments.DefaultThreshold;
+        bool failOnWaste = false, quiet = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"option {a} needs a value");
+            switch (a)
+            {
+                case "--baseline": baseline = Next(); break;
+                case "--json": json = Next(); break;
+                case "--cluster": cluster = Next(); ClusterEndpoints.Parse(cluster); break;
+                case "--threshold": threshold = CompareArguments.Parse(["x", "y", "--threshold", Next()]).Threshold; break;
+                case "--fail-on-waste": failOnWaste = true; break;
+                case "--quiet" or "-q": quiet = true; break;
+                default:
+                    if (a.StartsWith('-') && a != "-") throw new UsageException($"unknown option '{a}' for campaign (see magneton --help)");
+                    versions.Add(a);
+                    break;
+            }
+        }
+        if (baseline is null) throw new UsageException("campaign needs --baseline <bundle>: magneton campaign --baseline <bundle> <bundle>...");
+        if (versions.Count == 0) throw new UsageException("campaign needs at least one version bundle after the baseline");
+        return new Arguments(baseline, versions, threshold, json, cluster, failOnWaste, quiet);
+    }
+
+    public static async Task<int> RunAsync(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (argv is ["-h" or "--help", ..]) { await stdout.WriteAsync(Usage.Text).ConfigureAwait(false); return Program.Ok; }
+        var args = Parse(argv);
+        var progress = args.Quiet ? TextWriter.Null : stderr;
+        CampaignReport report;
+        if (args.Cluster is { } cluster)
+        {
+            var checks = new List<BundleUploader.CheckedBundle?>();
+            foreach (var b in args.Versions.Prepend(args.Baseline)) checks.Add(await BundleUploader.CheckAsync(b, ct).ConfigureAwait(false));
+            await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
+            var uploader = new BundleUploader(connection.Client, progress);
+            var refs = new List<RunRef>();
+            var all = args.Versions.Prepend(args.Baseline).ToList();
+            for (int i = 0; i < all.Count; i++) refs.Add(await uploader.ResolveAsync(all[i], checks[i], ct).ConfigureAwait(false));
+            var request = new CampaignRequest(refs[0], [.. refs.Skip(1)], args.Threshold);
+            report = await RunCampaignAsync(connection.Client, WorkIds.Campaign(request), request, progress, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            foreach (var b in args.Versions.Prepend(args.Baseline))
+                if (b.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+                    throw new UsageException($"{b}: stored runs are in a cluster; add --cluster host:port");
+                else if (!Directory.Exists(b)) throw new UsageException($"{b}: bundle not found (no such directory)");
+            var request = new CampaignRequest(RunRef.Local(args.Baseline), [.. args.Versions.Select(RunRef.Local)], args.Threshold);
+            await using var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
+            report = await RunCampaignAsync(silo.Client, WorkIds.Campaign(request), request, progress, ct).ConfigureAwait(false);
+            await silo.StopAsync().ConfigureAwait(false);
+        }
+
+        string json = JsonSerializer.Serialize(report, ReportJson.Options);
+        if (args.Json is "-") await stdout.WriteLineAsync(json).ConfigureAwait(false);
+        else if (args.Json is { } file) await File.WriteAllTextAsync(file, json + "\n", new UTF8Encoding(false), ct).ConfigureAwait(false);
+        if (!args.Quiet) await (args.Json is "-" ? stderr : stdout).WriteAsync(Summary(report)).ConfigureAwait(false);
+
+        var failed = report.Versions.Where(v => v.Error is not null).ToList();
+        foreach (var v in failed) await stderr.WriteLineAsync($"magneton: error: version {v.Index} ({v.Bundle}): {v.Error}").ConfigureAwait(false);
+        if (failed.Count > 0) return Program.BadInput;
+        return args.FailOnWaste && report.Versions.Any(v => v.WasteInVersion > 0) ? Program.WasteFound : Program.Ok;
+    }
+
+    /// <summary>Starts (or finds) the campaign and polls it to the end, printing each newly finished version.</summary>
+    public static async Task<CampaignReport> RunCampaignAsync(IClusterClient client, string campaignId, CampaignRequest request,
+        TextWriter progress, CancellationToken ct)
+    {
+        var campaign = client.GetGrain<ICampaignGrain>(campaignId);
+        var status = await ClusterJob.Retrying(() => campaign.Start(request), ct).ConfigureAwait(false);
+        var printed = new HashSet<string>();
+        while (true)
+        {
+            foreach (var line in status.Recent.Where(printed.Add))
+                await progress.WriteLineAsync($"[{status.Done + status.Failed}/{status.Versions}] {line}").ConfigureAwait(false);
+            if (status.Finished) break;
+            status = await ClusterJob.Retrying(() => campaign.Wait(TimeSpan.FromSeconds(1)), ct).ConfigureAwait(false);
+        }
+        return await ClusterJob.Retrying(() => campaign.GetReport(), ct).ConfigureAwait(false);
+    }
+
+    static string Summary(CampaignReport r)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(ci, $"Magneton campaign: baseline {r.Baseline.System} ({r.Baseline.IterationEnergyJ:0.000} J/iteration), {r.Versions.Count} version(s)");
+        sb.AppendLine(ci, $"{"#",3}  {"system",-36} {"J/iter",9} {"vs base",8}  waste(version/baseline)  top finding");
+        foreach (var v in r.Versions)
+        {
+            if (v.Run is null) { sb.AppendLine(ci, $"{v.Index,3}  {v.Bundle,-36} failed: {v.Error}"); continue; }
+            var top = v.Findings.Where(f => f.Verdict == "waste" && f.Wasteful == "b").OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
+            sb.AppendLine(string.Create(ci, $"{v.Index,3}  {Trim(v.Run.System, 36),-36} {v.Run.IterationEnergyJ,9:0.000} {v.EnergyRatio,7:0.000}x  {v.WasteInVersion,7}/{v.WasteInBaseline,-16}")
+                + (top is null ? "" : string.Create(ci, $"{top.Where} ({top.Cause.Kind}, {top.EnergyRatio:0.00}x)")));
+        }
+        foreach (var c in r.RecurringCauses)
+            sb.AppendLine(ci, $"recurring: {c.Kind} at {c.Where}, waste in {(c.Wasteful == "b" ? "the version" : "the baseline")}, versions {string.Join(',', c.Versions)}");
+        foreach (var g in r.Regressions)
+            sb.AppendLine(string.Create(ci, $"regression {g.From} -> {g.To}: energy {g.EnergyRatio:0.000}x")
+                + (g.NewFindings.Count > 0 ? "; new: " + string.Join("; ", g.NewFindings) : ""));
+        return sb.ToString();
+    }
+
+    static string Trim(string s, int width) => s.Length <= width ? s : s[..(width - 1)] + "…";
+}
