@@ -4,7 +4,6 @@ using System.Text.Json;
 using Magneton.Core.Campaigns;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
-using Magneton.Silo;
 
 namespace Magneton.Client;
 
@@ -53,28 +52,10 @@ public static class CampaignCommand
         var args = Parse(argv);
         var progress = args.Quiet ? TextWriter.Null : stderr;
         CampaignReport report;
-        if (args.Cluster is { } cluster)
+        await using (var session = await ClientSession.OpenAsync(args.Cluster, [args.Baseline, .. args.Versions], progress, ct).ConfigureAwait(false))
         {
-            var checks = new List<BundleUploader.CheckedBundle?>();
-            foreach (var b in args.Versions.Prepend(args.Baseline)) checks.Add(await BundleUploader.CheckAsync(b, ct).ConfigureAwait(false));
-            await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
-            var uploader = new BundleUploader(connection.Client, progress);
-            var refs = new List<RunRef>();
-            var all = args.Versions.Prepend(args.Baseline).ToList();
-            for (int i = 0; i < all.Count; i++) refs.Add(await uploader.ResolveAsync(all[i], checks[i], ct).ConfigureAwait(false));
-            var request = new CampaignRequest(refs[0], [.. refs.Skip(1)], args.Threshold);
-            report = await RunCampaignAsync(connection.Client, WorkIds.Campaign(request), request, progress, ct).ConfigureAwait(false);
-        }
-        else
-        {
-            foreach (var b in args.Versions.Prepend(args.Baseline))
-                if (b.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
-                    throw new UsageException($"{b}: stored runs are in a cluster; add --cluster host:port");
-                else if (!Directory.Exists(b)) throw new UsageException($"{b}: bundle not found (no such directory)");
-            var request = new CampaignRequest(RunRef.Local(args.Baseline), [.. args.Versions.Select(RunRef.Local)], args.Threshold);
-            await using var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
-            report = await RunCampaignAsync(silo.Client, WorkIds.Campaign(request), request, progress, ct).ConfigureAwait(false);
-            await silo.StopAsync().ConfigureAwait(false);
+            var request = new CampaignRequest(session.Runs[0], [.. session.Runs.Skip(1)], args.Threshold);
+            report = await RunCampaignAsync(session.Client, WorkIds.Campaign(request), request, progress, ct).ConfigureAwait(false);
         }
 
         string json = JsonSerializer.Serialize(report, ReportJson.Options);

@@ -43,12 +43,18 @@ public static class Program
                         return Ok;
                     }
                     return await CompareCommand.RunAsync(parsed, stdout, stderr, ct).ConfigureAwait(false);
+                case "audit":
+                    return await AuditCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 case "campaign":
                     return await CampaignCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 case "runs":
                     return await RunsCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 case "silo":
                     return await SiloCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
+                case "power":
+                    return await PowerCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
+                case "gpus":
+                    return await GpusCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 default:
                     throw new UsageException(args[0].StartsWith('-')
                         ? $"unknown option '{args[0]}' (see magneton --help)"
@@ -108,8 +114,15 @@ static class Usage
           magneton compare <bundleA> <bundleB> [options]
           magneton campaign --baseline <bundle> <bundle>... [--json <file|->] [--cluster <h:p>] [--threshold <x>]
                            [--fail-on-waste] [--quiet]
+          magneton audit <bundle> <bundle>... [--json <file|->] [--cluster <h:p>] [--threshold <x>] [--quiet]
           magneton runs --cluster <host:port> [--json]
           magneton silo [silo options]          (see magneton silo --help)
+          magneton power <samples.csv> [--from <unix ns>] [--to <unix ns>] [--json]
+                             the power of a window of a power.csv from its energy-counter updates, as
+                             {"power_w", "energy_j", "updates", "update_period_ms"} with --json
+          magneton power --sample <seconds> --out <file> [--device <i>] [--interval-ms <ms>] [--energy-only] [--json]
+                             record NVML samples of one GPU to a power.csv, then report its whole span
+          magneton gpus [--json]                the NVIDIA GPUs NVML sees: name, UUID, driver, limits, power
           magneton help | --help
           magneton --version
 

@@ -103,7 +103,14 @@ public sealed record Measure(
     BaselineMeasure Baseline,
     double? ProbeOnlyIterSeconds,
     EnergyPassMeasure EnergyPass,
-    double? SemanticPassSeconds);
+    double? SemanticPassSeconds)
+{
+    /// <summary>measure.json "node": the machine and GPU the capture ran on, when the capture recorded it.</summary>
+    public CaptureNode? Node { get; init; }
+}
+
+/// <summary>The machine of a capture: host name, GPU model and UUID, driver version, enforced power limit.</summary>
+public sealed record CaptureNode(string? Host, string? Gpu, string? GpuUuid, string? Driver, double? PowerLimitW);
 
 public sealed record BaselineMeasure(int Iterations, double WallSeconds, double IterSeconds, double EnergyCounterJ,
     double IterEnergyCounterJ, long WindowStartNs, long WindowEndNs);

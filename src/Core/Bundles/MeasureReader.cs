@@ -15,8 +15,16 @@ internal static class MeasureReader
             Section(root, "baseline", Baseline),
             OptionalDouble(root, "probe_only_iter_s"),
             Section(root, "energy_pass", EnergyPass),
-            OptionalDouble(root, "semantic_pass_s"));
+            OptionalDouble(root, "semantic_pass_s"))
+        {
+            Node = root.TryGetProperty("node", out var node) && node.ValueKind == JsonValueKind.Object ? Section(root, "node", Node) : null,
+        };
     }
+
+    /// <summary>Where the capture ran (written by `magneton capture`; absent in older bundles).</summary>
+    private static CaptureNode Node(JsonElement n) => new(
+        OptionalString(n, "host"), OptionalString(n, "gpu"), OptionalString(n, "gpu_uuid"),
+        OptionalString(n, "driver"), OptionalDouble(n, "power_limit_w"));
 
     private static T Section<T>(JsonElement root, string name, Func<JsonElement, T> parse)
     {

@@ -18,7 +18,15 @@ public sealed record RunSummary(
     [property: Id(9)] double ReplayShare,
     [property: Id(10)] double Closure,
     [property: Id(11)] string? Device,
-    [property: Id(12)] double IngestMs);
+    [property: Id(12)] double IngestMs)
+{
+    /// <summary>The job the run performed (<c>AuditAnalysis.JobSignature</c>): equal for captures of one job.</summary>
+    [Id(13)] public string JobSignature { get; init; } = "";
+    /// <summary>Where it ran (measure.json "node"; the system name when the capture did not record it).</summary>
+    [Id(14)] public string Host { get; init; } = "";
+    [Id(15)] public string? Driver { get; init; }
+    [Id(16)] public double? PowerLimitW { get; init; }
+}
 
 /// <summary>
 /// A run as a grain call names it: its id, and where a silo finds the bundle. With a <see cref="LocalPath"/>

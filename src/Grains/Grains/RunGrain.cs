@@ -148,8 +148,14 @@ public sealed class RunGrain(
         OperatorGpuSeconds: run.Energy.OperatorGpuSeconds,
         ReplayShare: run.Energy.ReplayShare,
         Closure: run.Energy.Closure,
-        Device: run.Bundle.Kineto.DeviceName,
-        IngestMs: ingestMs);
+        Device: run.Bundle.Measure.Node?.Gpu ?? run.Bundle.Kineto.DeviceName,
+        IngestMs: ingestMs)
+    {
+        JobSignature = Core.Audits.AuditAnalysis.JobSignature(run),
+        Host = run.Bundle.Measure.Node?.Host ?? run.System,
+        Driver = run.Bundle.Measure.Node?.Driver,
+        PowerLimitW = run.Bundle.Measure.Node?.PowerLimitW,
+    };
 
     /// <summary>An upload in progress: how much of each file arrived, and its running hash.</summary>
     sealed class Upload(BundleManifest manifest) : IDisposable

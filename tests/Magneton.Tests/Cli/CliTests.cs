@@ -159,4 +159,49 @@ public sealed class CliTests
         Assert.Contains("version 1", r.Err);
         Assert.Contains("kineto.json.gz", r.Err);
     }
+
+    [Fact]
+    public async Task Audit_of_the_two_llama_runs_lists_both_nodes_and_no_outlier()
+    {
+        var r = await Run("audit", TestRepo.Bundle("llama-generate-null", "A"), TestRepo.Bundle("llama-generate-null", "B"), "--json", "-", "--quiet");
+        Assert.True(r.Code == 0, $"exit {r.Code}: {r.Err}");
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        Assert.Equal("magneton.audit/1", root.GetProperty("schema").GetString());
+        var nodes = root.GetProperty("nodes").EnumerateArray().ToList();
+        Assert.Equal(["hf-llama-gqa-sdpa-run1", "hf-llama-gqa-sdpa-run2"], nodes.Select(n => n.GetProperty("host").GetString()));
+        Assert.All(nodes, n => Assert.Equal("NVIDIA H100 80GB HBM3", n.GetProperty("gpu").GetString()));
+        Assert.All(nodes, n => Assert.False(n.GetProperty("outlier").GetBoolean()));
+        Assert.Empty(root.GetProperty("outliers").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Audit_finds_the_outlier_node_and_compares_it_with_the_typical_one()
+    {
+        // Three nodes that ran llama run 1 (the same capture under three host names) and one that ran run 2,
+        // whose iteration costs ~26% more, all of it outside the matched operators (idle and host time).
+        var a = TestRepo.Bundle("llama-generate-null", "A");
+        using var n1 = Cluster.CampaignClusterTests.Relabelled(a, "node1");
+        using var n2 = Cluster.CampaignClusterTests.Relabelled(a, "node2");
+        var r = await Run("audit", a, n1.Path, n2.Path, TestRepo.Bundle("llama-generate-null", "B"), "--json", "-", "--quiet");
+        Assert.True(r.Code == 0, $"exit {r.Code}: {r.Err}");
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        var flagged = root.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("outlier").GetBoolean()).ToList();
+        Assert.Equal(3, Assert.Single(flagged).GetProperty("index").GetInt32());
+        Assert.Equal(0, root.GetProperty("typical_node").GetInt32());
+        var outlier = Assert.Single(root.GetProperty("outliers").EnumerateArray());
+        Assert.InRange(outlier.GetProperty("energy_ratio").GetDouble(), 1.2, 1.3);
+        Assert.Empty(outlier.GetProperty("node_differences").EnumerateArray());
+        Assert.DoesNotContain(outlier.GetProperty("findings").EnumerateArray(), f => f.GetProperty("verdict").GetString() == "waste");
+    }
+
+    [Fact]
+    public async Task Audit_refuses_captures_of_different_jobs()
+    {
+        var r = await Run("audit", TestRepo.Bundle("llama-generate-null", "A"), TestRepo.GeluA);
+        AssertOneLineError(r, "not the same job");
+        Assert.Contains("gpt2-gelu", r.Err);
+        Assert.Contains("dataflow.json", r.Err);
+    }
 }

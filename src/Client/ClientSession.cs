@@ -1,0 +1,65 @@
+using Magneton.Grains;
+using Magneton.Silo;
+
+namespace Magneton.Client;
+
+/// <summary>
+/// Where a command's grains run and how its bundle arguments become runs: on a cluster (<c>--cluster</c>: bundles
+/// checked here first, then uploaded unless stored; <c>run:&lt;id&gt;</c> allowed) or on an embedded silo (local
+/// directories read by the silo itself).
+/// </summary>
+public sealed class ClientSession : IAsyncDisposable
+{
+    readonly IAsyncDisposable _owner;
+
+    ClientSession(IAsyncDisposable owner, IClusterClient client, IReadOnlyList<RunRef> runs, bool embedded)
+    {
+        _owner = owner;
+        Client = client;
+        Runs = runs;
+        Embedded = embedded;
+    }
+
+    public IClusterClient Client { get; }
+    /// <summary>One run per bundle argument, in order.</summary>
+    public IReadOnlyList<RunRef> Runs { get; }
+    public bool Embedded { get; }
+
+    public static async Task<ClientSession> OpenAsync(string? cluster, IReadOnlyList<string> bundles, TextWriter log, CancellationToken ct)
+    {
+        if (cluster is null)
+        {
+            foreach (var b in bundles)
+            {
+                if (b.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+                    throw new UsageException($"{b}: stored runs are in a cluster; add --cluster host:port");
+                if (!Directory.Exists(b)) throw new UsageException($"{b}: bundle not found (no such directory)");
+            }
+            var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
+            return new ClientSession(silo, silo.Client, [.. bundles.Select(RunRef.Local)], embedded: true);
+        }
+
+        // Bad input is refused here, before any connection: nothing malformed or oversized reaches a grain.
+        var checks = new List<BundleUploader.CheckedBundle?>();
+        foreach (var b in bundles) checks.Add(await BundleUploader.CheckAsync(b, ct).ConfigureAwait(false));
+        var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
+        try
+        {
+            var uploader = new BundleUploader(connection.Client, log);
+            var runs = new List<RunRef>();
+            for (int i = 0; i < bundles.Count; i++) runs.Add(await uploader.ResolveAsync(bundles[i], checks[i], ct).ConfigureAwait(false));
+            return new ClientSession(connection, connection.Client, runs, embedded: false);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_owner is EmbeddedSilo silo) await silo.StopAsync().ConfigureAwait(false);
+        await _owner.DisposeAsync().ConfigureAwait(false);
+    }
+}
