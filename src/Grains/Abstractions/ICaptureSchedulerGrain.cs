@@ -1,0 +1,72 @@
+namespace Magneton.Grains;
+
+/// <summary>A GPU of a worker node, as NVML names it.</summary>
+[GenerateSerializer, Alias("Magneton.WorkerGpu")]
+public sealed record WorkerGpu(
+    [property: Id(0)] int Index,
+    [property: Id(1)] string Name,
+    [property: Id(2)] string Uuid,
+    [property: Id(3)] string Driver,
+    [property: Id(4)] double PowerLimitW);
+
+/// <summary>What a GPU worker says about itself at every heartbeat.</summary>
+[GenerateSerializer, Alias("Magneton.WorkerInfo")]
+public sealed record WorkerInfo(
+    [property: Id(0)] string WorkerId,
+    [property: Id(1)] string Node,
+    [property: Id(2)] WorkerGpu[] Gpus,
+    [property: Id(3)] string? RunningJob);
+
+/// <summary>
+/// A capture to run on a GPU node: <c>magneton capture --system System -- Command...</c>. <see cref="Node"/>
+/// null means any GPU node.
+/// </summary>
+[GenerateSerializer, Alias("Magneton.CaptureSpec")]
+public sealed record CaptureSpec(
+    [property: Id(0)] string System,
+    [property: Id(1)] string[] Command,
+    [property: Id(2)] string? Node = null);
+
+public enum CaptureState { Queued, Running, Done, Failed }
+
+[GenerateSerializer, Alias("Magneton.CaptureJob")]
+public sealed record CaptureJob(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] CaptureSpec Spec,
+    [property: Id(2)] CaptureState State,
+    [property: Id(3)] string? Worker,
+    [property: Id(4)] int Attempts,
+    [property: Id(5)] string? Progress,
+    [property: Id(6)] string? RunId,
+    [property: Id(7)] string? Error,
+    [property: Id(8)] DateTimeOffset SubmittedAt);
+
+/// <summary>A worker as the scheduler sees it: alive (heard from within the timeout) and busy or free.</summary>
+[GenerateSerializer, Alias("Magneton.WorkerView")]
+public sealed record WorkerView(
+    [property: Id(0)] WorkerInfo Info,
+    [property: Id(1)] DateTimeOffset LastSeen,
+    [property: Id(2)] bool Alive);
+
+/// <summary>
+/// The capture queue of a cluster (key "default"): GPU workers register and ask for work with their heartbeat,
+/// users submit captures addressed to a node or to any GPU node. A worker that stops beating for
+/// <c>CaptureSchedulerGrain.WorkerTimeout</c> is gone and its running job goes back to the queue (at most
+/// <c>MaxAttempts</c> times). Jobs and their outcomes are persisted.
+/// </summary>
+[Alias("Magneton.ICaptureSchedulerGrain")]
+public interface ICaptureSchedulerGrain : IGrainWithStringKey
+{
+    [Alias("Submit")] Task<CaptureJob> Submit(CaptureSpec spec);
+
+    /// <summary>Registers or refreshes a worker; a free worker gets its next job (or null).</summary>
+    [Alias("Heartbeat")] Task<CaptureJob?> Heartbeat(WorkerInfo worker);
+
+    [Alias("Progress")] Task Progress(string workerId, string jobId, string message);
+    [Alias("Complete")] Task<CaptureJob> Complete(string workerId, string jobId, string runId);
+    [Alias("Fail")] Task<CaptureJob> Fail(string workerId, string jobId, string error);
+
+    [Alias("GetJob")] Task<CaptureJob> GetJob(string jobId);
+    [Alias("Jobs")] Task<CaptureJob[]> Jobs();
+    [Alias("Workers")] Task<WorkerView[]> Workers();
+}
