@@ -6,7 +6,7 @@ namespace Magneton.Core.Bundles;
 /// power.csv, baseline_power.csv, replay_counter.csv: "t_unix_ns,power_instant_mw,power_avg_mw,energy_mj", integers,
 /// -1 where a field was not read. Parsed over the raw bytes: no string per row or cell.
 /// </summary>
-internal static class PowerCsvReader
+public static class PowerCsvReader
 {
     private static readonly string[] Columns = ["t_unix_ns", "power_instant_mw", "power_avg_mw", "energy_mj"];
     private static ReadOnlySpan<byte> Header => "t_unix_ns,power_instant_mw,power_avg_mw,energy_mj"u8;
