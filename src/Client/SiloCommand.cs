@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Magneton.Silo;
@@ -80,6 +81,10 @@ public static class SiloCommand
             // HostOptions.ShutdownTimeout (10 s) bounds it; past that Orleans stops without waiting.
             try { await host.StopAsync(CancellationToken.None).ConfigureAwait(false); }
             catch (OperationCanceledException) { }
+            // What this silo did over its life: how work spread over a cluster, at a glance.
+            var c = host.Services.GetRequiredService<Magneton.Grains.MagnetonCounters>();
+            await stdout.WriteLineAsync($"magneton silo: stopped silo={info.Silo} ingested={c.Ingestions} sessions={c.SessionsPrepared} "
+                + $"segments={c.SegmentsMatched} diagnoses={c.Diagnoses} jobs={c.Jobs}").ConfigureAwait(false);
             return Program.Ok;
         }
         finally
