@@ -1,0 +1,182 @@
+using System.Globalization;
+using Magneton.GpuWorker.Capture;
+using Magneton.GpuWorker.Nvml;
+
+namespace Magneton.Client;
+
+/// <summary>
+/// <c>magneton capture --system NAME --out DIR [--cluster host:port] [options] -- &lt;python command...&gt;</c>:
+/// runs the command under the Python probe (<c>python -m magneton_probe</c>, installed with
+/// <c>pip install src/GpuWorker/probe</c>) while this process samples the GPU's energy counter through NVML, writes
+/// the bundle to DIR, checks it with the analysis' own reader, and with --cluster uploads it and prints its run id.
+/// Without an NVIDIA driver it exits 2 with one line before starting anything.
+/// </summary>
+public static class CaptureCommand
+{
+    public const string Help = """
+        magneton capture --system <name> --out <dir> [options] -- <python command...>
+
+        Runs the command (python script.py args, script.py args, or -m module args) under the Magneton probe
+        while sampling the GPU's energy counter, and writes a capture bundle to <dir> (a new directory). The script
+        declares its job with magneton_probe.workload(step, ...) (see src/GpuWorker/probe/README.md).
+
+        options:
+          --system <name>       name of the system, recorded in the bundle (required)
+          --out <dir>           bundle directory to create (required; must be new or empty)
+          --cluster <h:p>       also upload the bundle to a cluster and print its run id
+          --gpu <n>             NVML index of the GPU to sample (default 0)
+          --python <path>       interpreter for `script.py` / `-m` commands (default: MAGNETON_PYTHON or python3)
+          --probe-path <dir>    directory put on PYTHONPATH so magneton_probe imports without pip
+                                (default: MAGNETON_PROBE_PATH)
+          --iterations <n>      energy-pass iterations (default: about 0.6 s of the job)
+          --no-replay           skip the per-operator replay (operator power from the timeline only)
+          --replay-repeat <n>   replay the n longest operators twice (repeatability check)
+          --replay-budget <s>   seconds for all replays together (default 240)
+          --baseline-seconds <s> length of the uninstrumented baseline (default 2)
+
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var (options, cluster, help) = Parse(args);
+        if (help)
+        {
+            await stdout.WriteAsync(Help).ConfigureAwait(false);
+            return Program.Ok;
+        }
+        if (cluster is not null) ClusterEndpoints.Parse(cluster);
+        try
+        {
+            ProbeLauncher.Split(options.Command, options.Python); // a bad command is refused before NVML or Python start
+        }
+        catch (CaptureException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        NvmlSession nvml;
+        try
+        {
+            nvml = NvmlSession.Open();
+        }
+        catch (NvmlException e)
+        {
+            return await PowerCommand.NvmlErrorAsync(e, stderr).ConfigureAwait(false);
+        }
+        CaptureResult result;
+        using (nvml)
+        {
+            if (options.Gpu >= nvml.Devices.Count)
+                throw new UsageException(nvml.Devices.Count == 0
+                    ? $"NVML found no GPU (driver {nvml.DriverVersion})"
+                    : $"--gpu {options.Gpu}: NVML sees {nvml.Devices.Count} GPU(s), 0..{nvml.Devices.Count - 1}");
+            var device = nvml.Devices[options.Gpu];
+            if (!device.HasEnergyCounter)
+                throw new UsageException($"GPU {device.Index} ({device.Name}) has no energy counter (Volta or later is needed)");
+            var node = new CaptureRunner.NodeInfo(Environment.MachineName, device.Name, device.Uuid, device.Driver,
+                device.EnforcedPowerLimitW ?? device.PowerLimitW);
+            await stderr.WriteLineAsync($"magneton capture: sampling GPU {device.Index} ({device.Name}); running the probe").ConfigureAwait(false);
+            using var sampler = new PowerCaptureSampler(nvml.Counter(options.Gpu));
+            try
+            {
+                result = await new CaptureRunner(stdout, stderr).RunAsync(options, sampler, node, ct).ConfigureAwait(false);
+            }
+            catch (CaptureException e)
+            {
+                await stderr.WriteLineAsync("magneton: error: " + Program.OneLine(e.Message)).ConfigureAwait(false);
+                return e.ExitCode;
+            }
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        await stdout.WriteLineAsync(string.Format(inv,
+            "captured {0}: {1} operators, {2} replay items, {3} NVML samples; baseline {4:0.000} ms and {5:0.000} J per iteration{6}",
+            result.OutDir, result.Operators, result.ReplayItems, result.Samples, result.BaselineIterationSeconds * 1e3,
+            result.BaselineIterationEnergyJ,
+            result.OverheadFraction is double f ? string.Format(inv, "; energy-pass overhead {0:+0.0;-0.0} %", f * 100) : "")).ConfigureAwait(false);
+
+        if (cluster is not null)
+        {
+            var checkedBundle = await BundleUploader.CheckAsync(result.OutDir, ct).ConfigureAwait(false);
+            await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
+            var run = await new BundleUploader(connection.Client, stderr).ResolveAsync(result.OutDir, checkedBundle, ct).ConfigureAwait(false);
+            await stdout.WriteLineAsync("run:" + run.RunId).ConfigureAwait(false);
+        }
+        return Program.Ok;
+    }
+
+    internal static (CaptureOptions Options, string? Cluster, bool Help) Parse(string[] args)
+    {
+        string? system = null, outDir = null, cluster = null, python = null, probePath = null;
+        int gpu = 0;
+        var probeArgs = new List<string>();
+        int i = 0;
+        for (; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (a == "--") break;
+            switch (a)
+            {
+                case "-h" or "--help":
+                    return (null!, null, true);
+                case "--system":
+                    system = Value(args, ref i);
+                    break;
+                case "--out":
+                    outDir = Value(args, ref i);
+                    break;
+                case "--cluster":
+                    cluster = Value(args, ref i);
+                    break;
+                case "--python":
+                    python = Value(args, ref i);
+                    break;
+                case "--probe-path":
+                    probePath = Value(args, ref i);
+                    break;
+                case "--gpu":
+                    gpu = NonNegative(a, Value(args, ref i));
+                    break;
+                case "--iterations" or "--replay-repeat":
+                    probeArgs.Add(a);
+                    probeArgs.Add(NonNegative(a, Value(args, ref i)).ToString(CultureInfo.InvariantCulture));
+                    break;
+                case "--replay-budget" or "--baseline-seconds":
+                    var v = Value(args, ref i);
+                    if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !(s > 0))
+                        throw new UsageException($"option {a} needs a positive number of seconds, got '{v}'");
+                    probeArgs.Add(a);
+                    probeArgs.Add(v);
+                    break;
+                case "--no-replay":
+                    probeArgs.Add(a);
+                    break;
+                default:
+                    throw new UsageException(a.StartsWith('-')
+                        ? $"unknown option '{a}' for capture (see magneton capture --help)"
+                        : $"unexpected argument '{a}': the command to capture goes after -- (magneton capture --system NAME --out DIR -- python script.py)");
+            }
+        }
+        if (system is null) throw new UsageException("capture needs --system NAME (the name recorded in the bundle)");
+        if (outDir is null) throw new UsageException("capture needs --out DIR (the bundle directory to write)");
+        if (i >= args.Length - 1)
+            throw new UsageException("capture needs the command after --: magneton capture --system NAME --out DIR -- python script.py [args]");
+        var options = new CaptureOptions
+        {
+            System = system, OutDir = outDir, Command = args[(i + 1)..], Python = python, Gpu = gpu,
+            ProbeArguments = probeArgs, ProbePath = probePath,
+        };
+        return (options, cluster, false);
+    }
+
+    static string Value(string[] args, ref int i)
+    {
+        if (i + 1 >= args.Length || args[i + 1] == "--") throw new UsageException($"option {args[i]} needs a value");
+        return args[++i];
+    }
+
+    static int NonNegative(string option, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n)
+            ? n
+            : throw new UsageException($"option {option} needs a non-negative integer, got '{value}'");
+}

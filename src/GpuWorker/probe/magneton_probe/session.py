@@ -1,0 +1,173 @@
+"""One capture: the passes run, in order, inside the user's ``magneton_probe.workload(...)`` call.
+
+1. warm-up (3 calls) - 2. semantic pass (one call under the dispatch mode) - 3. uninstrumented baseline (~2 s)
+- 4. energy pass (K calls under the profiler; alignment; mg# ranges) - 5. replay (distinct signatures, then the
+named modules) - 6. context - 7. measure.json. All of it runs inside the caller's frame, so whatever the script
+set up around the call (flags, autocast, inference or no-grad mode, a cuDNN setting) holds for every pass.
+
+The NVML counter is sampled by another process for the whole capture: the .NET worker's sampler under
+``magneton capture`` (``MAGNETON_SAMPLER=external``), else :mod:`magneton_probe.nvml` started here; the energies
+are then filled in by :mod:`magneton_probe.finalize`.
+"""
+import contextlib
+import os
+import sys
+import time
+
+from . import bundle, context, energy, finalize, measure, replay, semantic
+
+VERSION = "0.1.0"
+SAMPLES = "samples.csv"
+
+
+class ProbeError(Exception):
+    """A capture that cannot be made as asked (no GPU, no NVML, a bad workload): exit code 2."""
+
+
+class Config:
+    def __init__(self, out, system, pair=None, role=None, iterations=None, do_replay=True,
+                 replay_seconds=replay.OP_SECONDS, module_replay_seconds=replay.MODULE_SECONDS, replay_budget=240.0,
+                 replay_repeat=0, baseline_seconds=2.0, warmup=3, spectra_seconds=2.5, sampler=None,
+                 script_dir=None, keep_samples=False):
+        self.out = os.path.abspath(out)
+        self.system = system
+        self.pair = pair
+        self.role = role
+        self.iterations = iterations
+        self.do_replay = do_replay
+        self.replay_seconds = replay_seconds
+        self.module_replay_seconds = module_replay_seconds
+        self.replay_budget = replay_budget
+        self.replay_repeat = replay_repeat
+        self.baseline_seconds = baseline_seconds
+        self.warmup = warmup
+        self.spectra_seconds = spectra_seconds
+        self.sampler = sampler or ("external" if os.environ.get("MAGNETON_SAMPLER") == "external" else "process")
+        self.script_dir = script_dir
+        self.keep_samples = keep_samples
+
+
+def log(*parts):
+    print("magneton-probe: " + " ".join(str(p) for p in parts), file=sys.stderr, flush=True)
+
+
+def roots_of(model):
+    """(name, module) pairs from a module, a list of modules or pairs, or a dict name -> module."""
+    if model is None:
+        return []
+    if isinstance(model, dict):
+        return list(model.items())
+    if isinstance(model, (list, tuple)):
+        out = []
+        for i, m in enumerate(model):
+            if isinstance(m, tuple) and len(m) == 2 and isinstance(m[0], str):
+                out.append(m)
+            else:
+                out.append(("" if len(model) == 1 else "model%d" % i, m))
+        return out
+    return [("", model)]
+
+
+class Session:
+    def __init__(self, cfg, step, model=None, inputs=None, config=None, replay_modules=(), inference_mode=True):
+        self.cfg = cfg
+        self.step = step
+        self.roots = roots_of(model)
+        self.inputs = None if inputs is None else list(inputs)
+        self.config = dict(config or {})
+        self.replay_modules = list(replay_modules or ())
+        self.inference_mode = inference_mode
+
+    def capture(self):
+        try:
+            import torch
+        except ImportError as ex:
+            raise ProbeError("PyTorch is not importable here (%s)" % ex)
+        if not torch.cuda.is_available():
+            raise ProbeError("no CUDA device is visible to PyTorch; the probe captures GPU runs")
+        os.makedirs(self.cfg.out, exist_ok=True)
+        samples = os.path.join(self.cfg.out, SAMPLES)
+        if self.cfg.sampler == "process":
+            from . import nvml
+            sampling = nvml.SamplerProcess(samples)
+        else:
+            sampling = contextlib.nullcontext()
+        try:
+            with sampling:
+                result = self._passes(torch)
+        except Exception as ex:
+            if type(ex).__name__ == "NvmlUnavailable":
+                raise ProbeError(str(ex))
+            raise
+        if self.cfg.sampler == "process":
+            finalize.finalize(self.cfg.out, samples, keep_samples=self.cfg.keep_samples)
+            log("energies filled in from", SAMPLES)
+        return result
+
+    def _passes(self, torch):
+        cfg = self.cfg
+        mode_cm = torch.inference_mode if self.inference_mode else contextlib.nullcontext
+        step = self.step
+        t_start = time.time()
+        with mode_cm():
+            for _ in range(cfg.warmup):
+                step()
+            torch.cuda.synchronize()
+
+            tracker = semantic.ModuleTracker(self.replay_modules)
+            for name, m in self.roots:
+                tracker.add_root(name, m)
+            kinds = semantic.ValueKinds(tracker, self.inputs)
+            frames = semantic.FrameFilter([os.path.dirname(torch.__file__), semantic.PACKAGE_DIR],
+                                          [cfg.script_dir] if cfg.script_dir else [])
+            sem, sem_s = semantic.run_semantic_pass(torch, step, tracker, kinds, frames, cfg.spectra_seconds,
+                                                    keep_replay=cfg.do_replay)
+            nodes, values = sem.nodes, sem.values
+            log("semantic pass: %d operators, %d values, %.1f s" % (len(nodes), len(values), sem_s))
+
+            base = measure.baseline(torch, step, cfg.baseline_seconds)
+            log("baseline: %d iterations, %.3f ms each" % (base["iterations"], base["iter_s"] * 1e3))
+
+            k = cfg.iterations or energy.default_iterations(base["iter_s"], len(nodes))
+            ep, trace = energy.run_energy_pass(torch, step, k, workdir=cfg.out)
+            alignment = energy.attribute(trace, nodes)
+            ep["alignment"] = alignment.summary
+            ep["overhead"] = ep["iter_s"] / base["iter_s"] - 1.0
+            log("energy pass: %d iterations, %.3f ms each (%+.1f%% over the baseline); %d of %d operators aligned"
+                % (k, ep["iter_s"] * 1e3, ep["overhead"] * 100, alignment.summary["aligned_nodes"], len(nodes)))
+            bundle.write_trace(os.path.join(cfg.out, bundle.KINETO), trace)
+            del trace
+
+            doc = bundle.dataflow(cfg.system, nodes, values, self.config, cfg.pair, cfg.role)
+            problems = bundle.check_dataflow(doc)
+            if problems:
+                raise RuntimeError("dataflow.json would be refused: " + "; ".join(problems[:5]))
+            bundle.write_json(os.path.join(cfg.out, bundle.DATAFLOW), doc, compact=True)
+
+            replay_s = None
+            if cfg.do_replay:
+                t = time.time()
+                rdoc = replay.run_replay(torch, cfg.system, nodes, sem.replay_calls, sem.refusals, tracker.inputs,
+                                         cfg.replay_seconds, cfg.module_replay_seconds, cfg.replay_budget,
+                                         cfg.replay_repeat, log, cfg.pair, cfg.role)
+                replay_s = time.time() - t
+                bundle.write_json(os.path.join(cfg.out, bundle.REPLAY), rdoc)
+            sem.replay_calls.clear()
+            tracker.inputs.clear()
+
+            bundle.write_json(os.path.join(cfg.out, bundle.CONTEXT),
+                              context.document(torch, tracker.roots, frames.files, nodes, self.config))
+
+        meas = {"system": cfg.system}
+        if cfg.pair is not None:
+            meas["pair"] = cfg.pair
+        if cfg.role is not None:
+            meas["role"] = cfg.role
+        meas.update({"config": self.config, "semantic_pass_s": sem_s, "baseline": base, "energy_pass": ep,
+                     "replay_s": replay_s, "capture_s": time.time() - t_start,
+                     "probe": {"version": VERSION, "sampler": cfg.sampler, "inference_mode": self.inference_mode,
+                               "warmup": cfg.warmup, "torch": torch.__version__,
+                               "gpu": torch.cuda.get_device_name(torch.cuda.current_device())}})
+        bundle.write_json(os.path.join(cfg.out, bundle.MEASURE), meas)
+        return {"out": cfg.out, "operators": len(nodes), "aligned": alignment.summary["aligned_nodes"],
+                "iterations": k, "overhead": ep["overhead"], "baseline_iter_s": base["iter_s"]}
