@@ -42,7 +42,7 @@ public class MatchingBenchmarks
     [Benchmark]
     public int IngestBundle() => Pipeline.Ingest(_dirA).Operators.Length;
 
-    static string FindRoot()
+    internal static string FindRoot()
     {
         for (var d = new DirectoryInfo(Environment.CurrentDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "Magneton.sln"))) return d.FullName;

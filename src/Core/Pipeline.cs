@@ -63,6 +63,31 @@ public static class Pipeline
         return Report(session, regions, findings, causes, elapsed);
     }
 
-    public static ComparisonReport Compare(string bundleA, string bundleB, CompareOptions options) =>
-        Compare(Ingest(bundleA), Ingest(bundleB), options);
+    public static ComparisonReport Compare(string bundleA, string bundleB, CompareOptions options)
+    {
+        var (a, b) = IngestPair(bundleA, bundleB);
+        return Compare(a, b, options);
+    }
+
+    /// <summary>
+    /// Both bundles, read side by side (they are independent); a broken A is reported before a broken B, as when
+    /// they were read one after the other.
+    /// </summary>
+    public static (Run A, Run B) IngestPair(string bundleA, string bundleB)
+    {
+        var a = Task.Run(() => Ingest(bundleA));
+        Run? b = null;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failedB = null;
+        try
+        {
+            b = Ingest(bundleB);
+        }
+        catch (Exception e)
+        {
+            failedB = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+        }
+        var runA = a.GetAwaiter().GetResult();
+        failedB?.Throw();
+        return (runA, b!);
+    }
 }

@@ -1,19 +1,310 @@
+using System.Buffers;
 using System.Text.Json;
 using static Magneton.Core.Bundles.JsonFields;
 
 namespace Magneton.Core.Bundles;
 
 /// <summary>dataflow.json: the operator graph of the semantic pass, with every id reference checked.</summary>
-internal static class DataflowReader
+internal static partial class DataflowReader
 {
     private const string File = BundleFiles.Dataflow;
 
     public static Dataflow Read(string path)
     {
-        var dataflow = JsonFile.Parse(path, File, Parse);
+        var dataflow = Stream(path);
         Validate(dataflow);
         return dataflow;
     }
+
+    /// <summary>
+    /// Reads the document token by token from the file instead of building one JsonDocument of the whole file (a
+    /// dataflow of a million operators is a gigabyte of JSON): each node and value is parsed on its own with the same
+    /// field checks, everything else at the top level goes into a small document read as before. Problems are
+    /// reported exactly as the whole-document reader did: a syntax error anywhere first (the reader state carries line
+    /// and byte positions across refills), then the first field problem in the order format, config, nodes, values,
+    /// pair, system, role; of repeated keys the last counts.
+    /// </summary>
+    private static Dataflow Stream(string path)
+    {
+        FileStream? file = null;
+        try
+        {
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            long length = file.Length;
+            if (length > BundleLimits.MaxWholeFileBytes)
+                throw new BundleException(File, "file",
+                    $"is {BundleLimits.Describe(length)}; files read whole are limited to {BundleLimits.Describe(BundleLimits.MaxWholeFileBytes)}");
+            var parse = new StreamParse(file);
+            try
+            {
+                return parse.Run() ?? JsonFile.Parse(path, File, Parse); // not an object: the whole-document reader says so
+            }
+            catch (JsonException ex)
+            {
+                throw BundleErrors.From(File, ex);
+            }
+        }
+        catch (Exception ex) when (ex is not BundleException && BundleErrors.IsInputFailure(ex))
+        {
+            throw BundleErrors.From(File, ex);
+        }
+        finally
+        {
+            file?.Dispose();
+        }
+    }
+
+    /// <summary>The streaming parse: a buffer refilled from the file, and what has been read so far.</summary>
+    private sealed class StreamParse(FileStream file)
+    {
+        private enum Phase { Start, Top, Nodes, Values, Trailing, Done }
+
+        private byte[] _buffer = new byte[1 << 20];
+        private int _start, _filled;
+        private bool _final;
+        private JsonReaderState _state = new(new JsonReaderOptions { MaxDepth = 64 });
+        private bool _bomChecked;
+
+        private Phase _phase = Phase.Start;
+        private readonly ArrayBufferWriter<byte> _rest = new(4096);
+        private bool _firstRest = true;
+        private bool _nodesIsArray, _valuesIsObject;
+        private List<DataflowNode>? _nodes;
+        private Dictionary<int, DataflowValue>? _values;
+        private Exception? _nodesError, _valuesError;
+        private int _nodeIndex;
+        private readonly Dictionary<string, string> _strings = new(StringComparer.Ordinal);
+        private FastParser? _fast;
+
+        /// <summary>The dataflow, or null when the document is not an object (left to the whole-document reader).</summary>
+        public Dataflow? Run()
+        {
+            _fast = new FastParser(_strings);
+            Fill();
+            if (!_bomChecked)
+            {
+                _bomChecked = true;
+                // Utf8JsonReader rejects a byte-order mark that some editors add when a file is hand-fixed.
+                if (_filled >= 3 && _buffer.AsSpan(0, 3).SequenceEqual((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) _start = 3;
+                if (_final && _filled - _start == 0) throw new BundleException(File, "file", "is empty");
+            }
+            while (_phase != Phase.Done)
+            {
+                var span = _buffer.AsSpan(_start, _filled - _start);
+                var reader = new Utf8JsonReader(span, _final, _state);
+                bool? ok = Step(ref reader, span);
+                if (ok is null) return null;
+                _start += (int)reader.BytesConsumed;
+                _state = reader.CurrentState;
+                if (_phase == Phase.Done) break;
+                if (_final) throw new InvalidOperationException("the dataflow reader stopped before the end of the document");
+                Fill();
+            }
+            _rest.Write("}"u8);
+            using var small = JsonDocument.Parse(_rest.WrittenMemory, new JsonDocumentOptions { MaxDepth = 64 });
+            try
+            {
+                return Assemble(small.RootElement, _nodesIsArray, _nodes, _nodesError, _valuesIsObject, _values, _valuesError);
+            }
+            catch (Exception ex) when (ex is JsonFieldException || (ex is not BundleException && BundleErrors.IsInputFailure(ex)))
+            {
+                throw BundleErrors.From(File, ex);
+            }
+        }
+
+        /// <summary>Moves the unread bytes to the front and reads more; grows the buffer when one unit fills it.</summary>
+        private void Fill()
+        {
+            if (_start > 0)
+            {
+                _buffer.AsSpan(_start, _filled - _start).CopyTo(_buffer);
+                _filled -= _start;
+                _start = 0;
+            }
+            if (_filled == _buffer.Length) System.Array.Resize(ref _buffer, _buffer.Length * 2);
+            while (!_final && _filled < _buffer.Length)
+            {
+                int n = file.Read(_buffer, _filled, _buffer.Length - _filled);
+                if (n == 0) _final = true;
+                else _filled += n;
+            }
+        }
+
+        /// <summary>
+        /// Reads whole units (a top-level member, a node, a value) while the buffer holds them; leaves the reader at
+        /// the end of the last whole unit. False: not an object at the top (null return of Run).
+        /// </summary>
+        private bool? Step(ref Utf8JsonReader r, ReadOnlySpan<byte> span)
+        {
+            while (true)
+            {
+                var cp = r;
+                switch (_phase)
+                {
+                    case Phase.Start:
+                        if (!r.Read()) { r = cp; return true; }
+                        if (r.TokenType != JsonTokenType.StartObject) return null;
+                        _rest.Write("{"u8);
+                        _phase = Phase.Top;
+                        break;
+
+                    case Phase.Top:
+                    {
+                        if (!r.Read()) { r = cp; return true; }
+                        if (r.TokenType == JsonTokenType.EndObject) { _phase = Phase.Trailing; break; }
+                        bool isNodes = r.ValueTextEquals("nodes"u8), isValues = r.ValueTextEquals("values"u8);
+                        int nameStart = (int)r.TokenStartIndex;
+                        if (!r.Read()) { r = cp; return true; }
+                        if (isNodes && r.TokenType == JsonTokenType.StartArray)
+                        {
+                            _nodesIsArray = true;
+                            _nodes = [];
+                            _nodesError = null;
+                            _nodeIndex = 0;
+                            _phase = Phase.Nodes;
+                            break;
+                        }
+                        if (isValues && r.TokenType == JsonTokenType.StartObject)
+                        {
+                            _valuesIsObject = true;
+                            _values = [];
+                            _valuesError = null;
+                            _phase = Phase.Values;
+                            break;
+                        }
+                        int valueStart = (int)r.TokenStartIndex;
+                        if (r.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && !r.TrySkip()) { r = cp; return true; }
+                        if (isNodes) _nodesIsArray = false;
+                        if (isValues) _valuesIsObject = false;
+                        int end = (int)r.BytesConsumed;
+                        if (!_firstRest) _rest.Write(","u8);
+                        _firstRest = false;
+                        // The name token as written (quotes included), then the value as written.
+                        _rest.Write(span[nameStart..valueStart]);
+                        _rest.Write(span[valueStart..end]);
+                        break;
+                    }
+
+                    case Phase.Nodes:
+                    {
+                        if (!r.Read()) { r = cp; return true; }
+                        if (r.TokenType == JsonTokenType.EndArray) { _phase = Phase.Top; break; }
+                        if (_nodesError is null && _fast!.TryNode(ref r, out var quick))
+                        {
+                            _nodes!.Add(quick);
+                            _nodeIndex++;
+                            break;
+                        }
+                        if (_nodesError is null && _fast!.RanOut) { r = cp; return true; }
+                        if (r.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                        {
+                            var probe = r;
+                            if (!probe.TrySkip()) { r = cp; return true; }
+                            if (_nodesError is not null) { r = probe; break; }
+                        }
+                        else if (_nodesError is not null) break;
+                        using (var doc = JsonDocument.ParseValue(ref r))
+                        {
+                            try
+                            {
+                                _nodes!.Add(Interned(Node(doc.RootElement), _strings));
+                            }
+                            catch (JsonFieldException ex)
+                            {
+                                _nodesError = ex.Under($"nodes[{_nodeIndex}]");
+                            }
+                            catch (Exception ex) when (ex is not BundleException && BundleErrors.IsInputFailure(ex))
+                            {
+                                _nodesError = ex;
+                            }
+                        }
+                        _nodeIndex++;
+                        break;
+                    }
+
+                    case Phase.Values:
+                    {
+                        if (!r.Read()) { r = cp; return true; }
+                        if (r.TokenType == JsonTokenType.EndObject) { _phase = Phase.Top; break; }
+                        int fastId = FastParser.IdKey(ref r);
+                        string? name = fastId < 0 ? r.GetString()! : null;
+                        if (!r.Read()) { r = cp; return true; }
+                        if (_valuesError is null && fastId >= 0 && !_values!.ContainsKey(fastId) && _fast!.TryValue(ref r, fastId, out var quick))
+                        {
+                            _values.Add(fastId, quick);
+                            break;
+                        }
+                        if (_valuesError is null && fastId >= 0 && _fast!.RanOut) { r = cp; return true; }
+                        if (r.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                        {
+                            var probe = r;
+                            if (!probe.TrySkip()) { r = cp; return true; }
+                            if (_valuesError is not null) { r = probe; break; }
+                        }
+                        else if (_valuesError is not null) break;
+                        name ??= fastId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        using (var doc = JsonDocument.ParseValue(ref r))
+                        {
+                            try
+                            {
+                                int id = ParseIdKey(name, "");
+                                if (!_values!.TryAdd(id, Interned(Value(id, doc.RootElement), _strings)))
+                                    throw new JsonFieldException("", "duplicate value id");
+                            }
+                            catch (JsonFieldException ex)
+                            {
+                                _valuesError = ex.Under($"values[\"{name}\"]");
+                            }
+                            catch (Exception ex) when (ex is not BundleException && BundleErrors.IsInputFailure(ex))
+                            {
+                                _valuesError = ex;
+                            }
+                        }
+                        break;
+                    }
+
+                    case Phase.Trailing:
+                        // The rest of the document must still be valid JSON (a trailing token is an error), as before.
+                        if (r.Read()) continue;
+                        if (_final) _phase = Phase.Done;
+                        return true;
+                }
+            }
+        }
+    }
+
+    private static Dataflow Assemble(JsonElement root, bool nodesIsArray, List<DataflowNode>? nodes, Exception? nodesError,
+        bool valuesIsObject, Dictionary<int, DataflowValue>? values, Exception? valuesError)
+    {
+        var format = String(root, "format");
+        if (format != BundleFiles.Format)
+            throw new BundleException(File, "format", $"unknown format \"{format}\" (this reader understands \"{BundleFiles.Format}\")");
+        var config = TryGet(root, "config", out _) ? RenderedMap(root, "config") : new Dictionary<string, string>();
+        if (!nodesIsArray) Array(root, "nodes"); // missing, or not an array: throws as before
+        if (nodesError is not null) throw nodesError;
+        if (!valuesIsObject) Object(root, "values");
+        if (valuesError is not null) throw valuesError;
+        return new Dataflow(format, OptionalString(root, "pair"), String(root, "system"), OptionalString(root, "role"),
+            config, nodes!.ToArray(), values!);
+    }
+
+    /// <summary>One string object per distinct text: a graph repeats a few hundred op names, modules and frames.</summary>
+    private static string Intern(Dictionary<string, string> strings, string s)
+    {
+        if (strings.TryGetValue(s, out var existing)) return existing;
+        strings.Add(s, s);
+        return s;
+    }
+
+    private static DataflowNode Interned(DataflowNode n, Dictionary<string, string> strings)
+    {
+        if (n.Stack is string[] frames)
+            for (int k = 0; k < frames.Length; k++) frames[k] = Intern(strings, frames[k]);
+        return n with { Op = Intern(strings, n.Op), Module = Intern(strings, n.Module), Args = Intern(strings, n.Args) };
+    }
+
+    private static DataflowValue Interned(DataflowValue v, Dictionary<string, string> strings) =>
+        v with { Dtype = Intern(strings, v.Dtype), Kind = Intern(strings, v.Kind) };
 
     private static Dataflow Parse(JsonElement root)
     {

@@ -13,19 +13,65 @@ public sealed class MatchSession
     /// <summary>Operators that produce only parameter-derived values (weight transposes, aranges): never cuts.</summary>
     internal bool[] ParamOnlyA { get; init; } = [];
     internal bool[] ParamOnlyB { get; init; } = [];
+    /// <summary>B operators by their first output value (CSR over value ids): where equivalent operators are looked up.</summary>
+    int[] _firstOutStartB = [0];
+    int[] _firstOutOpsB = [];
 
     public static MatchSession Create(Run a, Run b, CompareOptions options)
     {
         var eq = ValueEquivalence.Build(a, b);
         var pa = ParamOnly(a);
         var pb = ParamOnly(b);
+        var (start, ops) = FirstOutputIndex(b);
         var top = TopSegments(a, b, eq, pa, pb);
-        var session = new MatchSession { A = a, B = b, Options = options, Values = eq, Segments = top, ParamOnlyA = pa, ParamOnlyB = pb };
+        var session = new MatchSession
+        {
+            A = a, B = b, Options = options, Values = eq, Segments = top, ParamOnlyA = pa, ParamOnlyB = pb,
+            _firstOutStartB = start, _firstOutOpsB = ops,
+        };
         // Hand out the first level of cuts (per block, per decode step) rather than whole graphs, so that a
         // cluster can spread the matching over workers.
         var expanded = top.SelectMany(seg => SubgraphMatcher.FirstLevel(session, seg))
             .Select((seg, i) => seg with { Id = i + 1 }).ToList();
-        return new MatchSession { A = a, B = b, Options = options, Values = eq, Segments = expanded, ParamOnlyA = pa, ParamOnlyB = pb };
+        return new MatchSession
+        {
+            A = a, B = b, Options = options, Values = eq, Segments = expanded, ParamOnlyA = pa, ParamOnlyB = pb,
+            _firstOutStartB = start, _firstOutOpsB = ops,
+        };
+    }
+
+    static (int[] Start, int[] Ops) FirstOutputIndex(Run b)
+    {
+        int max = -1;
+        foreach (var op in b.Operators) if (op.Node.Out.Length > 0) max = Math.Max(max, op.Node.Out[0]);
+        var start = new int[max + 2];
+        foreach (var op in b.Operators) if (op.Node.Out.Length > 0) start[op.Node.Out[0] + 1]++;
+        for (int i = 1; i < start.Length; i++) start[i] += start[i - 1];
+        var fill = (int[])start.Clone();
+        var ops = new int[start[^1]];
+        foreach (var op in b.Operators) if (op.Node.Out.Length > 0) ops[fill[op.Node.Out[0]]++] = op.Index;
+        return (start, ops);
+    }
+
+    /// <summary>
+    /// Every B operator <c>y</c> with <c>OperatorsEquivalent(indexA, y)</c>, in no particular order: the candidates come
+    /// from the partners of A's first output, so the cost is that of the answer, not of B.
+    /// </summary>
+    public void EquivalentInB(int indexA, List<int> into)
+    {
+        into.Clear();
+        if (ParamOnlyA[indexA]) return;
+        var oa = A.Operators[indexA].Node.Out;
+        if (oa.Length == 0) return;
+        foreach (int w in Values.PartnersOf(oa[0]))
+        {
+            if ((uint)w + 1 >= (uint)_firstOutStartB.Length) continue;
+            for (int k = _firstOutStartB[w]; k < _firstOutStartB[w + 1]; k++)
+            {
+                int y = _firstOutOpsB[k];
+                if (OperatorsEquivalent(indexA, y)) into.Add(y);
+            }
+        }
     }
 
     /// <summary>Both operators' outputs pairwise equivalent (same count, in order): a possible cut.</summary>

@@ -19,14 +19,33 @@ public static class SubgraphMatcher
     const long ExactCutBudget = 400_000;
     const int MaxDepth = 200;
 
-    public static IReadOnlyList<RegionMatch> MatchSegment(MatchSession s, Segment top)
+    /// <summary>Pieces at least this large (both sides together) are matched on another thread.</summary>
+    const int ParallelPiece = 8192;
+
+    public static IReadOnlyList<RegionMatch> MatchSegment(MatchSession s, Segment top) => Match(s, top, 0, parallel: true);
+
+    /// <summary>The same regions, on this thread only (for tests of determinism).</summary>
+    internal static IReadOnlyList<RegionMatch> MatchSegment(MatchSession s, Segment top, bool parallel) => Match(s, top, 0, parallel);
+
+    /// <summary>
+    /// The regions of a segment's subtree, in the order of a depth-first walk that takes a segment's pieces last
+    /// first (a stack). Large pieces are matched as tasks whose regions are spliced in at the place the walk would
+    /// have produced them, so the list is the same on one thread or many.
+    /// </summary>
+    static List<RegionMatch> Match(MatchSession s, Segment top, int topDepth, bool parallel)
     {
         var regions = new List<RegionMatch>();
-        var work = new Stack<(Segment Seg, int Depth)>();
-        work.Push((top, 0));
+        var work = new Stack<(Segment? Seg, int Depth, Task<List<RegionMatch>>? Done)>();
+        work.Push((top, topDepth, null));
         while (work.Count > 0)
         {
-            var (seg, depth) = work.Pop();
+            var (item, depth, done) = work.Pop();
+            if (done is not null)
+            {
+                regions.AddRange(done.GetAwaiter().GetResult());
+                continue;
+            }
+            var seg = item!;
             if (seg.NodesA.Length == 0 || seg.NodesB.Length == 0) continue;
             if (depth >= MaxDepth) { regions.Add(new RegionMatch(0, seg.NodesA, seg.NodesB, depth)); continue; }
 
@@ -35,7 +54,7 @@ public static class SubgraphMatcher
             var cuts = Cuts(s, pathA, pathB);
             if (cuts.Count > 0)
             {
-                foreach (var piece in Split(s, seg, cuts)) work.Push((piece, depth + 1));
+                foreach (var piece in Split(s, seg, cuts)) Push(work, piece, depth + 1, s, parallel);
                 continue;
             }
             var branches = Branches(s, seg);
@@ -43,7 +62,7 @@ public static class SubgraphMatcher
             {
                 if (AncestorSplit(s, seg) is { } halves)
                 {
-                    foreach (var piece in halves) work.Push((piece, depth + 1));
+                    foreach (var piece in halves) Push(work, piece, depth + 1, s, parallel);
                     continue;
                 }
                 regions.Add(new RegionMatch(0, seg.NodesA, seg.NodesB, depth));
@@ -51,12 +70,40 @@ public static class SubgraphMatcher
             }
             var usedA = new HashSet<int>(branches.SelectMany(b => b.NodesA));
             var usedB = new HashSet<int>(branches.SelectMany(b => b.NodesB));
-            foreach (var b in branches) work.Push((b, depth + 1));
+            foreach (var b in branches) Push(work, b, depth + 1, s, parallel);
             regions.Add(new RegionMatch(0,
                 seg.NodesA.Where(n => !usedA.Contains(n)).ToArray(),
                 seg.NodesB.Where(n => !usedB.Contains(n)).ToArray(), depth));
         }
         return regions;
+    }
+
+    // Pieces being matched on other threads, all comparisons of the process together: at most one per core, so a
+    // walk that waits for its piece waits for running work, never for a queued task behind blocked threads.
+    static int _outstanding;
+
+    static void Push(Stack<(Segment?, int, Task<List<RegionMatch>>?)> work, Segment piece, int depth, MatchSession s, bool parallel)
+    {
+        if (parallel && piece.NodesA.Length + piece.NodesB.Length >= ParallelPiece && Environment.ProcessorCount > 1)
+        {
+            if (Interlocked.Increment(ref _outstanding) <= Environment.ProcessorCount)
+            {
+                work.Push((null, depth, Task.Run(() =>
+                {
+                    try
+                    {
+                        return Match(s, piece, depth, parallel: true);
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref _outstanding);
+                    }
+                })));
+                return;
+            }
+            Interlocked.Decrement(ref _outstanding);
+        }
+        work.Push((piece, depth, null));
     }
 
     /// <summary>The pieces between the segment's own dominator cuts, or the segment itself when it has none.</summary>
@@ -68,54 +115,97 @@ public static class SubgraphMatcher
         return cuts.Count == 0 ? [seg] : Split(s, seg, cuts).ToList();
     }
 
+    // Position of each B operator on the current path (or in the current segment): a mark array per thread.
+    [ThreadStatic] static int[]? _posStamp;
+    [ThreadStatic] static int[]? _pos;
+    [ThreadStatic] static int _posGeneration;
+    [ThreadStatic] static List<int>? _candidates;
+    [ThreadStatic] static bool[]? _eqCells;
+    [ThreadStatic] static int[]? _lenCells;
+
+    /// <summary>Records <paramref name="items"/>[j] at position j (for j &lt; count); returns the generation to read with.</summary>
+    static int MarkPositions(int n, int[] items, int count)
+    {
+        if (_posStamp is null || _posStamp.Length < n)
+        {
+            _posStamp = new int[Math.Max(n, 1024)];
+            _pos = new int[_posStamp.Length];
+            _posGeneration = 0;
+        }
+        if (++_posGeneration == int.MaxValue) { Array.Clear(_posStamp); _posGeneration = 1; }
+        for (int j = 0; j < count; j++) { _posStamp[items[j]] = _posGeneration; _pos![items[j]] = j; }
+        return _posGeneration;
+    }
+
+    static int PositionOf(int op, int generation) => _posStamp![op] == generation ? _pos![op] : -1;
+
     /// <summary>Monotone pairs of path operators with equivalent outputs, ends excluded.</summary>
     internal static List<(int A, int B)> Cuts(MatchSession s, int[] pathA, int[] pathB)
     {
         int n = pathA.Length - 1, m = pathB.Length - 1; // the last element is the segment's end
         var result = new List<(int, int)>();
         if (n <= 0 || m <= 0) return result;
+        var candidates = _candidates ??= [];
+        int gen = MarkPositions(s.B.Operators.Length, pathB, m);
         if ((long)n * m <= ExactCutBudget)
         {
             // Longest common subsequence under equivalence: robust where a greedy scan would latch onto an
-            // early look-alike and skip the true partners.
-            var eq = new bool[n, m];
+            // early look-alike and skip the true partners. The equivalent cells come from each A operator's
+            // partners, not from testing every cell.
+            int cells = n * m, w = m + 1;
+            if (_eqCells is null || _eqCells.Length < cells) _eqCells = new bool[Math.Max(cells, 4096)];
+            if (_lenCells is null || _lenCells.Length < (n + 1) * w) _lenCells = new int[Math.Max((n + 1) * w, 4096)];
+            var eq = _eqCells;
+            var len = _lenCells;
+            Array.Clear(eq, 0, cells);
             for (int i = 0; i < n; i++)
-                for (int j = 0; j < m; j++)
-                    eq[i, j] = s.OperatorsEquivalent(pathA[i], pathB[j]);
-            var len = new int[n + 1, m + 1];
+            {
+                s.EquivalentInB(pathA[i], candidates);
+                foreach (int y in candidates)
+                    if (PositionOf(y, gen) is var j && j >= 0) eq[i * m + j] = true;
+            }
+            for (int j = 0; j <= m; j++) len[n * w + j] = 0;
             for (int i = n - 1; i >= 0; i--)
+            {
+                len[i * w + m] = 0;
                 for (int j = m - 1; j >= 0; j--)
-                    len[i, j] = eq[i, j] ? len[i + 1, j + 1] + 1 : Math.Max(len[i + 1, j], len[i, j + 1]);
+                    len[i * w + j] = eq[i * m + j] ? len[(i + 1) * w + j + 1] + 1 : Math.Max(len[(i + 1) * w + j], len[i * w + j + 1]);
+            }
             for (int i = 0, j = 0; i < n && j < m;)
             {
-                if (eq[i, j] && len[i, j] == len[i + 1, j + 1] + 1)
+                if (eq[i * m + j] && len[i * w + j] == len[(i + 1) * w + j + 1] + 1)
                 { result.Add((pathA[i], pathB[j])); i++; j++; }
-                else if (len[i + 1, j] >= len[i, j + 1]) i++;
+                else if (len[(i + 1) * w + j] >= len[i * w + j + 1]) i++;
                 else j++;
             }
             return result;
         }
+        // Greedy: each A operator takes the first equivalent B operator after the last one taken.
         int last = -1;
         for (int i = 0; i < n; i++)
-            for (int j = last + 1; j < m; j++)
-                if (s.OperatorsEquivalent(pathA[i], pathB[j])) { result.Add((pathA[i], pathB[j])); last = j; break; }
+        {
+            s.EquivalentInB(pathA[i], candidates);
+            int best = int.MaxValue;
+            foreach (int y in candidates)
+                if (PositionOf(y, gen) is var j && j > last && j < best) best = j;
+            if (best == int.MaxValue) continue;
+            result.Add((pathA[i], pathB[best]));
+            last = best;
+        }
         return result;
     }
 
     static IEnumerable<Segment> Split(MatchSession s, Segment seg, List<(int A, int B)> cuts)
     {
-        var claimedA = new HashSet<int>();
-        var claimedB = new HashSet<int>();
         int startA = seg.StartA, startB = seg.StartB;
         var bounds = cuts.Append((seg.EndA, seg.EndB)).ToList();
-        var pieces = new List<Segment>();
-        foreach (var (ea, eb) in bounds)
+        var piecesA = GraphAlgorithms.ReachingWithinInTurn(s.A, seg.NodesA, bounds.Select(b => b.Item1).ToList());
+        var piecesB = GraphAlgorithms.ReachingWithinInTurn(s.B, seg.NodesB, bounds.Select(b => b.Item2).ToList());
+        var pieces = new List<Segment>(bounds.Count);
+        for (int k = 0; k < bounds.Count; k++)
         {
-            var na = GraphAlgorithms.ReachingWithin(s.A, seg.NodesA, ea, claimedA);
-            var nb = GraphAlgorithms.ReachingWithin(s.B, seg.NodesB, eb, claimedB);
-            claimedA.UnionWith(na);
-            claimedB.UnionWith(nb);
-            pieces.Add(new Segment(seg.Id, startA, startB, ea, eb, na, nb));
+            var (ea, eb) = bounds[k];
+            pieces.Add(new Segment(seg.Id, startA, startB, ea, eb, piecesA[k], piecesB[k]));
             startA = ea;
             startB = eb;
         }
@@ -173,41 +263,96 @@ public static class SubgraphMatcher
         const int MinSize = 12, Candidates = 6;
         int na = seg.NodesA.Length, nb = seg.NodesB.Length;
         if (na < MinSize || nb < MinSize) return null;
-        var none = new HashSet<int>();
-        Segment[]? best = null;
-        int bestScore = 0, tried = 0;
-        // Interior operators of A ordered by distance from the middle of the segment.
-        var order = Enumerable.Range(0, na - 1).OrderBy(i => Math.Abs(i - na / 2));
-        foreach (int i in order)
+        // The pairs to try: interior operators of A by distance from the middle of the segment, each with the
+        // equivalent B operator of the segment (not its end) closest to the same relative place, the first in order
+        // among equally close ones.
+        var tries = new List<(int X, int Y)>(Candidates);
+        var candidates = new List<int>();
+        foreach (int i in MiddleOut(na - 1, na / 2))
         {
-            if (tried >= Candidates) break;
+            if (tries.Count >= Candidates) break;
             int x = seg.NodesA[i];
             if (s.A.Operators[x].IsPureView) continue;
             double rel = (double)i / na;
-            int y = -1;
+            int y = -1, yj = -1;
             double bestDist = double.MaxValue;
-            for (int j = 0; j < nb - 1; j++)
+            s.EquivalentInB(x, candidates);
+            foreach (int c in candidates)
             {
+                int j = Array.BinarySearch(seg.NodesB, c);
+                if (j < 0 || j >= nb - 1) continue;
                 double d = Math.Abs((double)j / nb - rel);
-                if (d < bestDist && s.OperatorsEquivalent(x, seg.NodesB[j])) { bestDist = d; y = seg.NodesB[j]; }
+                if (d < bestDist || (d == bestDist && j < yj)) { bestDist = d; y = c; yj = j; }
             }
-            if (y < 0) continue;
-            tried++;
-            var ancA = GraphAlgorithms.ReachingWithin(s.A, seg.NodesA, x, none);
-            var ancB = GraphAlgorithms.ReachingWithin(s.B, seg.NodesB, y, none);
-            var restA = seg.NodesA.Except(ancA).ToArray();
-            var restB = seg.NodesB.Except(ancB).ToArray();
-            if (!Computes(s.A, ancA) || !Computes(s.B, ancB) || !Computes(s.A, restA) || !Computes(s.B, restB)) continue;
-            int score = Math.Min(Math.Min(ancA.Length, restA.Length), Math.Min(ancB.Length, restB.Length));
+            if (y >= 0) tries.Add((x, y));
+        }
+        if (tries.Count == 0) return null;
+
+        // What each x (each y) needs inside the segment, with the set marked once per side.
+        var ancA = new int[tries.Count][];
+        var ancB = new int[tries.Count][];
+        var compA = new int[tries.Count];
+        var compB = new int[tries.Count];
+        int gen = GraphAlgorithms.MarkMembers(s.A, seg.NodesA);
+        for (int k = 0; k < tries.Count; k++) ancA[k] = GraphAlgorithms.ReachingWithinMarked(s.A, gen, tries[k].X, out compA[k]);
+        gen = GraphAlgorithms.MarkMembers(s.B, seg.NodesB);
+        for (int k = 0; k < tries.Count; k++) ancB[k] = GraphAlgorithms.ReachingWithinMarked(s.B, gen, tries[k].Y, out compB[k]);
+        int computingA = Computing(s.A, seg.NodesA), computingB = Computing(s.B, seg.NodesB);
+
+        // Both halves must compute on both sides; the most balanced split wins (the first of equals). The rest of a
+        // side is the segment less what the operator needs, so its size and whether it computes follow from counts.
+        int best = -1, bestScore = 0;
+        for (int k = 0; k < tries.Count; k++)
+        {
+            int restA = na - ancA[k].Length, restB = nb - ancB[k].Length;
+            if (compA[k] == 0 || compB[k] == 0 || computingA - compA[k] == 0 || computingB - compB[k] == 0) continue;
+            int score = Math.Min(Math.Min(ancA[k].Length, restA), Math.Min(ancB[k].Length, restB));
             if (score <= bestScore) continue;
             bestScore = score;
-            best = [new Segment(seg.Id, seg.StartA, seg.StartB, x, y, ancA, ancB),
-                    new Segment(seg.Id, x, y, seg.EndA, seg.EndB, restA, restB)];
+            best = k;
         }
-        return best;
+        if (best < 0) return null;
+        var (bx, by) = tries[best];
+        return [new Segment(seg.Id, seg.StartA, seg.StartB, bx, by, ancA[best], ancB[best]),
+                new Segment(seg.Id, bx, by, seg.EndA, seg.EndB, Rest(s.A, seg.NodesA, ancA[best]), Rest(s.B, seg.NodesB, ancB[best]))];
+    }
+
+    static int Computing(Runs.Run r, int[] nodes)
+    {
+        int c = 0;
+        foreach (var n in nodes) if (!r.Operators[n].IsPureView) c++;
+        return c;
+    }
+
+    /// <summary>The members of <paramref name="nodes"/> not in <paramref name="taken"/>, in order.</summary>
+    static int[] Rest(Runs.Run r, int[] nodes, int[] taken)
+    {
+        int gen = GraphAlgorithms.MarkSecond(r, taken);
+        var rest = new int[nodes.Length - taken.Length];
+        int k = 0;
+        foreach (var n in nodes) if (!GraphAlgorithms.IsMarkedSecond(n, gen)) rest[k++] = n;
+        return k == rest.Length ? rest : rest[..k];
     }
 
     static bool Computes(Runs.Run r, int[] nodes) => nodes.Any(n => !r.Operators[n].IsPureView);
+
+    /// <summary>0..count-1 by distance from <paramref name="middle"/>, the lower of two equally distant first: what a stable
+    /// sort of the indices on |i - middle| gives, without sorting.</summary>
+    static IEnumerable<int> MiddleOut(int count, int middle)
+    {
+        if (count <= 0) yield break;
+        int maxDistance = Math.Max(middle, count - 1 - middle);
+        for (int d = 0; d <= maxDistance; d++)
+        {
+            if (d == 0)
+            {
+                if (middle >= 0 && middle < count) yield return middle;
+                continue;
+            }
+            if (middle - d >= 0 && middle - d < count) yield return middle - d;
+            if (middle + d >= 0 && middle + d < count) yield return middle + d;
+        }
+    }
 
     /// <summary>Parallel branches between start and end, paired by equivalent exits.</summary>
     static List<Segment> Branches(MatchSession s, Segment seg)
@@ -217,15 +362,19 @@ public static class SubgraphMatcher
         var compsB = Exits(s.B, seg.NodesB, seg.EndB);
         if (compsA.Count == 0 || compsB.Count == 0) return result;
         var usedB = new bool[compsB.Count];
+        var compOfExit = new Dictionary<int, int>(compsB.Count);
+        for (int j = compsB.Count - 1; j >= 0; j--) compOfExit[compsB[j].Exit] = j;
+        var candidates = new List<int>();
         foreach (var (nodesA, exitA) in compsA)
         {
-            for (int j = 0; j < compsB.Count; j++)
-            {
-                if (usedB[j] || !s.OperatorsEquivalent(exitA, compsB[j].Exit)) continue;
-                usedB[j] = true;
-                result.Add(new Segment(seg.Id, seg.StartA, seg.StartB, exitA, compsB[j].Exit, nodesA, compsB[j].Nodes));
-                break;
-            }
+            // The first unused B component (in order) whose exit is equivalent to A's exit.
+            s.EquivalentInB(exitA, candidates);
+            int best = int.MaxValue;
+            foreach (int y in candidates)
+                if (compOfExit.TryGetValue(y, out int j) && !usedB[j] && j < best) best = j;
+            if (best == int.MaxValue) continue;
+            usedB[best] = true;
+            result.Add(new Segment(seg.Id, seg.StartA, seg.StartB, exitA, compsB[best].Exit, nodesA, compsB[best].Nodes));
         }
         return result;
     }
@@ -238,12 +387,15 @@ public static class SubgraphMatcher
         if (interior.Length == 0) return result;
         foreach (var comp in GraphAlgorithms.Components(r, interior))
         {
-            var members = new HashSet<int>(comp);
+            int gen = GraphAlgorithms.MarkSecond(r, comp);
             int exit = -1;
             bool single = true;
             foreach (var n in comp)
             {
-                if (!r.Operators[n].Successors.Any(x => !members.Contains(x))) continue;
+                bool leaves = false;
+                foreach (var x in r.Operators[n].Successors)
+                    if (!GraphAlgorithms.IsMarkedSecond(x, gen)) { leaves = true; break; }
+                if (!leaves) continue;
                 if (exit >= 0) { single = false; break; }
                 exit = n;
             }
