@@ -17,7 +17,7 @@ public static class AuditCommand
 {
     public static async Task<int> RunAsync(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        string? json = null, cluster = null;
+        string? json = null, cluster = null, html = null;
         double threshold = CompareArguments.DefaultThreshold;
         bool quiet = false;
         var bundles = new List<string>();
@@ -29,6 +29,7 @@ public static class AuditCommand
             {
                 case "-h" or "--help": await stdout.WriteAsync(Usage.Text).ConfigureAwait(false); return Program.Ok;
                 case "--json": json = Next(); break;
+                case "--html": html = Next(); break;
                 case "--cluster": cluster = Next(); ClusterEndpoints.Parse(cluster); break;
                 case "--threshold": threshold = CompareArguments.Parse(["x", "y", "--threshold", Next()]).Threshold; break;
                 case "--quiet" or "-q": quiet = true; break;
@@ -40,6 +41,7 @@ public static class AuditCommand
         }
         if (bundles.Count < 2) throw new UsageException("audit needs the same job captured on at least two nodes: magneton audit <bundle> <bundle>...");
         var log = quiet ? TextWriter.Null : stderr;
+        string? htmlFile = html is null ? null : HtmlReportFile.Check(html);
 
         AuditReport report;
         await using (var session = await ClientSession.OpenAsync(cluster, bundles, log, ct).ConfigureAwait(false))
@@ -48,6 +50,7 @@ public static class AuditCommand
         string text = JsonSerializer.Serialize(report, ReportJson.Options);
         if (json is "-") await stdout.WriteLineAsync(text).ConfigureAwait(false);
         else if (json is not null) await File.WriteAllTextAsync(json, text + "\n", new UTF8Encoding(false), ct).ConfigureAwait(false);
+        if (htmlFile is not null) await HtmlReportFile.WriteAsync(htmlFile, Magneton.Core.Reporting.Html.HtmlReport.RenderAudit(report), ct).ConfigureAwait(false);
         if (!quiet) await (json is "-" ? stderr : stdout).WriteAsync(Summary(report)).ConfigureAwait(false);
         return Program.Ok;
     }

@@ -15,11 +15,11 @@ namespace Magneton.Client;
 public static class CampaignCommand
 {
     public sealed record Arguments(string Baseline, IReadOnlyList<string> Versions, double Threshold, string? Json,
-        string? Cluster, bool FailOnWaste, bool Quiet);
+        string? Cluster, bool FailOnWaste, bool Quiet, string? Html = null);
 
     public static Arguments Parse(string[] args)
     {
-        string? baseline = null, json = null, cluster = null;
+        string? baseline = null, json = null, cluster = null, html = null;
         var versions = new List<string>();
         double threshold = CompareArguments.DefaultThreshold;
         bool failOnWaste = false, quiet = false;
@@ -31,6 +31,7 @@ public static class CampaignCommand
             {
                 case "--baseline": baseline = Next(); break;
                 case "--json": json = Next(); break;
+                case "--html": html = Next(); break;
                 case "--cluster": cluster = Next(); ClusterEndpoints.Parse(cluster); break;
                 case "--threshold": threshold = CompareArguments.Parse(["x", "y", "--threshold", Next()]).Threshold; break;
                 case "--fail-on-waste": failOnWaste = true; break;
@@ -43,7 +44,7 @@ public static class CampaignCommand
         }
         if (baseline is null) throw new UsageException("campaign needs --baseline <bundle>: magneton campaign --baseline <bundle> <bundle>...");
         if (versions.Count == 0) throw new UsageException("campaign needs at least one version bundle after the baseline");
-        return new Arguments(baseline, versions, threshold, json, cluster, failOnWaste, quiet);
+        return new Arguments(baseline, versions, threshold, json, cluster, failOnWaste, quiet, html);
     }
 
     public static async Task<int> RunAsync(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken ct)
@@ -51,16 +52,18 @@ public static class CampaignCommand
         if (argv is ["-h" or "--help", ..]) { await stdout.WriteAsync(Usage.Text).ConfigureAwait(false); return Program.Ok; }
         var args = Parse(argv);
         var progress = args.Quiet ? TextWriter.Null : stderr;
-        CampaignReport report;
-        await using (var session = await ClientSession.OpenAsync(args.Cluster, [args.Baseline, .. args.Versions], progress, ct).ConfigureAwait(false))
+        string? htmlFile = args.Html is null ? null : HtmlReportFile.Check(args.Html);
+        var report = await ProgressDisplay.RunAsync(ProgressDisplay.IsInteractive(stderr, args.Quiet), progress, "campaign", async display =>
         {
+            await using var session = await ClientSession.OpenAsync(args.Cluster, [args.Baseline, .. args.Versions], display.Log, ct).ConfigureAwait(false);
             var request = new CampaignRequest(session.Runs[0], [.. session.Runs.Skip(1)], args.Threshold);
-            report = await RunCampaignAsync(session.Client, WorkIds.Campaign(request), request, progress, ct).ConfigureAwait(false);
-        }
+            return await RunCampaignAsync(session.Client, WorkIds.Campaign(request), request, display.Log, ct, display.Campaign).ConfigureAwait(false);
+        }).ConfigureAwait(false);
 
         string json = JsonSerializer.Serialize(report, ReportJson.Options);
         if (args.Json is "-") await stdout.WriteLineAsync(json).ConfigureAwait(false);
         else if (args.Json is { } file) await File.WriteAllTextAsync(file, json + "\n", new UTF8Encoding(false), ct).ConfigureAwait(false);
+        if (htmlFile is not null) await HtmlReportFile.WriteAsync(htmlFile, Magneton.Core.Reporting.Html.HtmlReport.RenderCampaign(report), ct).ConfigureAwait(false);
         if (!args.Quiet) await (args.Json is "-" ? stderr : stdout).WriteAsync(Summary(report)).ConfigureAwait(false);
 
         var failed = report.Versions.Where(v => v.Error is not null).ToList();
@@ -71,13 +74,14 @@ public static class CampaignCommand
 
     /// <summary>Starts (or finds) the campaign and polls it to the end, printing each newly finished version.</summary>
     public static async Task<CampaignReport> RunCampaignAsync(IClusterClient client, string campaignId, CampaignRequest request,
-        TextWriter progress, CancellationToken ct)
+        TextWriter progress, CancellationToken ct, Action<CampaignStatus>? onStatus = null)
     {
         var campaign = client.GetGrain<ICampaignGrain>(campaignId);
         var status = await ClusterJob.Retrying(() => campaign.Start(request), ct).ConfigureAwait(false);
         var printed = new HashSet<string>();
         while (true)
         {
+            onStatus?.Invoke(status);
             foreach (var line in status.Recent.Where(printed.Add))
                 await progress.WriteLineAsync($"[{status.Done + status.Failed}/{status.Versions}] {line}").ConfigureAwait(false);
             if (status.Finished) break;

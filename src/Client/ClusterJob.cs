@@ -14,7 +14,7 @@ public static class ClusterJob
     public static TimeSpan UnreachableFor { get; set; } = TimeSpan.FromMinutes(2);
 
     public static async Task<ComparisonReport> CompareAsync(string cluster, string bundleA, string bundleB, double threshold,
-        TextWriter log, CancellationToken ct)
+        TextWriter log, CancellationToken ct, Action<JobStatus>? onStatus = null)
     {
         // Bad input is refused here, before any connection: nothing malformed or oversized reaches a grain.
         var checkedA = await BundleUploader.CheckAsync(bundleA, ct).ConfigureAwait(false);
@@ -24,15 +24,22 @@ public static class ClusterJob
         var a = await uploader.ResolveAsync(bundleA, checkedA, ct).ConfigureAwait(false);
         var b = await uploader.ResolveAsync(bundleB, checkedB, ct).ConfigureAwait(false);
         var request = new CompareRequest(a, b, threshold);
-        return await RunAsync(connection.Client, request, log, ct).ConfigureAwait(false);
+        return await RunAsync(connection.Client, request, log, ct, onStatus).ConfigureAwait(false);
     }
 
-    public static async Task<ComparisonReport> RunAsync(IClusterClient client, CompareRequest request, TextWriter log, CancellationToken ct)
+    /// <param name="onStatus">called after each poll (a live progress display); polls are then more frequent</param>
+    public static async Task<ComparisonReport> RunAsync(IClusterClient client, CompareRequest request, TextWriter log, CancellationToken ct,
+        Action<JobStatus>? onStatus = null)
     {
         var job = client.GetGrain<IMatchingJobGrain>(JobId(request));
         var status = await Retrying(() => job.Start(request), ct).ConfigureAwait(false);
+        var poll = TimeSpan.FromSeconds(onStatus is null ? 2 : 0.5);
+        onStatus?.Invoke(status);
         while (!status.Finished)
-            status = await Retrying(() => job.Wait(TimeSpan.FromSeconds(2)), ct).ConfigureAwait(false);
+        {
+            status = await Retrying(() => job.Wait(poll), ct).ConfigureAwait(false);
+            onStatus?.Invoke(status);
+        }
         if (status.Resumes > 0)
             await log.WriteLineAsync($"{status.JobId}: resumed {status.Resumes} time(s) after losing a silo").ConfigureAwait(false);
         return await Retrying(() => job.GetReport(), ct).ConfigureAwait(false);

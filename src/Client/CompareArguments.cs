@@ -11,7 +11,10 @@ public sealed record CompareArguments(
     bool FailOnWaste,
     bool Quiet,
     bool Help = false,
-    string? Cluster = null)
+    string? Cluster = null,
+    string? Html = null,
+    int? Step = null,
+    int? Rank = null)
 {
     public const double DefaultThreshold = 0.10;
 
@@ -19,7 +22,8 @@ public sealed record CompareArguments(
     {
         var positional = new List<string>();
         double threshold = DefaultThreshold;
-        string? json = null, cluster = null;
+        string? json = null, cluster = null, html = null;
+        int? step = null, rank = null;
         bool failOnWaste = false, quiet = false, optionsEnded = false;
 
         for (int i = 0; i < args.Length; i++)
@@ -60,6 +64,16 @@ public sealed record CompareArguments(
                     json = Value(ref i);
                     if (json.Length == 0) throw new UsageException("option --json needs a file name or '-'");
                     break;
+                case "--html":
+                    html = Value(ref i);
+                    if (html.Length == 0 || html == "-") throw new UsageException("option --html needs a file name");
+                    break;
+                case "--step":
+                    step = ParseIndex(name, Value(ref i));
+                    break;
+                case "--rank":
+                    rank = ParseIndex(name, Value(ref i));
+                    break;
                 case "--cluster":
                     cluster = Value(ref i);
                     ClusterEndpoints.Parse(cluster); // fail fast on a malformed address
@@ -82,7 +96,15 @@ public sealed record CompareArguments(
                 : "compare needs a second bundle: magneton compare <bundleA> <bundleB>");
         if (positional.Count > 2)
             throw new UsageException($"unexpected argument '{positional[2]}': compare takes two bundles");
-        return new CompareArguments(positional[0], positional[1], threshold, json, failOnWaste, quiet, Cluster: cluster);
+        return new CompareArguments(positional[0], positional[1], threshold, json, failOnWaste, quiet, Cluster: cluster, Html: html, Step: step, Rank: rank);
+    }
+
+    /// <summary>--step N / --rank R: a non-negative integer (plain profiler traces only).</summary>
+    internal static int ParseIndex(string option, string text)
+    {
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v))
+            throw new UsageException($"{option}: '{text}' is not a non-negative integer");
+        return v;
     }
 
     static double ParseThreshold(string text)

@@ -17,9 +17,13 @@ public static class CompareCommand
         // Check what can be checked before any silo is involved: bad input fails fast.
         string? jsonFile = args.Json is null or "-" ? null : CheckOutputFile(args.Json);
         bool jsonToStdout = args.Json == "-";
+        string? htmlFile = args.Html is null ? null : HtmlReportFile.Check(args.Html);
 
-        ComparisonReport report = args.Cluster is { } cluster
-            ? await ClusterJob.CompareAsync(cluster, args.BundleA, args.BundleB, args.Threshold, stderr, ct).ConfigureAwait(false)
+        ComparisonReport report = TraceCompareCommand.Applies(args)
+            ? await Task.Run(() => TraceCompareCommand.Compare(args, ct), ct).ConfigureAwait(false)
+            : args.Cluster is { } cluster
+            ? await ProgressDisplay.RunAsync(ProgressDisplay.IsInteractive(stderr, args.Quiet), stderr, "compare",
+                p => ClusterJob.CompareAsync(cluster, args.BundleA, args.BundleB, args.Threshold, p.Log, ct, p.Job)).ConfigureAwait(false)
             : await CompareEmbeddedAsync(args, ct).ConfigureAwait(false);
 
         string json = JsonSerializer.Serialize(report, ReportJson);
@@ -35,12 +39,14 @@ public static class CompareCommand
             }
         }
         if (jsonToStdout) await stdout.WriteLineAsync(json).ConfigureAwait(false);
+        if (htmlFile is not null) await HtmlReportFile.WriteComparisonAsync(htmlFile, report, args.BundleA, args.BundleB, ct).ConfigureAwait(false);
 
         if (!args.Quiet)
         {
             var summary = jsonToStdout ? stderr : stdout;
             await summary.WriteAsync(Summary(report)).ConfigureAwait(false);
             if (jsonFile is not null) await summary.WriteLineAsync($"report: {jsonFile}").ConfigureAwait(false);
+            if (htmlFile is not null) await summary.WriteLineAsync($"html: {htmlFile}").ConfigureAwait(false);
         }
         return args.FailOnWaste && report.HasWaste ? Program.WasteFound : Program.Ok;
     }
@@ -58,6 +64,7 @@ public static class CompareCommand
     /// <summary>The lead's terminal report, plus where the energy numbers come from if it does not say.</summary>
     internal static string Summary(ComparisonReport report)
     {
+        if (report.Matching.Mode == Magneton.Core.Traces.TraceComparison.Mode) return Magneton.Core.Traces.TraceComparison.Render(report);
         var text = TerminalReport.Render(report);
         var sources = report.EnergyModel?.Sources;
         if (!string.IsNullOrWhiteSpace(sources) && !text.Contains(sources, StringComparison.Ordinal))

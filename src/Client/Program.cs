@@ -55,6 +55,14 @@ public static class Program
                     return await PowerCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 case "gpus":
                     return await GpusCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
+                case "bench":
+                    return await BenchCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
+                case "inspect":
+                    return await InspectCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
+                case "export":
+                    return await ExportCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
+                case "capture":
+                    return await CaptureCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 default:
                     throw new UsageException(args[0].StartsWith('-')
                         ? $"unknown option '{args[0]}' (see magneton --help)"
@@ -112,9 +120,15 @@ static class Usage
 
         Usage:
           magneton compare <bundleA> <bundleB> [options]
-          magneton campaign --baseline <bundle> <bundle>... [--json <file|->] [--cluster <h:p>] [--threshold <x>]
-                           [--fail-on-waste] [--quiet]
-          magneton audit <bundle> <bundle>... [--json <file|->] [--cluster <h:p>] [--threshold <x>] [--quiet]
+          magneton campaign --baseline <bundle> <bundle>... [--json <file|->] [--html <file>] [--cluster <h:p>]
+                           [--threshold <x>] [--fail-on-waste] [--quiet]
+          magneton audit <bundle> <bundle>... [--json <file|->] [--html <file>] [--cluster <h:p>] [--threshold <x>] [--quiet]
+          magneton export <bundle> --out <trace.json|-> [--report <report.json>] [--side a|b]
+                             the run as a Chrome trace for ui.perfetto.dev: operators, kernels, power and energy
+                             counters, power.csv, and a report's findings (see magneton export --help)
+          magneton inspect <trace|bundle> [--json] [--rank <R>] [--top <N>]
+                             ranks, steps, operators and kernels by GPU time of a PyTorch profiler trace
+                             (*.json, *.json.gz, a directory of per-rank traces) or of a bundle's kineto.json.gz
           magneton runs --cluster <host:port> [--json]
           magneton silo [silo options]          (see magneton silo --help)
           magneton power <samples.csv> [--from <unix ns>] [--to <unix ns>] [--json]
@@ -123,6 +137,9 @@ static class Usage
           magneton power --sample <seconds> --out <file> [--device <i>] [--interval-ms <ms>] [--energy-only] [--json]
                              record NVML samples of one GPU to a power.csv, then report its whole span
           magneton gpus [--json]                the NVIDIA GPUs NVML sees: name, UUID, driver, limits, power
+          magneton bench --operators <N> [--json <file|->]   scale a sample pair to N operators a side and measure
+          magneton capture --system <name> --out <dir> [--cluster <h:p>] -- <python command...>
+                             run a PyTorch script under the probe and write its bundle (see magneton capture --help)
           magneton help | --help
           magneton --version
 
@@ -130,12 +147,19 @@ static class Usage
           --threshold <x>    minimum relative energy excess of a finding, a number in (0, 10] (default 0.10)
           --json <file|->    also write the report as JSON (schema magneton.report/1) to a file; '-' writes it
                              to stdout, which then carries nothing else (the summary goes to stderr)
+          --html <file>      also write a self-contained HTML report (verdict, findings, charts, power timeline)
           --fail-on-waste    exit with code 3 when any finding is waste (for CI gates)
-          --quiet            do not print the terminal summary
+          --step <N>         two profiler traces: compare ProfilerStep#N (default: each side's last complete step)
+          --rank <R>         two multi-rank profiler traces: compare rank R (default: the lowest rank)
+          --quiet            do not print the terminal summary (nor the live progress display)
           --cluster <h:p>    run on a cluster through its gateway(s) (host:port[,host:port]) instead of an
                              embedded silo; local bundles are checked here, then uploaded to the cluster's
                              store (once: the run id is the hash of the files); run:<id> names a stored run
           -h, --help         show this help
+
+        <bundleA> and <bundleB> may also be two plain PyTorch profiler traces (*.json, *.json.gz, or directories of
+        per-rank traces): their operators are then matched by name and call-tree position within one step, values
+        are not compared and energy is not measured (GPU time only; matching.mode "structure" in the report).
 
         Without --cluster the comparison runs on an Orleans silo embedded in this process. On a cluster, the same
         comparison of the same runs is done once: asking again returns the stored report.
