@@ -31,7 +31,7 @@ public static class ClusterJob
     public static async Task<ComparisonReport> RunAsync(IClusterClient client, CompareRequest request, TextWriter log, CancellationToken ct,
         Action<JobStatus>? onStatus = null)
     {
-        var job = client.GetGrain<IMatchingJobGrain>(JobId(request));
+        var job = client.GetGrain<IMatchingJobGrain>(WorkIds.Job(request));
         var status = await Retrying(() => job.Start(request), ct).ConfigureAwait(false);
         var poll = TimeSpan.FromSeconds(onStatus is null ? 2 : 0.5);
         onStatus?.Invoke(status);
@@ -44,8 +44,6 @@ public static class ClusterJob
             await log.WriteLineAsync($"{status.JobId}: resumed {status.Resumes} time(s) after losing a silo").ConfigureAwait(false);
         return await Retrying(() => job.GetReport(), ct).ConfigureAwait(false);
     }
-
-    public static string JobId(CompareRequest r) => WorkIds.Job(r);
 
     internal static async Task<T> Retrying<T>(Func<Task<T>> call, CancellationToken ct)
     {

@@ -66,15 +66,18 @@ public static class AuditAnalysis
     /// </summary>
     public static string JobSignature(Run run)
     {
+        // Hashed a node at a time: a million-operator run would otherwise build a string of tens of MB.
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var text = new StringBuilder();
         foreach (var n in run.Bundle.Dataflow.Nodes)
         {
-            text.Append(n.Op).Append('(');
+            text.Clear().Append(n.Op).Append('(');
             foreach (var v in n.Out)
                 if (run.Bundle.Dataflow.Values.TryGetValue(v, out var value)) text.Append(string.Join('x', value.Shape)).Append(';');
             text.Append(')').Append('\n');
+            hash.AppendData(Encoding.UTF8.GetBytes(text.ToString()));
         }
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())), 0, 8);
+        return Convert.ToHexStringLower(hash.GetHashAndReset(), 0, 8);
     }
 
     /// <summary>Scores every node and picks the outliers and the most typical node (closest to the median).</summary>

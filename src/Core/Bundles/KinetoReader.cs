@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.IO.Compression;
 
 namespace Magneton.Core.Bundles;
@@ -21,35 +20,17 @@ internal static class KinetoReader
             {
                 tables = TraceScanner.Scan(counted, cancel);
             }
-            catch (BundleException) when (counted.ReachedEnd && TrailerMismatch(file, counted.BytesRead) is { } problem)
+            catch (BundleException) when (counted.ReachedEnd && GzipTrailer.Mismatch(file, counted.BytesRead) is { } problem)
             {
                 // A truncated download decodes to a JSON prefix; say so instead of blaming the JSON.
                 throw new BundleException(File, "gzip", problem);
             }
-            if (TrailerMismatch(file, counted.BytesRead) is { } trailer) throw new BundleException(File, "gzip", trailer);
+            if (GzipTrailer.Mismatch(file, counted.BytesRead) is { } trailer) throw new BundleException(File, "gzip", trailer);
             return TraceReduction.Reduce(tables);
         }
         catch (Exception ex) when (ex is not (BundleException or OperationCanceledException) && BundleErrors.IsInputFailure(ex))
         {
             throw BundleErrors.From(File, ex);
         }
-    }
-
-    /// <summary>
-    /// GZipStream reports a stream cut short as a plain end of data, so truncation is detected here: the gzip trailer
-    /// (last 4 bytes) holds the uncompressed length mod 2^32 of the member it ends. Traces are written as one member;
-    /// for a concatenated multi-member file this check would need to walk every member.
-    /// </summary>
-    private static string? TrailerMismatch(FileStream file, long decoded)
-    {
-        long length = file.Length;
-        if (length < 18) return $"is {length} bytes, shorter than an empty gzip member (truncated)";
-        Span<byte> trailer = stackalloc byte[4];
-        file.Seek(length - 4, SeekOrigin.Begin);
-        file.ReadExactly(trailer);
-        uint expected = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
-        return expected == (uint)decoded
-            ? null
-            : $"truncated or corrupt: the gzip trailer records {expected} uncompressed bytes (mod 2^32) but the data decodes to {decoded}";
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.IO.Compression;
 using System.Text;
@@ -108,12 +107,12 @@ public sealed class ProfilerTraceReader
                 reader.Run(decoded, cancel);
             }
             catch (Exception ex) when (ex is BundleException or JsonException && decoded.ReachedEnd
-                                       && TrailerProblem(stream, decoded.Count) is { } problem)
+                                       && GzipTrailer.Mismatch(stream, decoded.Count) is { } problem)
             {
                 // A cut-short download decodes to a prefix of the JSON: blame the compression, not the JSON.
                 throw new BundleException(file, "gzip", problem);
             }
-            if (TrailerProblem(stream, decoded.Count) is { } trailer) throw new BundleException(file, "gzip", trailer);
+            if (GzipTrailer.Mismatch(stream, decoded.Count) is { } trailer) throw new BundleException(file, "gzip", trailer);
             return reader.Build(length, decoded.Count);
         }
         catch (JsonException ex)
@@ -134,19 +133,6 @@ public sealed class ProfilerTraceReader
         return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     }
 
-    /// <summary>The gzip trailer's ISIZE (uncompressed length mod 2^32) against what was decoded.</summary>
-    private static string? TrailerProblem(FileStream file, long decoded)
-    {
-        long length = file.Length;
-        if (length < 18) return $"is {length} bytes, shorter than an empty gzip member (truncated)";
-        Span<byte> trailer = stackalloc byte[4];
-        file.Seek(length - 4, SeekOrigin.Begin);
-        file.ReadExactly(trailer);
-        uint expected = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
-        return expected == (uint)decoded
-            ? null
-            : $"truncated or corrupt: the gzip trailer records {expected} uncompressed bytes (mod 2^32) but the data decodes to {decoded}";
-    }
 
     private static string StripPosition(string message)
     {

@@ -48,6 +48,9 @@ public sealed record RunRef(
     /// <summary>A bundle in the cluster's store.</summary>
     public static RunRef Stored(string runId) => new(runId);
 
+    /// <summary>The same run with its local path normalized, so "dir" and "dir/" are one run.</summary>
+    public RunRef Normalized() => LocalPath is null ? this : this with { LocalPath = RunIds.NormalizePath(LocalPath) };
+
     public override string ToString() => LocalPath ?? "run:" + RunId;
 }
 

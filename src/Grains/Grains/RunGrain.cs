@@ -29,7 +29,7 @@ public sealed class RunGrain(
         ArgumentNullException.ThrowIfNull(run);
         if (run.RunId != RunId)
             throw new ArgumentException($"run grain {RunId} was asked to ingest {run.RunId}");
-        if (run.LocalPath is not null) run = RunRef.Local(run.LocalPath) with { RunId = RunId };
+        run = run.Normalized();
         if (state.State.Summary is { } known && state.State.Source == run && runs.TryGet(run, out _))
             return known;
 

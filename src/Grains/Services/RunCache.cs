@@ -33,7 +33,7 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
     public bool TryGet(RunRef source, out Run run)
     {
         run = null!;
-        if (!_runs.TryGetValue(source.RunId, out var e) || e.Source != Normalize(source)) return false;
+        if (!_runs.TryGetValue(source.RunId, out var e) || e.Source != source.Normalized()) return false;
         if (!e.Run.IsValueCreated || !e.Run.Value.IsCompletedSuccessfully) return false;
         Volatile.Write(ref e.LastUse, Interlocked.Increment(ref _clock));
         run = e.Run.Value.Result;
@@ -46,7 +46,7 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
     /// </summary>
     public async Task<Run> GetOrIngestAsync(RunRef source)
     {
-        source = Normalize(source);
+        source = source.Normalized();
         Entry entry;
         while (true)
         {
@@ -71,8 +71,6 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
     }
 
     public void Clear() => _runs.Clear();
-
-    static RunRef Normalize(RunRef r) => r.LocalPath is null ? r : r with { LocalPath = RunIds.NormalizePath(r.LocalPath) };
 
     Entry NewEntry(RunRef source) =>
         new(source, new Lazy<Task<Run>>(() => Task.Run(() => IngestAsync(source)), LazyThreadSafetyMode.ExecutionAndPublication));

@@ -22,7 +22,7 @@ public sealed class SessionCache(RunCache runs, MagnetonCounters counters)
 
     public async Task<MatchSession> GetOrPrepareAsync(RunRef a, RunRef b, CompareOptions options)
     {
-        var key = new Key(Normalize(a), Normalize(b), options);
+        var key = new Key(a.Normalized(), b.Normalized(), options);
         var lazy = _sessions.GetOrAdd(key, k =>
         {
             _order.Enqueue(k);
@@ -42,8 +42,6 @@ public sealed class SessionCache(RunCache runs, MagnetonCounters counters)
     }
 
     public void Clear() => _sessions.Clear();
-
-    static RunRef Normalize(RunRef r) => r.LocalPath is null ? r : r with { LocalPath = RunIds.NormalizePath(r.LocalPath) };
 
     async Task<MatchSession> PrepareAsync(Key k)
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Magneton.Client;
 using Magneton.Tests.Grains;
+using Magneton.Tests.Infrastructure;
 using Xunit;
 
 namespace Magneton.Tests.Cli;
@@ -9,26 +10,9 @@ namespace Magneton.Tests.Cli;
 [Collection("CLI")]
 public sealed class CliTests
 {
-    sealed record Result(int Code, string Out, string Err);
+    static Task<CliResult> Run(params string[] args) => CliRunner.Run(args);
 
-    static async Task<Result> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = await Program.RunAsync(args, stdout, stderr);
-        return new Result(code, stdout.ToString(), stderr.ToString());
-    }
-
-    static void AssertOneLineError(Result r, string mustContain)
-    {
-        Assert.Equal(2, r.Code);
-        Assert.Equal("", r.Out);
-        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("magneton: error: ", lines[0]);
-        Assert.Contains(mustContain, lines[0]);
-        Assert.DoesNotContain(" at ", lines[0]); // no stack trace
-    }
+    static void AssertOneLineError(CliResult r, string mustContain) => CliRunner.AssertOneLineError(r, mustContain);
 
     [Fact]
     public async Task Missing_bundle_directory_is_bad_input()

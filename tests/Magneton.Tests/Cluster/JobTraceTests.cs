@@ -31,7 +31,7 @@ public sealed class JobTraceTests(AzuriteFixture azurite)
         var request = new CompareRequest(
             await uploader.ResolveAsync(TestRepo.GeluA, CancellationToken.None),
             await uploader.ResolveAsync(TestRepo.GeluB, CancellationToken.None));
-        var jobId = ClusterJob.JobId(request);
+        var jobId = WorkIds.Job(request);
         var report = await ClusterJob.RunAsync(cluster.Client, request, TextWriter.Null, CancellationToken.None);
         Assert.NotEmpty(report.Findings);
 

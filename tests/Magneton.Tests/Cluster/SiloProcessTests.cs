@@ -87,15 +87,7 @@ public sealed class SiloProcessTests(ITestOutputHelper output)
         }
     }
 
-    sealed record Result(int Code, string Out, string Err);
-
-    static async Task<Result> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = await Program.RunAsync(args, stdout, stderr);
-        return new Result(code, stdout.ToString(), stderr.ToString());
-    }
+    static Task<CliResult> Run(params string[] args) => CliRunner.Run(args);
 
     [Theory]
     [InlineData("--silo-port", "--silo-port", "abc")]

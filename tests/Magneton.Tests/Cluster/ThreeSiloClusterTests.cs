@@ -45,7 +45,7 @@ public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
         Assert.Equal(Expected.Value, Canonical(report));
         var perSilo = cluster.Counters().Select(kv => kv.Value.SegmentsMatched - before[kv.Key]).ToList();
         Assert.True(perSilo.Count(n => n > 0) >= 2, $"segments per silo: {string.Join(", ", perSilo)}");
-        var status = await cluster.Client.GetGrain<IMatchingJobGrain>(ClusterJob.JobId(request)).GetStatus();
+        var status = await cluster.Client.GetGrain<IMatchingJobGrain>(WorkIds.Job(request)).GetStatus();
         Assert.Equal(status.SegmentsTotal, perSilo.Sum());
 
         // Asking again is answered from the stored job: no segment is matched twice.
@@ -62,7 +62,7 @@ public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
         const int allowed = 10;
         cluster.Gate.HoldAfter(allowed);
 
-        var job = cluster.Client.GetGrain<IMatchingJobGrain>(ClusterJob.JobId(request));
+        var job = cluster.Client.GetGrain<IMatchingJobGrain>(WorkIds.Job(request));
         var started = await job.Start(request);
         var status = started;
         var sw = Stopwatch.StartNew();
@@ -106,7 +106,7 @@ public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
             Assert.Equal(new[] { request.A.RunId, request.B.RunId }.Order(), runs.Select(r => r.RunId).Order());
             Assert.All(runs, r => Assert.Equal(RunIds.NormalizePath(r.Origin), r.Origin));
 
-            var job = cluster.Client.GetGrain<IMatchingJobGrain>(ClusterJob.JobId(request));
+            var job = cluster.Client.GetGrain<IMatchingJobGrain>(WorkIds.Job(request));
             Assert.Equal(JobPhase.Done, (await job.GetStatus()).Phase);
             Assert.Equal(first, Canonical(await job.GetReport()));
             Assert.All(cluster.Counters().Values, c => Assert.Equal(0, c.SegmentsMatched));

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Magneton.Client;
 using Magneton.Core.Bundles;
 using Magneton.Core.Energy;
+using Magneton.Tests.Infrastructure;
 using Xunit;
 
 namespace Magneton.Tests.GpuWorker;
@@ -13,17 +14,9 @@ namespace Magneton.Tests.GpuWorker;
 /// </summary>
 public sealed class PowerCliTests
 {
-    sealed record Result(int Code, string Out, string Err);
+    static Task<CliResult> Run(params string[] args) => CliRunner.Run(args);
 
-    static async Task<Result> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = await Program.RunAsync(args, stdout, stderr);
-        return new Result(code, stdout.ToString(), stderr.ToString());
-    }
-
-    static string OneErrorLine(Result r)
+    static string OneErrorLine(CliResult r)
     {
         Assert.Equal(2, r.Code);
         Assert.Equal("", r.Out);

@@ -5,6 +5,7 @@ using Magneton.Core.Reporting;
 using Magneton.Core.Reporting.Perfetto;
 using Magneton.Core.Runs;
 using Magneton.Tests.Grains;
+using Magneton.Tests.Infrastructure;
 using Xunit;
 
 namespace Magneton.Tests.Reports;
@@ -128,15 +129,7 @@ public sealed class PerfettoTraceTests
 [Collection("CLI")]
 public sealed class ExportCommandTests
 {
-    sealed record Result(int Code, string Out, string Err);
-
-    static async Task<Result> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = await Program.RunAsync(args, stdout, stderr);
-        return new Result(code, stdout.ToString(), stderr.ToString());
-    }
+    static Task<CliResult> Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public async Task Export_with_a_report_finds_the_side_and_annotates_the_findings()

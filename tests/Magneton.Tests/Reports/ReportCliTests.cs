@@ -2,6 +2,7 @@ using Magneton.Client;
 using Magneton.Grains;
 using Magneton.Tests.Grains;
 using Spectre.Console;
+using Magneton.Tests.Infrastructure;
 using Xunit;
 
 namespace Magneton.Tests.Reports;
@@ -10,15 +11,7 @@ namespace Magneton.Tests.Reports;
 [Collection("CLI")]
 public sealed class ReportCliTests
 {
-    sealed record Result(int Code, string Out, string Err);
-
-    static async Task<Result> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = await Program.RunAsync(args, stdout, stderr);
-        return new Result(code, stdout.ToString(), stderr.ToString());
-    }
+    static Task<CliResult> Run(params string[] args) => CliRunner.Run(args);
 
     static string TempDir()
     {

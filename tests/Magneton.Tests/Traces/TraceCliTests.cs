@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Magneton.Client;
+using Magneton.Tests.Infrastructure;
 using Xunit;
 
 namespace Magneton.Tests.Traces;
@@ -7,25 +8,9 @@ namespace Magneton.Tests.Traces;
 /// <summary><c>magneton inspect</c> and <c>magneton compare</c> on plain profiler traces, run in-process.</summary>
 public sealed class TraceCliTests
 {
-    sealed record Result(int Code, string Out, string Err);
+    static Task<CliResult> Run(params string[] args) => CliRunner.Run(args);
 
-    static async Task<Result> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = await Program.RunAsync(args, stdout, stderr);
-        return new Result(code, stdout.ToString(), stderr.ToString());
-    }
-
-    static void AssertOneLineError(Result r, string mustContain)
-    {
-        Assert.Equal(2, r.Code);
-        Assert.Equal("", r.Out);
-        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("magneton: error: ", lines[0]);
-        Assert.Contains(mustContain, lines[0]);
-    }
+    static void AssertOneLineError(CliResult r, string mustContain) => CliRunner.AssertOneLineError(r, mustContain);
 
     /// <summary>A directory of two ranks' traces: the real trace_diff pair (ranks 3 and 1), linked, not copied.</summary>
     static TempDir MultiRankDirectory()

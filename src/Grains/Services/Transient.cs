@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Magneton.Grains;
+
+/// <summary>Which failures of a grain call are worth retrying: the cluster moving, not the input being wrong.</summary>
+public static class Transient
+{
+    public static bool Is(Exception e) => e switch
+    {
+        MagnetonInputException or ArgumentException => false,
+        AggregateException a => a.InnerExceptions.All(Is),
+        TimeoutException or OrleansException or System.Net.Sockets.SocketException or IOException => true,
+        _ => e.InnerException is { } inner && Is(inner),
+    };
+
+    /// <summary>
+    /// Runs a step, retrying with backoff (0.25 s doubling) while it fails for a reason other than bad input:
+    /// typically the silo that held the callee was lost, and the retry activates the callee on another one.
+    /// </summary>
+    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, ILogger log, string what, int attempts = 6)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (attempt < attempts && !IsInput(e))
+            {
+                var delay = TimeSpan.FromMilliseconds(250 * (1 << (attempt - 1)));
+                log.LogWarning("{What} failed ({Error}); retry {Attempt} in {Delay} ms",
+                    what, e.GetType().Name + ": " + e.Message, attempt, delay.TotalMilliseconds);
+                await Task.Delay(delay);
+            }
+        }
+    }
+
+    public static Task RetryAsync(Func<Task> call, ILogger log, string what) =>
+        RetryAsync<bool>(async () => { await call(); return true; }, log, what);
+
+    static bool IsInput(Exception e) => e is MagnetonInputException
+        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException);
+}
