@@ -58,8 +58,10 @@ public sealed class PowerSamplerTests
         var samples = PowerSampler.Record(gpu, TimeSpan.FromMilliseconds(500),
             new PowerSamplerOptions { Interval = TimeSpan.FromMilliseconds(5) });
         Assert.InRange(samples.Count, 20, 101);
-        var gaps = Enumerable.Range(1, samples.Count - 1).Select(i => (samples.TimeNs[i] - samples.TimeNs[i - 1]) / 1e6).Order().ToArray();
-        Assert.InRange(gaps[gaps.Length / 2], 4.5, 8);
+        // Rows keep to a 5 ms grid: a late wake-up shortens the next gap, so single gaps jitter under load (a median
+        // of 4.0 ms was seen on a busy box) while the mean spacing stays the interval.
+        double meanGapMs = (samples.TimeNs[samples.Count - 1] - samples.TimeNs[0]) / 1e6 / (samples.Count - 1);
+        Assert.InRange(meanGapMs, 4.5, 8);
     }
 
     [Fact]
