@@ -230,7 +230,11 @@ public static class SiloHost
         await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext('magneton.orleans-membership-schema'))", connection, tx))
             await lockCmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
 
-        await using (var check = new NpgsqlCommand("SELECT to_regclass('orleansmembershiptable') IS NOT NULL", connection, tx))
+        // A plain query of pg_class, not to_regclass: after waiting on the advisory lock, to_regclass can answer
+        // from this backend's stale catalog cache and miss the table the silo before us just created.
+        await using (var check = new NpgsqlCommand(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relname = 'orleansmembershiptable' AND pg_catalog.pg_table_is_visible(c.oid))",
+            connection, tx))
         {
             if (await check.ExecuteScalarAsync(ct).ConfigureAwait(false) is true)
             {
