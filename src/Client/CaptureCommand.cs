@@ -24,17 +24,13 @@ public static class CaptureCommand
           --system <name>       name of the system, recorded in the bundle (required)
           --out <dir>           bundle directory to create (required; must be new or empty)
           --cluster <h:p>       also upload the bundle to a cluster and print its run id
-          --gpu <n>             NVML index of the GPU to sample (default 0)
+          --gpu <n>             NVML index of the GPU to sample (default 0); the job runs on it
+                                (CUDA_VISIBLE_DEVICES is set to its UUID unless already set)
           --python <path>       interpreter for `script.py` / `-m` commands (default: MAGNETON_PYTHON or python3)
           --probe-path <dir>    directory put on PYTHONPATH so magneton_probe imports without pip
                                 (default: MAGNETON_PROBE_PATH)
-          --iterations <n>      energy-pass iterations (default: about 0.6 s of the job)
-          --no-replay           skip the per-operator replay (operator power from the timeline only)
-          --replay-repeat <n>   replay the n longest operators twice (repeatability check)
-          --replay-budget <s>   seconds for all replays together (default 240)
-          --baseline-seconds <s> length of the uninstrumented baseline (default 2)
 
-        """;
+        """ + ProbeOptionsHelp + "\n";
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
@@ -76,6 +72,7 @@ public static class CaptureCommand
             var node = new CaptureRunner.NodeInfo(Environment.MachineName, device.Name, device.Uuid, device.Driver,
                 device.EnforcedPowerLimitW ?? device.PowerLimitW);
             await stderr.WriteLineAsync($"magneton capture: sampling GPU {device.Index} ({device.Name}); running the probe").ConfigureAwait(false);
+            options = options with { Environment = ProbeLauncher.PinToGpu(device.Uuid) };
             using var sampler = new PowerCaptureSampler(nvml.Counter(options.Gpu));
             try
             {
@@ -137,19 +134,7 @@ public static class CaptureCommand
                 case "--gpu":
                     gpu = NonNegative(a, Value(args, ref i));
                     break;
-                case "--iterations" or "--replay-repeat":
-                    probeArgs.Add(a);
-                    probeArgs.Add(NonNegative(a, Value(args, ref i)).ToString(CultureInfo.InvariantCulture));
-                    break;
-                case "--replay-budget" or "--baseline-seconds":
-                    var v = Value(args, ref i);
-                    if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !(s > 0))
-                        throw new UsageException($"option {a} needs a positive number of seconds, got '{v}'");
-                    probeArgs.Add(a);
-                    probeArgs.Add(v);
-                    break;
-                case "--no-replay":
-                    probeArgs.Add(a);
+                case var _ when ProbeOption(args, ref i, probeArgs):
                     break;
                 default:
                     throw new UsageException(a.StartsWith('-')
@@ -169,13 +154,47 @@ public static class CaptureCommand
         return (options, cluster, false);
     }
 
-    static string Value(string[] args, ref int i)
+    /// <summary>The probe's own options (shared by capture and submit); false when args[i] is not one.</summary>
+    internal static bool ProbeOption(string[] args, ref int i, List<string> probeArgs)
+    {
+        var a = args[i];
+        switch (a)
+        {
+            case "--iterations" or "--replay-repeat":
+                probeArgs.Add(a);
+                probeArgs.Add(NonNegative(a, Value(args, ref i)).ToString(CultureInfo.InvariantCulture));
+                return true;
+            case "--replay-budget" or "--baseline-seconds":
+                var v = Value(args, ref i);
+                if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !(s > 0))
+                    throw new UsageException($"option {a} needs a positive number of seconds, got '{v}'");
+                probeArgs.Add(a);
+                probeArgs.Add(v);
+                return true;
+            case "--no-replay":
+                probeArgs.Add(a);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Help lines of the probe options, shared by capture and submit.</summary>
+    internal const string ProbeOptionsHelp = """
+          --iterations <n>      energy-pass iterations (default: about 0.6 s of the job)
+          --no-replay           skip the per-operator replay (operator power from the timeline only)
+          --replay-repeat <n>   replay the n longest operators twice (repeatability check)
+          --replay-budget <s>   seconds for all replays together (default 240)
+          --baseline-seconds <s> length of the uninstrumented baseline (default 2)
+        """;
+
+    internal static string Value(string[] args, ref int i)
     {
         if (i + 1 >= args.Length || args[i + 1] == "--") throw new UsageException($"option {args[i]} needs a value");
         return args[++i];
     }
 
-    static int NonNegative(string option, string value) =>
+    internal static int NonNegative(string option, string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n)
             ? n
             : throw new UsageException($"option {option} needs a non-negative integer, got '{value}'");

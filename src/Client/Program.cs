@@ -63,6 +63,12 @@ public static class Program
                     return await ExportCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 case "capture":
                     return await CaptureCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
+                case "worker":
+                    return await WorkerCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
+                case "submit":
+                    return await SubmitCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
+                case "workers":
+                    return await WorkersCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
                 default:
                     throw new UsageException(args[0].StartsWith('-')
                         ? $"unknown option '{args[0]}' (see magneton --help)"
@@ -140,6 +146,11 @@ static class Usage
           magneton bench --operators <N> [--json <file|->]   scale a sample pair to N operators a side and measure
           magneton capture --system <name> --out <dir> [--cluster <h:p>] -- <python command...>
                              run a PyTorch script under the probe and write its bundle (see magneton capture --help)
+          magneton worker --cluster <h:p> [--node <name>] [--gpu <n>|all] [--work-dir <dir>]
+                             a GPU worker: registers this node's GPUs and runs the cluster's capture jobs
+          magneton submit --cluster <h:p> --system <name> [--node <name>] [--wait] -- <python command...>
+                             queue a capture for the GPU workers; --wait prints run:<id> when it is done
+          magneton workers --cluster <h:p> [--json]   the cluster's GPU workers and capture jobs
           magneton help | --help
           magneton --version
 

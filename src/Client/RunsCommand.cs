@@ -10,29 +10,12 @@ public static class RunsCommand
 {
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        string? cluster = null;
-        bool json = false;
-        for (int i = 0; i < args.Length; i++)
+        var (cluster, json, help) = ParseListing(args, "runs", "lists a cluster's stored bundles");
+        if (help)
         {
-            switch (args[i])
-            {
-                case "--cluster" when i + 1 < args.Length:
-                    cluster = args[++i];
-                    ClusterEndpoints.Parse(cluster);
-                    break;
-                case "--json":
-                    json = true;
-                    break;
-                case "-h" or "--help":
-                    await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-                    return Program.Ok;
-                default:
-                    throw new UsageException(args[i] == "--cluster"
-                        ? "option --cluster needs a value"
-                        : $"unexpected argument '{args[i]}' for runs (magneton runs --cluster host:port [--json])");
-            }
+            await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
+            return Program.Ok;
         }
-        if (cluster is null) throw new UsageException("runs lists a cluster's stored bundles: magneton runs --cluster host:port");
 
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
         var catalog = connection.Client.GetGrain<ICatalogGrain>(0);
@@ -57,6 +40,33 @@ public static class RunsCommand
                 $"{r.RunId,-22} {Trim(r.System, 36),-36} {BundleLimits.Describe(r.TotalBytes),10}  {stored,-19}  {r.Origin}").ConfigureAwait(false);
         }
         return Program.Ok;
+    }
+
+    /// <summary>The arguments of a cluster listing (runs, workers): --cluster (required) and --json.</summary>
+    internal static (string Cluster, bool Json, bool Help) ParseListing(string[] args, string command, string what)
+    {
+        string? cluster = null;
+        bool json = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--cluster":
+                    cluster = CaptureCommand.Value(args, ref i);
+                    ClusterEndpoints.Parse(cluster);
+                    break;
+                case "--json":
+                    json = true;
+                    break;
+                case "-h" or "--help":
+                    return ("", false, true);
+                default:
+                    throw new UsageException($"unexpected argument '{args[i]}' for {command} (magneton {command} --cluster host:port [--json])");
+            }
+        }
+        return cluster is null
+            ? throw new UsageException($"{command} {what}: magneton {command} --cluster host:port")
+            : (cluster, json, false);
     }
 
     static string Trim(string s, int width) => s.Length <= width ? s : s[..(width - 1)] + "…";

@@ -26,6 +26,7 @@ public sealed record SiloArguments
     public string? Postgres { get; init; }
     public TelemetryExport Telemetry { get; init; }
     public bool Kubernetes { get; init; }
+    public TimeSpan? WorkerTimeout { get; init; }
     public bool Help { get; init; }
 
     /// <summary>Parses the arguments after <c>silo</c>; <paramref name="env"/> reads environment variables (tests pass their own).</summary>
@@ -34,6 +35,7 @@ public sealed record SiloArguments
         env ??= Environment.GetEnvironmentVariable;
         int siloPort = SiloHostOptions.DefaultSiloPort, gatewayPort = SiloHostOptions.DefaultGatewayPort;
         string? primary = null, listen = null, storageDir = null, blob = null, postgres = null, telemetry = null;
+        TimeSpan? workerTimeout = null;
         string container = "magneton";
         string clusterId = Blank(env(ClusterIdVariable)) is { } c ? ParseId(ClusterIdVariable, c) : SiloHostOptions.DefaultClusterId;
         string serviceId = Blank(env(ServiceIdVariable)) is { } s ? ParseId(ServiceIdVariable, s) : SiloHostOptions.DefaultServiceId;
@@ -72,6 +74,7 @@ public sealed record SiloArguments
                 case "--service-id": serviceId = ParseId(name, Value(ref i)); break;
                 case "--postgres": postgres = NonEmpty(name, Value(ref i)); break;
                 case "--telemetry": telemetry = Value(ref i); break;
+                case "--worker-timeout": workerTimeout = ParseSeconds(name, Value(ref i)); break;
                 default:
                     throw new UsageException($"unknown option '{name}' for silo (see magneton silo --help)");
             }
@@ -114,8 +117,14 @@ public sealed record SiloArguments
             Postgres = postgres,
             Telemetry = export,
             Kubernetes = kubernetes,
+            WorkerTimeout = workerTimeout,
         };
     }
+
+    static TimeSpan ParseSeconds(string name, string value) =>
+        double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s is > 0 and <= 3600
+            ? TimeSpan.FromSeconds(s)
+            : throw new UsageException($"option {name} needs a number of seconds in (0, 3600], got '{value}'");
 
     /// <summary>The silo host options these arguments mean.</summary>
     public SiloHostOptions ToHostOptions() => new()
@@ -135,6 +144,7 @@ public sealed record SiloArguments
         PostgresConnectionString = Postgres,
         Kubernetes = Kubernetes,
         Telemetry = Telemetry,
+        WorkerTimeout = WorkerTimeout,
     };
 
     /// <summary><c>$XDG_DATA_HOME/magneton</c>, else <c>~/.local/share/magneton</c>.</summary>
@@ -247,6 +257,7 @@ public sealed record SiloArguments
                                     localhost clustering; also MAGNETON_POSTGRES; required in Kubernetes
           --telemetry <export>      console | otlp | none (default otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set,
                                     else none); OTLP is configured by the standard OTEL_* variables
+          --worker-timeout <s>      a GPU worker silent this long has its capture job queued again (default 15)
           -h, --help                show this help
 
         A local two-silo cluster:

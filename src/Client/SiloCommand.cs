@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Magneton.Silo;
 using Microsoft.Extensions.Hosting;
 
@@ -31,19 +30,7 @@ public static class SiloCommand
             }
         }
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        // The signals stop the silo gracefully instead of killing the process; a second one is not cancelled
-        // (SIGINT twice, or SIGTERM during a hung stop, ends the process the default way).
-        int signals = 0;
-        void OnSignal(PosixSignalContext context)
-        {
-            if (Interlocked.Increment(ref signals) > 1) return;
-            context.Cancel = true;
-            try { stop.Cancel(); } catch (ObjectDisposedException) { }
-        }
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
+        using var stop = new StopSignals(ct);
 
         IHost host;
         try
@@ -61,7 +48,7 @@ public static class SiloCommand
             {
                 await host.StartAsync(stop.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
             {
                 return Program.Ok; // stopped by a signal before it was up
             }

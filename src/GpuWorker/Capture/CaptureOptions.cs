@@ -18,6 +18,10 @@ public sealed record CaptureOptions
     public IReadOnlyList<string> ProbeArguments { get; init; } = [];
     /// <summary>A directory prepended to PYTHONPATH so that <c>magneton_probe</c> imports without pip (MAGNETON_PROBE_PATH).</summary>
     public string? ProbePath { get; init; }
+    /// <summary>Where the command runs (its relative paths); null: this process' current directory.</summary>
+    public string? WorkingDirectory { get; init; }
+    /// <summary>Variables set for the probe and the command on top of this process' environment.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>What a capture produced.</summary>

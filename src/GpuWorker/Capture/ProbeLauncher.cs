@@ -59,6 +59,15 @@ public static class ProbeLauncher
         return new SplitCommand(interpreter, flags, command.Skip(i).ToArray());
     }
 
+    /// <summary>
+    /// CUDA_VISIBLE_DEVICES for the job when it is not set already: the sampled GPU by UUID, so the job runs on the
+    /// GPU whose counter is read (CUDA's default order is fastest-first, not NVML's PCI order).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> PinToGpu(string? gpuUuid) =>
+        gpuUuid is null || !string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES"))
+            ? new Dictionary<string, string>()
+            : new Dictionary<string, string> { ["CUDA_VISIBLE_DEVICES"] = gpuUuid };
+
     /// <summary>The probe around the user's command.</summary>
     public static ProcessStartInfo Probe(CaptureOptions o)
     {
@@ -90,6 +99,8 @@ public static class ProbeLauncher
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (o.WorkingDirectory is not null) psi.WorkingDirectory = Path.GetFullPath(o.WorkingDirectory);
+        foreach (var (name, value) in o.Environment) psi.Environment[name] = value;
         psi.Environment[SamplerVariable] = ExternalSampler;
         var probePath = o.ProbePath ?? Environment.GetEnvironmentVariable(ProbePathVariable);
         if (!string.IsNullOrEmpty(probePath))

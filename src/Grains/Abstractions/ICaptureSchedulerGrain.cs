@@ -18,14 +18,16 @@ public sealed record WorkerInfo(
     [property: Id(3)] string? RunningJob);
 
 /// <summary>
-/// A capture to run on a GPU node: <c>magneton capture --system System -- Command...</c>. <see cref="Node"/>
-/// null means any GPU node.
+/// A capture to run on a GPU node: <c>magneton capture --system System [ProbeArguments] -- Command...</c>.
+/// <see cref="Node"/> null means any GPU node. The command runs in the worker's work directory, so a script path
+/// is one that exists on the GPU node (an image's or a shared volume's).
 /// </summary>
 [GenerateSerializer, Alias("Magneton.CaptureSpec")]
 public sealed record CaptureSpec(
     [property: Id(0)] string System,
     [property: Id(1)] string[] Command,
-    [property: Id(2)] string? Node = null);
+    [property: Id(2)] string? Node = null,
+    [property: Id(3)] string[]? ProbeArguments = null);
 
 public enum CaptureState { Queued, Running, Done, Failed }
 
@@ -65,6 +67,9 @@ public interface ICaptureSchedulerGrain : IGrainWithStringKey
     [Alias("Progress")] Task Progress(string workerId, string jobId, string message);
     [Alias("Complete")] Task<CaptureJob> Complete(string workerId, string jobId, string runId);
     [Alias("Fail")] Task<CaptureJob> Fail(string workerId, string jobId, string error);
+
+    /// <summary>A worker that stops (SIGTERM) hands its running job back: queued again at once, not after a timeout.</summary>
+    [Alias("Release")] Task<CaptureJob> Release(string workerId, string jobId, string reason);
 
     [Alias("GetJob")] Task<CaptureJob> GetJob(string jobId);
     [Alias("Jobs")] Task<CaptureJob[]> Jobs();

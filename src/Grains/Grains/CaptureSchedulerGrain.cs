@@ -20,6 +20,8 @@ public sealed class CaptureSchedulerGrain(
     /// <summary>A worker not heard from for this long is gone; its running job is queued again.</summary>
     public static TimeSpan WorkerTimeout { get; set; } = TimeSpan.FromSeconds(15);
     public const int MaxAttempts = 3;
+    /// <summary>Finished jobs kept for <c>magneton workers</c> and <c>submit --wait</c>; older ones are dropped.</summary>
+    public const int KeptFinishedJobs = 500;
 
     readonly Dictionary<string, (WorkerInfo Info, DateTimeOffset LastSeen)> _workers = new(StringComparer.Ordinal);
     DateTimeOffset _activated;
@@ -46,6 +48,7 @@ public sealed class CaptureSchedulerGrain(
     {
         var now = DateTimeOffset.UtcNow;
         _workers[worker.WorkerId] = (worker, now);
+        await RequeueForgottenAsync(worker);
         await SweepAsync(CancellationToken.None);
         if (worker.RunningJob is not null || worker.Gpus.Length == 0) return null;
 
@@ -75,6 +78,32 @@ public sealed class CaptureSchedulerGrain(
     public Task<CaptureJob> Fail(string workerId, string jobId, string error) =>
         Finish(workerId, jobId, j => j with { State = CaptureState.Failed, Error = error, Progress = "failed" });
 
+    public Task<CaptureJob> Release(string workerId, string jobId, string reason) =>
+        // A clean stop is not the job's fault: the attempt is given back.
+        Finish(workerId, jobId, j => j with { State = CaptureState.Queued, Worker = null, Attempts = j.Attempts - 1, Progress = $"requeued: {reason}" });
+
+    /// <summary>
+    /// A worker that restarted (same id) or never received the job a heartbeat gave it reports another running job
+    /// than the scheduler holds for it: that job would otherwise stay Running for ever, since the worker keeps beating.
+    /// </summary>
+    async Task RequeueForgottenAsync(WorkerInfo worker)
+    {
+        bool changed = false;
+        foreach (var job in state.State.Jobs.Values
+                     .Where(j => j.State == CaptureState.Running && j.Worker == worker.WorkerId && j.JobId != worker.RunningJob).ToList())
+        {
+            log.LogWarning("capture {Job}: worker {Worker} no longer runs it (it reports {Running}); queued again",
+                job.JobId, worker.WorkerId, worker.RunningJob ?? "none");
+            state.State.Jobs[job.JobId] = Requeue(job, $"requeued: worker {worker.WorkerId} restarted without it");
+            changed = true;
+        }
+        if (changed) await state.WriteStateAsync();
+    }
+
+    static CaptureJob Requeue(CaptureJob job, string why) => job.Attempts >= MaxAttempts
+        ? job with { State = CaptureState.Failed, Error = $"{why} after {job.Attempts} attempts", Progress = "failed" }
+        : job with { State = CaptureState.Queued, Worker = null, Progress = why };
+
     async Task<CaptureJob> Finish(string workerId, string jobId, Func<CaptureJob, CaptureJob> change)
     {
         var job = Get(jobId);
@@ -82,6 +111,7 @@ public sealed class CaptureSchedulerGrain(
         if (job.Worker != workerId || job.State != CaptureState.Running) return job;
         var done = change(job);
         state.State.Jobs[jobId] = done;
+        DropOldFinishedJobs();
         await state.WriteStateAsync();
         return done;
     }
@@ -93,8 +123,15 @@ public sealed class CaptureSchedulerGrain(
     public Task<WorkerView[]> Workers()
     {
         var now = DateTimeOffset.UtcNow;
-        return Task.FromResult(_workers.Values.OrderBy(w => w.Info.Node, StringComparer.Ordinal)
+        return Task.FromResult(_workers.Values.OrderBy(w => w.Info.WorkerId, StringComparer.Ordinal)
             .Select(w => new WorkerView(w.Info, w.LastSeen, now - w.LastSeen < WorkerTimeout)).ToArray());
+    }
+
+    void DropOldFinishedJobs()
+    {
+        var finished = state.State.Jobs.Values.Where(j => j.State is CaptureState.Done or CaptureState.Failed).ToList();
+        foreach (var old in finished.OrderBy(j => j.SubmittedAt).Take(finished.Count - KeptFinishedJobs))
+            state.State.Jobs.Remove(old.JobId);
     }
 
     CaptureJob Get(string jobId) => state.State.Jobs.TryGetValue(jobId, out var j)
@@ -110,9 +147,7 @@ public sealed class CaptureSchedulerGrain(
         {
             var lastSeen = job.Worker is { } w && _workers.TryGetValue(w, out var seen) ? seen.LastSeen : _activated;
             if (now - lastSeen < WorkerTimeout) continue;
-            var requeued = job.Attempts >= MaxAttempts
-                ? job with { State = CaptureState.Failed, Error = $"its worker was lost {job.Attempts} times", Progress = "failed" }
-                : job with { State = CaptureState.Queued, Worker = null, Progress = $"requeued: worker {job.Worker} lost" };
+            var requeued = Requeue(job, $"requeued: worker {job.Worker} lost");
             log.LogWarning("capture {Job}: worker {Worker} not heard from for {Timeout}; {Outcome}",
                 job.JobId, job.Worker, WorkerTimeout, requeued.State);
             state.State.Jobs[job.JobId] = requeued;

@@ -206,7 +206,7 @@ public sealed class PostgresClusteringTests(Postgres postgres, ITestOutputHelper
     {
         for (int attempt = 1; ; attempt++)
         {
-            var ports = SiloProcess.FreePorts(2);
+            var ports = MagnetonProcess.FreePorts(2);
             var host = SiloHost.Build(new SiloHostOptions
             {
                 SiloPort = ports[0],

@@ -26,8 +26,8 @@ public sealed class SiloProcessCompareTests(ITestOutputHelper output)
         try
         {
             // Default cluster and service ids: the CLI's --cluster client uses the same defaults.
-            await using var first = await SiloProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", storage]);
-            await using var second = await SiloProcess.StartOnFreePortsAsync((_, _) =>
+            await using var first = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", storage]);
+            await using var second = await MagnetonProcess.StartOnFreePortsAsync((_, _) =>
                 ["--storage-dir", storage, "--primary", $"127.0.0.1:{first.SiloEndpoint.Port}"]);
 
             var (code, err) = await Run("compare", "--cluster", $"127.0.0.1:{first.GatewayEndpoint.Port}", a, b,

@@ -23,9 +23,9 @@ public sealed class SiloProcessTests(ITestOutputHelper output)
         string clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
         try
         {
-            await using var first = await SiloProcess.StartOnFreePortsAsync((_, _) =>
+            await using var first = await MagnetonProcess.StartOnFreePortsAsync((_, _) =>
                 ["--storage-dir", storage.FullName, "--cluster-id", clusterId]);
-            await using var second = await SiloProcess.StartOnFreePortsAsync((_, _) =>
+            await using var second = await MagnetonProcess.StartOnFreePortsAsync((_, _) =>
                 ["--storage-dir", storage.FullName, "--cluster-id", clusterId, "--primary", $"127.0.0.1:{first.SiloEndpoint.Port}"]);
             output.WriteLine(first.ReadyLine);
             output.WriteLine(second.ReadyLine);

@@ -71,4 +71,31 @@ public sealed class CaptureSchedulerTests(ClusterFixture fx)
         var ex = await Assert.ThrowsAsync<MagnetonInputException>(() => queue.Submit(new CaptureSpec("x", [])));
         Assert.Contains("no command", ex.Message);
     }
+
+    [Fact]
+    public async Task A_released_job_is_queued_at_once_without_counting_and_a_restarted_worker_loses_its_old_job()
+    {
+        var queue = fx.Client.GetGrain<ICaptureSchedulerGrain>("test-" + Guid.NewGuid().ToString("N"));
+        var job = await queue.Submit(new CaptureSpec("s", ["python3", "job.py"], ProbeArguments: ["--no-replay"]));
+        Assert.Equal(["--no-replay"], job.Spec.ProbeArguments!);
+
+        // A clean stop: queued at once, the attempt given back, and the same worker may take it again.
+        Assert.Equal(job.JobId, (await queue.Heartbeat(Worker("n1")))?.JobId);
+        var released = await queue.Release("worker-n1", job.JobId, "worker worker-n1 stopped");
+        Assert.Equal(CaptureState.Queued, released.State);
+        Assert.Equal(0, released.Attempts);
+        Assert.Null(released.Worker);
+        Assert.Equal("requeued: worker worker-n1 stopped", released.Progress);
+
+        // A worker that restarts under the same id beats without the job it held: the job is queued again, counted.
+        Assert.Equal(job.JobId, (await queue.Heartbeat(Worker("n1")))?.JobId);
+        var again = await queue.Heartbeat(Worker("n1")); // "I run nothing": it takes the requeued job afresh
+        Assert.Equal(job.JobId, again?.JobId);
+        Assert.Equal(2, again!.Attempts);
+
+        // Only the job's owner can release it.
+        var foreign = await queue.Release("worker-n2", job.JobId, "not mine");
+        Assert.Equal(CaptureState.Running, foreign.State);
+        Assert.Equal("worker-n1", foreign.Worker);
+    }
 }

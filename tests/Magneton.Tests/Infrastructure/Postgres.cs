@@ -83,7 +83,7 @@ public sealed class Postgres : IAsyncLifetime
         await RunPgAsync("initdb", ["-D", data, "-U", User, "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
         for (int attempt = 1; ; attempt++)
         {
-            int port = SiloProcess.FreePort();
+            int port = MagnetonProcess.FreePort();
             try
             {
                 await RunPgAsync("pg_ctl", ["-D", data, "-l", Path.Combine(_dataRoot, "server.log"), "-w", "-t", "30",

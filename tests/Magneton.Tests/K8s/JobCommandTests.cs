@@ -37,7 +37,7 @@ public sealed partial class JobCommandTests(ITestOutputHelper output)
         var work = Directory.CreateTempSubdirectory("magneton-k8s-campaign-");
         try
         {
-            await using var silo = await SiloProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", Path.Combine(work.FullName, "store")]);
+            await using var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", Path.Combine(work.FullName, "store")]);
             string gateway = $"127.0.0.1:{silo.GatewayEndpoint.Port}";
             var runs = await UploadAsync(gateway, TestRepo.GeluB, TestRepo.GeluA, relabelled.Path);
 
@@ -73,7 +73,7 @@ public sealed partial class JobCommandTests(ITestOutputHelper output)
         var work = Directory.CreateTempSubdirectory("magneton-k8s-audit-");
         try
         {
-            await using var silo = await SiloProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", Path.Combine(work.FullName, "store")]);
+            await using var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", Path.Combine(work.FullName, "store")]);
             string gateway = $"127.0.0.1:{silo.GatewayEndpoint.Port}";
             // The same job (HF Llama generate) captured twice: the audit's two "nodes".
             var runs = await UploadAsync(gateway, TestRepo.Bundle("llama-generate-null", "A"), TestRepo.Bundle("llama-generate-null", "B"));

@@ -8,21 +8,23 @@ using Xunit.Sdk;
 namespace Magneton.Tests.Infrastructure;
 
 /// <summary>
-/// A <c>magneton silo</c> child process (<c>dotnet magneton.dll silo ...</c> from the test output directory, where
-/// the Client project reference puts magneton.dll). Started with <see cref="StartAsync"/>, which returns once the
-/// silo printed its ready line; stopped with SIGTERM by <see cref="StopAsync"/>. The child's environment has the
+/// A long-running magneton child process, <c>magneton silo</c> or <c>magneton worker</c> (<c>dotnet magneton.dll
+/// silo ...</c> from the test output directory, where the Client project reference puts magneton.dll). Started with
+/// <see cref="StartAsync"/> (a silo) or <see cref="StartWorkerAsync"/>, which return once the process printed its
+/// ready line; stopped with SIGTERM by <see cref="StopAsync"/>. The child's environment has the
 /// variables that would change its clustering or storage (MAGNETON_POSTGRES, MAGNETON_BLOB_CONNECTION,
 /// KUBERNETES_SERVICE_HOST, OTEL_EXPORTER_OTLP_ENDPOINT, MAGNETON_CLUSTER_ID...) removed unless given in env.
 /// </summary>
-public sealed class SiloProcess : IAsyncDisposable
+public sealed class MagnetonProcess : IAsyncDisposable
 {
     public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
-    const string ReadyPrefix = "magneton silo: ready";
+    const string SiloReady = "magneton silo: ready", WorkerReady = "magneton worker: ready";
 
     static readonly string[] ScrubbedVariables =
     [
         "MAGNETON_POSTGRES", "MAGNETON_BLOB_CONNECTION", "MAGNETON_CLUSTER_ID", "MAGNETON_SERVICE_ID",
         "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "OTEL_EXPORTER_OTLP_ENDPOINT", "XDG_DATA_HOME",
+        "MAGNETON_PYTHON", "MAGNETON_PROBE_PATH", "NODE_NAME", "CUDA_VISIBLE_DEVICES", "FAKE_NVML_INIT",
     ];
 
     readonly Process _process;
@@ -30,11 +32,15 @@ public sealed class SiloProcess : IAsyncDisposable
     readonly ConcurrentQueue<string> _stdout = new();
     readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    SiloProcess(Process process, IReadOnlyList<string> args)
+    MagnetonProcess(Process process, string command, IReadOnlyList<string> args)
     {
         _process = process;
+        Command = command;
         Arguments = args;
     }
+
+    /// <summary>"silo" or "worker".</summary>
+    public string Command { get; }
 
     public IReadOnlyList<string> Arguments { get; }
     public int Pid => _process.Id;
@@ -66,7 +72,15 @@ public sealed class SiloProcess : IAsyncDisposable
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } p && File.Exists(p) ? p : "dotnet";
 
     /// <summary>Starts <c>magneton silo &lt;args&gt;</c> and waits (up to 30 s) for its ready line.</summary>
-    public static async Task<SiloProcess> StartAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null)
+    public static Task<MagnetonProcess> StartAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null) =>
+        StartAsync("silo", SiloReady, args, env);
+
+    /// <summary>Starts <c>magneton worker &lt;args&gt;</c> and waits (up to 30 s) for its ready line.</summary>
+    public static Task<MagnetonProcess> StartWorkerAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null) =>
+        StartAsync("worker", WorkerReady, args, env);
+
+    static async Task<MagnetonProcess> StartAsync(string command, string readyPrefix, IEnumerable<string> args,
+        IReadOnlyDictionary<string, string?>? env)
     {
         var argList = args.ToList();
         var psi = new ProcessStartInfo(DotnetHost)
@@ -78,7 +92,7 @@ public sealed class SiloProcess : IAsyncDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         psi.ArgumentList.Add(MagnetonDll);
-        psi.ArgumentList.Add("silo");
+        psi.ArgumentList.Add(command);
         foreach (var a in argList) psi.ArgumentList.Add(a);
         foreach (var name in ScrubbedVariables) psi.Environment.Remove(name);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
@@ -88,12 +102,12 @@ public sealed class SiloProcess : IAsyncDisposable
 
         var sw = Stopwatch.StartNew();
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var silo = new SiloProcess(process, argList);
+        var silo = new MagnetonProcess(process, command, argList);
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
             silo._stdout.Enqueue(e.Data);
-            if (e.Data.StartsWith(ReadyPrefix, StringComparison.Ordinal)) silo._ready.TrySetResult(e.Data);
+            if (e.Data.StartsWith(readyPrefix, StringComparison.Ordinal)) silo._ready.TrySetResult(e.Data);
         };
         process.ErrorDataReceived += (_, e) =>
         {
@@ -125,14 +139,14 @@ public sealed class SiloProcess : IAsyncDisposable
             why = $"printed no ready line within {ReadyTimeout.TotalSeconds:0} s";
             silo.Kill();
         }
-        throw new XunitException($"magneton silo {string.Join(' ', argList)}: {why}.\nstdout:\n{string.Join('\n', silo._stdout)}\nstderr (tail):\n{silo.StderrTail()}");
+        throw new XunitException($"magneton {command} {string.Join(' ', argList)}: {why}.\nstdout:\n{string.Join('\n', silo._stdout)}\nstderr (tail):\n{silo.StderrTail()}");
     }
 
     /// <summary>
     /// Starts a silo on free loopback ports (retried with other ports if one was taken meanwhile).
     /// <paramref name="args"/> receives (siloPort, gatewayPort) and returns the other arguments.
     /// </summary>
-    public static async Task<SiloProcess> StartOnFreePortsAsync(Func<int, int, IEnumerable<string>> args,
+    public static async Task<MagnetonProcess> StartOnFreePortsAsync(Func<int, int, IEnumerable<string>> args,
         IReadOnlyDictionary<string, string?>? env = null)
     {
         for (int attempt = 1; ; attempt++)
@@ -169,7 +183,7 @@ public sealed class SiloProcess : IAsyncDisposable
             catch (OperationCanceledException)
             {
                 Kill();
-                throw new XunitException($"magneton silo (pid {_process.Id}) did not exit within {limit.TotalSeconds:0} s of SIGTERM.\nstderr (tail):\n{StderrTail()}");
+                throw new XunitException($"magneton {Command} (pid {_process.Id}) did not exit within {limit.TotalSeconds:0} s of SIGTERM.\nstderr (tail):\n{StderrTail()}");
             }
         }
         _process.WaitForExit(); // drains the redirected output

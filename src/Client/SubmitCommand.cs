@@ -1,0 +1,113 @@
+using Magneton.GpuWorker.Capture;
+using Magneton.Grains;
+
+namespace Magneton.Client;
+
+/// <summary>
+/// <c>magneton submit --cluster h:p --system NAME [--node N] [--wait] [probe options] -- &lt;python command...&gt;</c>:
+/// queues a capture for the cluster's GPU workers and prints its job id; with --wait, follows it to the end and
+/// prints <c>run:&lt;id&gt;</c>, ready for <c>magneton compare --cluster</c>.
+/// </summary>
+public static class SubmitCommand
+{
+    /// <summary>Exit code of --wait when the capture job failed on its worker.</summary>
+    public const int CaptureFailed = 1;
+
+    public const string Help = """
+        magneton submit --cluster <h:p> --system <name> [options] -- <python command...>
+
+        Queues a capture (as magneton capture would run it) for the cluster's GPU workers (magneton worker) and
+        prints the job id. The command runs in the worker's work directory: its script must exist on the GPU node.
+        A job whose worker disappears is given to another worker (at most 3 attempts).
+
+        options:
+          --cluster <h:p>       the cluster's gateway(s) (required)
+          --system <name>       name of the system, recorded in the bundle (required)
+          --node <name>         run on this node's worker (default: any GPU node)
+          --wait                follow the job (progress on stderr) and print run:<id> when it is done;
+                                exit 1 if the capture failed
+
+        """ + CaptureCommand.ProbeOptionsHelp + "\n";
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        string? cluster = null, system = null, node = null;
+        bool wait = false;
+        var probeArgs = new List<string>();
+        int i = 0;
+        for (; i < args.Length && args[i] != "--"; i++)
+        {
+            switch (args[i])
+            {
+                case "-h" or "--help":
+                    await stdout.WriteAsync(Help).ConfigureAwait(false);
+                    return Program.Ok;
+                case "--cluster":
+                    cluster = CaptureCommand.Value(args, ref i);
+                    break;
+                case "--system":
+                    system = CaptureCommand.Value(args, ref i);
+                    break;
+                case "--node":
+                    node = CaptureCommand.Value(args, ref i);
+                    break;
+                case "--wait":
+                    wait = true;
+                    break;
+                case var _ when CaptureCommand.ProbeOption(args, ref i, probeArgs):
+                    break;
+                default:
+                    throw new UsageException(args[i].StartsWith('-')
+                        ? $"unknown option '{args[i]}' for submit (see magneton submit --help)"
+                        : $"unexpected argument '{args[i]}': the command to capture goes after -- (magneton submit --cluster H:P --system NAME -- python script.py)");
+            }
+        }
+        if (cluster is null) throw new UsageException("submit needs --cluster <host:port> (the cluster whose GPU workers run the capture)");
+        if (system is null) throw new UsageException("submit needs --system NAME (the name recorded in the bundle)");
+        if (i >= args.Length - 1)
+            throw new UsageException("submit needs the command after --: magneton submit --cluster H:P --system NAME -- python script.py [args]");
+        var command = args[(i + 1)..];
+        try
+        {
+            ProbeLauncher.Split(command); // refused here rather than on a GPU node
+        }
+        catch (CaptureException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        ClusterEndpoints.Parse(cluster);
+
+        await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
+        var scheduler = connection.Client.GetGrain<ICaptureSchedulerGrain>(CaptureWorker.Scheduler);
+        var job = await scheduler.Submit(new CaptureSpec(system, command, node, [.. probeArgs])).ConfigureAwait(false);
+        var alive = (await scheduler.Workers().ConfigureAwait(false))
+            .Count(w => w.Alive && (node is null || w.Info.Node == node) && w.Info.Gpus.Length > 0);
+        await stderr.WriteLineAsync(alive == 0
+            ? $"{job.JobId}: queued; no GPU worker{(node is null ? "" : " on " + node)} is alive now (magneton workers --cluster {cluster})"
+            : $"{job.JobId}: queued for {(node is null ? "any GPU node" : node)} ({alive} worker(s) alive)").ConfigureAwait(false);
+        if (!wait)
+        {
+            await stdout.WriteLineAsync(job.JobId).ConfigureAwait(false);
+            return Program.Ok;
+        }
+
+        string? shown = null;
+        while (job.State is CaptureState.Queued or CaptureState.Running)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+            job = await Transient.RetryAsync(() => scheduler.GetJob(job.JobId),
+                Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "following the job").ConfigureAwait(false);
+            var line = $"{job.JobId}: {job.State.ToString().ToLowerInvariant()}{(job.Worker is null ? "" : " on " + job.Worker)}: {job.Progress}";
+            if (line != shown && job.State is CaptureState.Queued or CaptureState.Running) await stderr.WriteLineAsync(line).ConfigureAwait(false);
+            shown = line;
+        }
+        if (job.State == CaptureState.Failed)
+        {
+            await stderr.WriteLineAsync($"magneton: capture {job.JobId} failed: {job.Error}").ConfigureAwait(false);
+            return CaptureFailed;
+        }
+        await stderr.WriteLineAsync($"{job.JobId}: done on {job.Worker} (attempt {job.Attempts})").ConfigureAwait(false);
+        await stdout.WriteLineAsync(BundleUploader.RunPrefix + job.RunId).ConfigureAwait(false);
+        return Program.Ok;
+    }
+}
