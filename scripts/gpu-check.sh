@@ -6,7 +6,9 @@
 #      installed, else the example's plain-torch GPT-2 with the same module paths and activations);
 #   4. capture overhead (energy pass against the uninstrumented baseline), replay repeatability (the longest
 #      operators replayed twice, within 3 %), `magneton compare` on the fresh pair expecting the gelu finding;
-#   5. a table, and $OUT/gpu-check.json with the numbers.
+#   5. `magneton worker` on this GPU under a local `magneton silo`: one capture submitted with `magneton submit --wait`
+#      (the real NVML binding and the probe through the worker path, uploaded to the silo's store);
+#   6. a table, and $OUT/gpu-check.json with the numbers.
 # Needs the self-contained CLI built beforehand on a machine with the SDK: scripts/gpu-publish.sh (-> .tmp/gpu).
 # Everything it writes goes under $OUT (default .tmp/gpu-check). About 3-5 minutes on an H100.
 set -uo pipefail
@@ -80,6 +82,35 @@ else
     echo "no pair to compare"
     fail=1
 fi
+
+step "GPU worker: silo, worker, submit"
+rm -rf "$OUT/cluster"
+mkdir -p "$OUT/cluster"
+GW=127.0.0.1:31790
+"$MAGNETON" silo --storage-dir "$OUT/cluster/store" --silo-port 21790 --gateway-port 31790 \
+    > "$OUT/cluster/silo.out" 2> "$OUT/cluster/silo.log" &
+SILO_PID=$!
+for _ in $(seq 1 60); do grep -q "ready" "$OUT/cluster/silo.out" 2>/dev/null && break; sleep 0.5; done
+cat "$OUT/cluster/silo.out"
+"$MAGNETON" worker --cluster $GW --node gpu-check --gpu 0 --work-dir "$OUT/cluster/work" --python "$PY" \
+    > "$OUT/cluster/worker.out" 2> "$OUT/cluster/worker.log" &
+WORKER_PID=$!
+for _ in $(seq 1 60); do grep -q "ready" "$OUT/cluster/worker.out" 2>/dev/null && break; sleep 0.5; done
+cat "$OUT/cluster/worker.out"
+t0=$(date +%s)
+if RUN=$(timeout 240 "$MAGNETON" submit --cluster $GW --system gpt2-gelu_new-worker --node gpu-check --wait \
+        --no-replay -- "$PY" "$EXAMPLE" --activation gelu_new); then
+    echo "worker capture: $RUN in $(($(date +%s) - t0)) s"
+    echo "$RUN" > "$OUT/cluster/run.txt"
+    timeout 60 "$MAGNETON" workers --cluster $GW
+    timeout 60 "$MAGNETON" runs --cluster $GW
+else
+    echo "worker capture failed; worker log tail:"
+    tail -20 "$OUT/cluster/worker.log"
+    fail=1
+fi
+kill -TERM $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null; tail -1 "$OUT/cluster/worker.out"
+kill -TERM $SILO_PID 2>/dev/null; wait $SILO_PID 2>/dev/null
 
 step "Summary"
 "$PY" - "$OUT" "$IMPL" <<'PYEOF' || fail=1
@@ -172,6 +203,11 @@ if rep:
 res["checks"]["gelu_finding"] = found
 print("magneton compare reproduces the gpt2-gelu finding: %s" % ("yes" if found else "NO"))
 ok &= found
+run_file = os.path.join(out, "cluster", "run.txt")
+worker_ok = os.path.exists(run_file) and open(run_file).read().startswith("run:")
+res["checks"]["worker_capture"] = worker_ok
+print("magneton worker captured a submitted job and uploaded it: %s" % ("yes" if worker_ok else "NO"))
+ok &= worker_ok
 with open(os.path.join(out, "gpu-check.json"), "w") as f:
     json.dump(res, f, indent=1)
 sys.exit(0 if ok else 1)

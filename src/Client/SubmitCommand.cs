@@ -97,7 +97,8 @@ public static class SubmitCommand
             await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
             job = await Transient.RetryAsync(() => scheduler.GetJob(job.JobId),
                 Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "following the job").ConfigureAwait(false);
-            var line = $"{job.JobId}: {job.State.ToString().ToLowerInvariant()}{(job.Worker is null ? "" : " on " + job.Worker)}: {job.Progress}";
+            var state = job.State.ToString().ToLowerInvariant();
+            var line = $"{job.JobId}: {state}{(job.Worker is null ? "" : " on " + job.Worker)}{(job.Progress == state ? "" : ": " + job.Progress)}";
             if (line != shown && job.State is CaptureState.Queued or CaptureState.Running) await stderr.WriteLineAsync(line).ConfigureAwait(false);
             shown = line;
         }
