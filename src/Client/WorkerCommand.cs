@@ -71,6 +71,8 @@ public static class WorkerCommand
         using (nvml)
         {
             var devices = SelectDevices(nvml, a.Gpu);
+            foreach (var skipped in nvml.Devices.Where(d => (a.Gpu is null || d.Index == a.Gpu) && !d.HasEnergyCounter))
+                await stderr.WriteLineAsync($"magneton worker: GPU {skipped.Index} ({skipped.Name}) has no energy counter: not used").ConfigureAwait(false);
             var options = new CaptureWorkerOptions
             {
                 Node = a.Node, WorkDir = workDir, Heartbeat = a.Heartbeat, KeepBundles = a.KeepBundles,
