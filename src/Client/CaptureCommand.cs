@@ -41,14 +41,7 @@ public static class CaptureCommand
             return Program.Ok;
         }
         if (cluster is not null) ClusterEndpoints.Parse(cluster);
-        try
-        {
-            ProbeLauncher.Split(options.Command, options.Python); // a bad command is refused before NVML or Python start
-        }
-        catch (CaptureException e)
-        {
-            throw new UsageException(e.Message);
-        }
+        CheckCommand(options.Command, options.Python); // a bad command is refused before NVML or Python start
 
         NvmlSession nvml;
         try
@@ -62,15 +55,8 @@ public static class CaptureCommand
         CaptureResult result;
         using (nvml)
         {
-            if (options.Gpu >= nvml.Devices.Count)
-                throw new UsageException(nvml.Devices.Count == 0
-                    ? $"NVML found no GPU (driver {nvml.DriverVersion})"
-                    : $"--gpu {options.Gpu}: NVML sees {nvml.Devices.Count} GPU(s), 0..{nvml.Devices.Count - 1}");
-            var device = nvml.Devices[options.Gpu];
-            if (!device.HasEnergyCounter)
-                throw new UsageException($"GPU {device.Index} ({device.Name}) has no energy counter (Volta or later is needed)");
-            var node = new CaptureRunner.NodeInfo(Environment.MachineName, device.Name, device.Uuid, device.Driver,
-                device.EnforcedPowerLimitW ?? device.PowerLimitW);
+            var device = SampledGpus(nvml, options.Gpu).Usable.Single();
+            var node = CaptureRunner.NodeInfo.Of(device);
             await stderr.WriteLineAsync($"magneton capture: sampling GPU {device.Index} ({device.Name}); running the probe").ConfigureAwait(false);
             options = options with { Environment = ProbeLauncher.PinToGpu(device.Uuid) };
             using var sampler = new PowerCaptureSampler(nvml.Counter(options.Gpu));
@@ -152,6 +138,35 @@ public static class CaptureCommand
             ProbeArguments = probeArgs, ProbePath = probePath,
         };
         return (options, cluster, false);
+    }
+
+    /// <summary>A command the probe cannot run (not Python, no script) as a one-line usage error.</summary>
+    internal static void CheckCommand(IReadOnlyList<string> command, string? python = null)
+    {
+        try
+        {
+            ProbeLauncher.Split(command, python);
+        }
+        catch (CaptureException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The GPUs a capture may sample (the one asked for, or all when <paramref name="gpu"/> is null): those with an
+    /// energy counter, and those left out for lack of one. One-line errors when none is left.
+    /// </summary>
+    internal static (List<GpuDevice> Usable, List<GpuDevice> Skipped) SampledGpus(NvmlSession nvml, int? gpu)
+    {
+        if (nvml.Devices.Count == 0) throw new UsageException($"NVML found no GPU (driver {nvml.DriverVersion})");
+        if (gpu is int g && g >= nvml.Devices.Count)
+            throw new UsageException($"--gpu {g}: NVML sees {nvml.Devices.Count} GPU(s), 0..{nvml.Devices.Count - 1}");
+        var asked = gpu is int i ? [nvml.Devices[i]] : nvml.Devices.ToList();
+        var usable = asked.Where(d => d.HasEnergyCounter).ToList();
+        if (usable.Count == 0)
+            throw new UsageException($"GPU {asked[0].Index} ({asked[0].Name}) has no energy counter (Volta or later is needed)");
+        return (usable, asked.Where(d => !d.HasEnergyCounter).ToList());
     }
 
     /// <summary>The probe's own options (shared by capture and submit); false when args[i] is not one.</summary>

@@ -1,4 +1,3 @@
-using Magneton.GpuWorker.Capture;
 using Magneton.Grains;
 
 namespace Magneton.Client;
@@ -67,14 +66,7 @@ public static class SubmitCommand
         if (i >= args.Length - 1)
             throw new UsageException("submit needs the command after --: magneton submit --cluster H:P --system NAME -- python script.py [args]");
         var command = args[(i + 1)..];
-        try
-        {
-            ProbeLauncher.Split(command); // refused here rather than on a GPU node
-        }
-        catch (CaptureException e)
-        {
-            throw new UsageException(e.Message);
-        }
+        CaptureCommand.CheckCommand(command); // refused here rather than on a GPU node
         ClusterEndpoints.Parse(cluster);
 
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);

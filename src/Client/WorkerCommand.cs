@@ -70,8 +70,8 @@ public static class WorkerCommand
         }
         using (nvml)
         {
-            var devices = SelectDevices(nvml, a.Gpu);
-            foreach (var skipped in nvml.Devices.Where(d => (a.Gpu is null || d.Index == a.Gpu) && !d.HasEnergyCounter))
+            var (devices, skippedDevices) = CaptureCommand.SampledGpus(nvml, a.Gpu);
+            foreach (var skipped in skippedDevices)
                 await stderr.WriteLineAsync($"magneton worker: GPU {skipped.Index} ({skipped.Name}) has no energy counter: not used").ConfigureAwait(false);
             var options = new CaptureWorkerOptions
             {
@@ -101,22 +101,11 @@ public static class WorkerCommand
         return Program.Ok;
     }
 
-    static WorkerSlot Slot(NvmlSession nvml, GpuDevice d) => new(
-        new WorkerGpu(d.Index, d.Name, d.Uuid, d.Driver, d.EnforcedPowerLimitW ?? d.PowerLimitW ?? 0),
-        new CaptureRunner.NodeInfo(Environment.MachineName, d.Name, d.Uuid, d.Driver, d.EnforcedPowerLimitW ?? d.PowerLimitW),
-        () => new PowerCaptureSampler(nvml.Counter(d.Index)));
-
-    /// <summary>The GPUs asked for that can be sampled; a GPU without an energy counter cannot be a worker.</summary>
-    static List<GpuDevice> SelectDevices(NvmlSession nvml, int? gpu)
+    static WorkerSlot Slot(NvmlSession nvml, GpuDevice d)
     {
-        if (nvml.Devices.Count == 0) throw new UsageException($"NVML found no GPU (driver {nvml.DriverVersion})");
-        if (gpu is int g && g >= nvml.Devices.Count)
-            throw new UsageException($"--gpu {g}: NVML sees {nvml.Devices.Count} GPU(s), 0..{nvml.Devices.Count - 1}");
-        var asked = gpu is int i ? [nvml.Devices[i]] : nvml.Devices.ToList();
-        var usable = asked.Where(d => d.HasEnergyCounter).ToList();
-        if (usable.Count == 0)
-            throw new UsageException($"GPU {asked[0].Index} ({asked[0].Name}) has no energy counter (Volta or later is needed)");
-        return usable;
+        var node = CaptureRunner.NodeInfo.Of(d);
+        return new WorkerSlot(new WorkerGpu(d.Index, d.Name, d.Uuid, d.Driver, node.PowerLimitW ?? 0), node,
+            () => new PowerCaptureSampler(nvml.Counter(d.Index)));
     }
 
     internal sealed record Arguments(string Cluster, string Node, int? Gpu, string? WorkDir, bool KeepBundles, string? Python,

@@ -17,7 +17,12 @@ public sealed class CaptureRunner(TextWriter stdout, TextWriter stderr)
     public const string SamplesFile = "samples.csv";
 
     /// <summary>The machine recorded in measure.json's "node" section, when known.</summary>
-    public sealed record NodeInfo(string? Host, string? Gpu, string? GpuUuid, string? Driver, double? PowerLimitW);
+    public sealed record NodeInfo(string? Host, string? Gpu, string? GpuUuid, string? Driver, double? PowerLimitW)
+    {
+        /// <summary>This machine and a GPU as NVML reports it; the enforced power limit where there is one.</summary>
+        public static NodeInfo Of(Nvml.GpuDevice d) =>
+            new(Environment.MachineName, d.Name, d.Uuid, d.Driver, d.EnforcedPowerLimitW ?? d.PowerLimitW);
+    }
 
     public async Task<CaptureResult> RunAsync(CaptureOptions o, ICaptureSampler sampler, NodeInfo? node = null,
         CancellationToken ct = default)
