@@ -4,6 +4,7 @@ using Magneton.Core.Campaigns;
 using Magneton.Core.Reporting;
 using Magneton.Grains.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace Magneton.Grains;
@@ -27,7 +28,7 @@ public sealed record VersionResult(
     [property: Id(2)] string? Error);
 
 /// <summary>
-/// Runs a campaign as one comparison job per version (at most <see cref="Parallel"/> at a time), each job a
+/// Runs a campaign as one comparison job per version (at most <see cref="CampaignOptions.Parallel"/> at a time), each job a
 /// <see cref="IMatchingJobGrain"/> that spreads its own work over the cluster. A finished version's outcome is
 /// persisted; a resumed campaign asks unfinished versions' jobs again (Start is idempotent, a job in flight just
 /// carries on), so no version is compared twice. Reentrant for the same reason as the job grain.
@@ -36,10 +37,11 @@ public sealed record VersionResult(
 public sealed class CampaignGrain(
     [PersistentState("campaign", GrainServiceRegistration.JobStorage)] IPersistentState<CampaignState> state,
     ILogger<CampaignGrain> log,
-    IServiceProvider services) : Grain, ICampaignGrain
+    IServiceProvider services,
+    IOptions<CampaignOptions> options) : Grain, ICampaignGrain
 {
     /// <summary>Comparison jobs in flight at once per campaign.</summary>
-    public static int Parallel { get; set; } = 4;
+    readonly int _parallel = options.Value.Parallel;
 
     readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
     readonly Queue<string> _recent = new();
@@ -102,7 +104,7 @@ public sealed class CampaignGrain(
         int total = s.Request?.Versions.Length ?? 0;
         return new CampaignStatus(CampaignId, total, s.Versions.Values.Count(v => v.Error is null),
             s.Versions.Values.Count(v => v.Error is not null), _running, s.Report is not null,
-            s.Resumes, _restored, _started, RuntimeIdentity, [.. _recent]);
+            s.Resumes, _restored, _started, RuntimeIdentity, [.. _recent], _progress?.AllSaved ?? true);
     }
 
     void EnsureRunning()
@@ -125,7 +127,7 @@ public sealed class CampaignGrain(
         if (span is not null && s.TraceParent is null) s.TraceParent = span.Id;
         try
         {
-            using var slots = new SemaphoreSlim(Parallel);
+            using var slots = new SemaphoreSlim(_parallel);
             await Task.WhenAll(Enumerable.Range(0, request.Versions.Length).Where(i => !s.Versions.ContainsKey(i)).Select(async i =>
             {
                 await slots.WaitAsync();

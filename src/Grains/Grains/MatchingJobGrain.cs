@@ -123,7 +123,7 @@ public sealed class MatchingJobGrain(
         return new JobStatus(JobId, s.Request is null ? JobPhase.New : s.Phase, s.SegmentsTotal,
             s.Phase >= JobPhase.Diagnosing ? s.SegmentsTotal : s.Segments.Count,
             s.FindingsTotal, s.Phase == JobPhase.Done ? s.FindingsTotal : s.Causes.Count,
-            s.Error, s.Resumes, _restored, _dispatched, RuntimeIdentity);
+            s.Error, s.Resumes, _restored, _dispatched, RuntimeIdentity, _progress?.AllSaved ?? true);
     }
 
     /// <summary>Starts the step loop unless it runs or the job has ended; a loop that failed (internal error) is restarted.</summary>
