@@ -2,7 +2,7 @@ namespace Magneton.Core.Bundles;
 
 /// <summary>
 /// One capture bundle ("magneton-capture/1"), read whole and validated. The field meanings are those of
-/// ../shared/data/h100/README.md; readers keep the raw numbers and leave interpretation to Runs and Energy.
+/// docs/capture-format.md; readers keep the raw numbers and leave interpretation to Runs and Energy.
 /// </summary>
 public sealed record Bundle(
     string Path,

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Magneton.Tests.Analysis;
 
-/// <summary>The findings the H100 captures must produce (../shared/data/h100/README.md), end to end through Core.</summary>
+/// <summary>The findings the H100 captures must produce (samples/README.md), end to end through Core.</summary>
 public class RealPairFindingsTests
 {
     static IReadOnlyList<FindingReport> Waste(ComparisonReport r) => r.Findings.Where(f => f.Verdict == "waste").ToList();

@@ -1,7 +1,7 @@
 """Writers of a capture bundle (format "magneton-capture/1"), pure standard library.
 
 A bundle is a directory with dataflow.json, kineto.json.gz, power.csv, measure.json and optionally
-baseline_power.csv, replay.json, replay_counter.csv, context.json (fields: ../shared/data/h100/README.md;
+baseline_power.csv, replay.json, replay_counter.csv, context.json (fields: docs/capture-format.md;
 what the analysis requires: src/Core/Bundles/*Reader.cs). JSON is written strictly: NaN and infinities become
 null (the readers take null for a non-finite statistic, and System.Text.Json refuses NaN tokens).
 """
