@@ -94,6 +94,7 @@ public static class AuditCommand
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine(ci, $"Magneton audit: {r.Job} on {r.Nodes.Count} node(s); median {r.MedianEnergyJ:0.000} J/iteration, MAD {r.MadEnergyJ:0.000} J");
+        sb.AppendLine("VERDICT: " + r.Verdict());
         sb.AppendLine(ci, $"{"#",3}  {"host",-28} {"gpu",-24} {"J/iter",9} {"s/iter",9} {"score",7}");
         foreach (var n in r.Nodes)
             sb.AppendLine(string.Create(ci, $"{n.Index,3}  {n.Host,-28} {n.Gpu ?? "?",-24} {n.IterationEnergyJ,9:0.000} {n.IterationTimeS,9:0.0000} {n.EnergyScore,7:0.00}")

@@ -83,7 +83,7 @@ public static class CampaignCommand
         {
             onStatus?.Invoke(status);
             foreach (var line in status.Recent.Where(printed.Add))
-                await progress.WriteLineAsync($"[{status.Done + status.Failed}/{status.Versions}] {line}").ConfigureAwait(false);
+                await progress.WriteLineAsync(line).ConfigureAwait(false);
             if (status.Finished) break;
             status = await ClusterJob.Retrying(() => campaign.Wait(TimeSpan.FromSeconds(1)), ct).ConfigureAwait(false);
         }

@@ -37,6 +37,8 @@ public sealed record RunSide(
     [JsonPropertyName("idle_power_w")] public double IdlePowerW { get; init; }
     [JsonPropertyName("timeline_power_w")] public double TimelinePowerW { get; init; }
     [JsonPropertyName("replay_check_max_error")] public double? ReplayCheckMaxError { get; init; }
+    /// <summary>Machine, framework versions and date of the capture; null for plain profiler traces.</summary>
+    [JsonPropertyName("capture")] public CaptureInfo? Capture { get; init; }
 }
 
 public sealed record MatchingSummary(

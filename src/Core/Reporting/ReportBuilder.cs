@@ -39,6 +39,7 @@ public static class ReportBuilder
         {
             ReplayShare = e.ReplayShare, Closure = e.Closure, IdlePowerW = e.IdlePowerW, TimelinePowerW = e.TimelinePowerW,
             ReplayCheckMaxError = e.ReplayCheckMaxError,
+            Capture = CaptureInfo.Of(r.Bundle),
         };
     }
 

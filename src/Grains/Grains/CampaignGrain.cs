@@ -181,12 +181,13 @@ public sealed class CampaignGrain(
         return new VersionResult(jobId, report with { Regions = [], Unmatched = new([], []) }, null);
     }
 
+    /// <summary>A progress line for a version that just finished: "[k/N]" counts the versions finished so far.</summary>
     void Note(int index, VersionResult r)
     {
-        var line = r.Error is { } e
+        var line = $"[{state.State.Versions.Count}/{state.State.Request!.Versions.Length}] " + (r.Error is { } e
             ? $"version {index}: failed: {e}"
             : $"version {index}: {r.Report!.Findings.Count(f => f.Verdict == "waste" && f.Wasteful == "b")} waste finding(s) in the version, "
-              + $"energy {r.Report.B.IterationEnergyJ / r.Report.A.IterationEnergyJ:0.000}x the baseline";
+              + $"energy {r.Report.B.IterationEnergyJ / r.Report.A.IterationEnergyJ:0.000}x the baseline");
         _recent.Enqueue(line);
         while (_recent.Count > 8) _recent.Dequeue();
     }

@@ -134,6 +134,16 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Campaign_progress_counts_the_versions_finished_so_far()
+    {
+        var r = await Run("campaign", "--baseline", TestRepo.GeluB, TestRepo.GeluA, TestRepo.GeluB, TestRepo.GeluA);
+        Assert.True(r.Code == 0, $"exit {r.Code}: {r.Err}");
+        var progress = r.Err.Split('\n').Where(l => l.StartsWith('[') && l.Contains("] version ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["[1/3]", "[2/3]", "[3/3]"], progress.Select(l => l[..l.IndexOf(' ')]));
+        Assert.Equal([0, 1, 2], progress.Select(l => int.Parse(l.Split(' ')[2].TrimEnd(':'))).Order());
+    }
+
+    [Fact]
     public async Task Campaign_with_a_broken_version_names_it_and_exits_2()
     {
         using var bad = TestRepo.CopyBundle(TestRepo.GeluA);
@@ -157,6 +167,25 @@ public sealed class CliTests
         Assert.All(nodes, n => Assert.Equal("NVIDIA H100 80GB HBM3", n.GetProperty("gpu").GetString()));
         Assert.All(nodes, n => Assert.False(n.GetProperty("outlier").GetBoolean()));
         Assert.Empty(root.GetProperty("outliers").EnumerateArray());
+        // Two nodes (22.8 % apart) cannot decide which one is off: nobody is named, nobody is cleared.
+        Assert.False(root.GetProperty("outliers_decidable").GetBoolean());
+
+        var text = await Run("audit", TestRepo.Bundle("llama-generate-null", "A"), TestRepo.Bundle("llama-generate-null", "B"));
+        Assert.True(text.Code == 0, text.Err);
+        var verdict = Assert.Single(text.Out.Split('\n'), l => l.StartsWith("VERDICT: ", StringComparison.Ordinal));
+        Assert.Equal("VERDICT: Cannot name an outlier: 2 nodes, an outlier needs at least 3 to measure against", verdict);
+        Assert.DoesNotContain("No outlier node", text.Out);
+    }
+
+    [Fact]
+    public async Task Audit_of_three_nodes_that_agree_clears_them_all()
+    {
+        var a = TestRepo.Bundle("llama-generate-null", "A");
+        using var n1 = Cluster.CampaignClusterTests.Relabelled(a, "node1");
+        using var n2 = Cluster.CampaignClusterTests.Relabelled(a, "node2");
+        var r = await Run("audit", a, n1.Path, n2.Path);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("\nVERDICT: No outlier node\n", r.Out.ReplaceLineEndings("\n"));
     }
 
     [Fact]

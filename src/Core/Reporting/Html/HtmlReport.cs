@@ -38,7 +38,8 @@ public static class HtmlReport
         sb.Append("<header class=\"top\"><h1>")
           .Append("<span class=\"side-a\">A</span> ").Append(E(r.A.System))
           .Append(" <span class=\"muted\">vs</span> <span class=\"side-b\">B</span> ").Append(E(r.B.System))
-          .Line("</h1><div class=\"brand\">Magneton \u00b7 differential energy report</div></header>");
+          .Append("</h1><div class=\"brand\">Magneton \u00b7 differential energy report</div>")
+          .Append(Captures(r)).Line("</header>");
 
         // 1. Verdict.
         string cls = waste > 0 ? "waste" : trade > 0 ? "trade" : "ok";
@@ -435,6 +436,22 @@ public static class HtmlReport
         return HtmlPage.Wrap($"Magneton campaign: {r.Baseline.System}", sb.ToString());
     }
 
+    /// <summary>Where and when each side was captured (GPU, driver, torch, transformers, date), so a reader sees at once whether the runs are comparable.</summary>
+    static string Captures(ComparisonReport r)
+    {
+        if (r.A.Capture is null && r.B.Capture is null) return "";
+        static string SideLine(string side, CaptureInfo? c)
+        {
+            if (c is null) return $"<div><span class=\"side-{side.ToLowerInvariant()}\">{side}</span> capture not described</div>";
+            string Or(string? v, string missing) => v is null ? $"<span class=\"muted\">{missing}</span>" : E(v);
+            return $"<div><span class=\"side-{side.ToLowerInvariant()}\">{side}</span> {Or(c.Gpu, "GPU not recorded")} \u00b7 driver {Or(c.Driver, "not recorded")}"
+                   + $" \u00b7 torch {Or(c.Torch, "?")} \u00b7 transformers {Or(c.Transformers, "?")}"
+                   + $" \u00b7 captured {Or(c.CapturedAt?.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", Ci), "?")}"
+                   + (c.Host is null ? "" : $" on {E(c.Host)}") + "</div>";
+        }
+        return $"<div id=\"captures\" class=\"captures small\">{SideLine("A", r.A.Capture)}{SideLine("B", r.B.Capture)}</div>";
+    }
+
     /// <summary>An audit report as a page: the verdict, each node's iteration energy against the median, the outliers with their differences and findings.</summary>
     public static string RenderAudit(AuditReport report)
     {
@@ -443,11 +460,10 @@ public static class HtmlReport
         var sb = new StringBuilder();
         sb.Append("<header class=\"top\"><h1>Audit: ").Append(E(r.Job)).Append(" on ").Append(r.Nodes.Count.ToString(Ci))
           .Line(" node(s)</h1><div class=\"brand\">Magneton \u00b7 audit report</div></header>");
-        string cls = r.Outliers.Count > 0 ? "waste" : "ok";
-        string verdict = r.Outliers.Count > 0
-            ? $"{r.Outliers.Count} outlier node{(r.Outliers.Count == 1 ? "" : "s")}: " + string.Join(", ", r.Outliers.Select(o => NodeName(r, o.Node)))
-            : "No outlier node";
-        string sub = $"median {Joules(r.MedianEnergyJ)} per iteration, MAD {Joules(r.MadEnergyJ)}; typical node {NodeName(r, r.TypicalNode)}; outlier score above {AuditAnalysis.OutlierScore.ToString("0.0", Ci)}.";
+        // Amber, not green, when too few nodes to decide: nothing was cleared.
+        string cls = r.Outliers.Count > 0 ? "waste" : r.OutliersDecidable ? "ok" : "trade";
+        string verdict = r.Verdict();
+        string sub = $"median {Joules(r.MedianEnergyJ)} per iteration, MAD {Joules(r.MadEnergyJ)}; typical node {r.NodeName(r.TypicalNode)}; outlier score above {AuditAnalysis.OutlierScore.ToString("0.0", Ci)}.";
         sb.Append(Ci, $"<section id=\"verdict\" class=\"verdict {cls}\"><div class=\"label\">VERDICT</div><div><div class=\"text\">{E(verdict)}</div><div class=\"sub\">{E(sub)}</div></div></section>\n");
 
         var rows = r.Nodes.Select(n => ($"{n.Index}: {n.Host}", n.IterationEnergyJ,
@@ -468,7 +484,7 @@ public static class HtmlReport
         foreach (var o in r.Outliers)
         {
             var node = r.Nodes.FirstOrDefault(n => n.Index == o.Node);
-            sb.Append(Ci, $"<section class=\"card\" id=\"outlier-{o.Node}\"><h2>Node {E(NodeName(r, o.Node))}: {E(Ratio3(o.EnergyRatio))} the typical node's energy, {E(Ratio3(o.TimeRatio))} its time</h2>\n");
+            sb.Append(Ci, $"<section class=\"card\" id=\"outlier-{o.Node}\"><h2>Node {E(r.NodeName(o.Node))}: {E(Ratio3(o.EnergyRatio))} the typical node's energy, {E(Ratio3(o.TimeRatio))} its time</h2>\n");
             if (o.NodeDifferences.Count > 0)
             {
                 sb.Append("<table><tr><th>difference</th><th>typical node</th><th>this node</th></tr>");
@@ -492,7 +508,4 @@ public static class HtmlReport
         sb.Append(Ci, $"<footer>{E(r.Schema)}</footer>\n");
         return HtmlPage.Wrap($"Magneton audit: {r.Job}", sb.ToString());
     }
-
-    static string NodeName(AuditReport r, int index) =>
-        r.Nodes.FirstOrDefault(n => n.Index == index) is { } n ? $"{index} ({n.Host})" : index.ToString(Ci);
 }
