@@ -12,7 +12,7 @@ namespace Magneton.Grains;
 /// (concurrent callers share the ingestion); a failed ingestion is not cached. A lookup that misses (another
 /// silo ingested it, or it was evicted) ingests again: from the run's local path, or from the bundle store.
 /// </summary>
-public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = null)
+public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = null, LocalBundleRoots? localRoots = null)
 {
     /// <summary>Runs kept at once; the least recently used is dropped beyond that.</summary>
     public int Capacity { get; init; } = 16;
@@ -83,12 +83,31 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
         MagnetonTelemetry.BundlesIngested.Add(1);
         try
         {
-            if (source.LocalPath is { } path) return Pipeline.Ingest(path);
+            if (source.LocalPath is { } path)
+            {
+                // Says nothing about this host's files: not whether the path exists, nor what is in it.
+                if (store is not null && localRoots?.Allows(path) != true)
+                    throw new MagnetonInputException(
+                        $"run:{source.RunId}: this cluster reads bundles only from its store; upload the bundle (magneton compare --cluster uploads a local directory)");
+                return Pipeline.Ingest(path);
+            }
             if (store is null)
                 throw new MagnetonInputException($"run:{source.RunId}: this silo has no bundle store (start it with --storage-dir or --blob-connection)");
             var manifest = await store.GetManifestAsync(source.RunId).ConfigureAwait(false)
-                ?? throw new MagnetonInputException($"run:{source.RunId}: no such run in the bundle store ({store.Location})");
-            var directory = await store.MaterializeAsync(source.RunId).ConfigureAwait(false);
+                ?? throw new MagnetonUnavailableException(
+                    $"run:{source.RunId}: not in the cluster's store (lost by storage, or never uploaded); upload the bundle again", source.RunId);
+            string directory;
+            try
+            {
+                directory = await store.MaterializeAsync(source.RunId).ConfigureAwait(false);
+            }
+            catch (BundleStoreException e)
+            {
+                // Listed, but its files are gone or damaged: drop the listing so the bundle can be uploaded again.
+                await store.ForgetAsync(source.RunId).ConfigureAwait(false);
+                throw new MagnetonUnavailableException(
+                    $"run:{source.RunId}: the cluster's store listed this run but lost its files ({e.Message}); upload the bundle again", source.RunId);
+            }
             return Pipeline.Ingest(directory, manifest.Origin);
         }
         catch (BundleException e)
@@ -100,6 +119,11 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
         {
             span?.SetStatus(ActivityStatusCode.Error, e.Message);
             throw new MagnetonInputException($"run:{source.RunId}: {e.Message}");
+        }
+        catch (MagnetonUnavailableException e)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw;
         }
     }
 
