@@ -34,7 +34,12 @@ public sealed class BundleUploader
     /// </summary>
     public static async Task<CheckedBundle?> CheckAsync(string argument, CancellationToken ct)
     {
-        if (argument.StartsWith(RunPrefix, StringComparison.Ordinal)) return null;
+        if (argument.StartsWith(RunPrefix, StringComparison.Ordinal))
+        {
+            if (!BundleStoreNames.IsValidName(argument[RunPrefix.Length..]))
+                throw new UsageException($"{argument}: not a run id (run:<id>, as magneton runs lists them)");
+            return null;
+        }
         var path = RunIds.NormalizePath(argument);
         CheckSizes(path);
         var bundle = await Task.Run(() => BundleReader.Read(path), ct).ConfigureAwait(false);
@@ -50,8 +55,6 @@ public sealed class BundleUploader
         if (bundle is null)
         {
             var id = argument[RunPrefix.Length..];
-            if (!BundleStoreNames.IsValidName(id))
-                throw new UsageException($"{argument}: not a run id (run:<id>, as magneton runs lists them)");
             if (await _connection.CallAsync(c => c.GetGrain<IRunGrain>(id).GetManifest(), ct).ConfigureAwait(false) is null)
                 throw new UsageException($"{argument}: no such run in the cluster (see magneton runs --cluster ...)");
             return RunRef.Stored(id);

@@ -107,16 +107,16 @@ public sealed record JobStatus(
     /// Why the job is not progressing now (storage or silos failed beyond the grain's retries), one line; null
     /// while it progresses. Not final: the next <see cref="IMatchingJobGrain.Wait"/> takes the job up again.
     /// </summary>
-    [Id(11)] public string? Problem { get; init; }
+    [Id(20)] public string? Problem { get; init; }
 
     /// <summary>
     /// A run of the request whose bundle the store does not hold (lost by storage). The job waits for it: upload
     /// the bundle again and call <see cref="IMatchingJobGrain.Start"/>.
     /// </summary>
-    [Id(12)] public string? MissingRun { get; init; }
+    [Id(21)] public string? MissingRun { get; init; }
 
     /// <summary>Stopped by <see cref="IMatchingJobGrain.Cancel"/>; a new Start takes it up again.</summary>
-    [Id(13)] public bool Cancelled { get; init; }
+    [Id(22)] public bool Cancelled { get; init; }
 }
 
 /// <summary>

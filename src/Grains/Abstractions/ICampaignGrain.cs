@@ -36,9 +36,9 @@ public sealed record CampaignStatus(
     [property: Id(10)] string[] Recent)
 {
     /// <summary>Why the campaign is not progressing now (one line; not final: the next call takes it up again).</summary>
-    [Id(11)] public string? Problem { get; init; }
+    [Id(20)] public string? Problem { get; init; }
     /// <summary>A run whose bundle the store lost: upload it again, then ask again.</summary>
-    [Id(12)] public string? MissingRun { get; init; }
+    [Id(21)] public string? MissingRun { get; init; }
 }
 
 /// <summary>

@@ -29,7 +29,7 @@ public sealed class JobState
     [Id(9)] public string? TraceParent { get; set; }
     [Id(10)] public DateTimeOffset StartedAt { get; set; }
     /// <summary>The build that computed the progress (<see cref="WorkIds.CodeVersion"/>); another build starts over.</summary>
-    [Id(11)] public string? Code { get; set; }
+    [Id(20)] public string? Code { get; set; }
 }
 
 /// <summary>

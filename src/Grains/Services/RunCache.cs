@@ -77,20 +77,17 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
 
     async Task<Run> IngestAsync(RunRef source)
     {
+        // Says nothing about this host's files: not whether the path exists, nor what is in it.
+        if (source.LocalPath is { } local && store is not null && localRoots?.Allows(local) != true)
+            throw new MagnetonInputException(
+                $"run:{source.RunId}: this cluster reads bundles only from its store; upload the bundle (magneton compare --cluster uploads a local directory)");
         using var span = MagnetonTelemetry.Source.StartActivity("ingest.bundle");
         span?.SetTag("magneton.run.id", source.RunId);
         counters.Ingested();
         MagnetonTelemetry.BundlesIngested.Add(1);
         try
         {
-            if (source.LocalPath is { } path)
-            {
-                // Says nothing about this host's files: not whether the path exists, nor what is in it.
-                if (store is not null && localRoots?.Allows(path) != true)
-                    throw new MagnetonInputException(
-                        $"run:{source.RunId}: this cluster reads bundles only from its store; upload the bundle (magneton compare --cluster uploads a local directory)");
-                return Pipeline.Ingest(path);
-            }
+            if (source.LocalPath is { } path) return Pipeline.Ingest(path);
             if (store is null)
                 throw new MagnetonInputException($"run:{source.RunId}: this silo has no bundle store (start it with --storage-dir or --blob-connection)");
             var manifest = await store.GetManifestAsync(source.RunId).ConfigureAwait(false)
