@@ -45,7 +45,7 @@ public static class AuditCommand
 
         AuditReport report;
         await using (var session = await ClientSession.OpenAsync(cluster, bundles, log, ct).ConfigureAwait(false))
-            report = await AuditAsync(session.Client, session.Runs, threshold, log, ct).ConfigureAwait(false);
+            report = await AuditAsync(session.Connection, session.Runs, threshold, log, ct).ConfigureAwait(false);
 
         string text = JsonSerializer.Serialize(report, ReportJson.Options);
         if (json is "-") await stdout.WriteLineAsync(text).ConfigureAwait(false);
@@ -55,11 +55,11 @@ public static class AuditCommand
         return Program.Ok;
     }
 
-    public static async Task<AuditReport> AuditAsync(IClusterClient client, IReadOnlyList<RunRef> runs, double threshold,
+    public static async Task<AuditReport> AuditAsync(ClusterConnection connection, IReadOnlyList<RunRef> runs, double threshold,
         TextWriter log, CancellationToken ct)
     {
         var summaries = await Task.WhenAll(runs.Select(r =>
-            ClusterJob.Retrying(() => client.GetGrain<IRunGrain>(r.RunId).Ingest(r), ct))).ConfigureAwait(false);
+            connection.CallAsync(c => c.GetGrain<IRunGrain>(r.RunId).Ingest(r), ct))).ConfigureAwait(false);
         for (int i = 1; i < summaries.Length; i++)
             if (summaries[i].JobSignature != summaries[0].JobSignature)
                 throw new UsageException($"{summaries[i].BundlePath}: dataflow.json: nodes: not the same job as {summaries[0].BundlePath} "
@@ -74,7 +74,7 @@ public static class AuditCommand
         {
             await log.WriteLineAsync($"node {node.Index} ({node.Host}) is an outlier: comparing it with node {typical}").ConfigureAwait(false);
             var request = new CompareRequest(runs[typical], runs[node.Index], threshold);
-            var comparison = await ClusterJob.RunAsync(client, request, log, ct).ConfigureAwait(false);
+            var comparison = await ClusterJob.RunAsync(connection, request, log, ct).ConfigureAwait(false);
             var t = nodes[typical];
             outliers.Add(new AuditOutlier(node.Index, node.IterationEnergyJ / t.IterationEnergyJ, node.IterationTimeS / t.IterationTimeS,
                 AuditAnalysis.NodeDifferences(t, node), comparison.Findings, WorkIds.Job(request)));

@@ -14,9 +14,14 @@ public sealed record CompareArguments(
     string? Cluster = null,
     string? Html = null,
     int? Step = null,
-    int? Rank = null)
+    int? Rank = null,
+    TimeSpan? Timeout = null,
+    bool Cancel = false)
 {
     public const double DefaultThreshold = 0.10;
+
+    /// <summary>--timeout: how long a --cluster compare may take in all before it ends with one line (exit 2).</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromHours(1);
 
     public static CompareArguments Parse(ReadOnlySpan<string> args)
     {
@@ -24,7 +29,8 @@ public sealed record CompareArguments(
         double threshold = DefaultThreshold;
         string? json = null, cluster = null, html = null;
         int? step = null, rank = null;
-        bool failOnWaste = false, quiet = false, optionsEnded = false;
+        TimeSpan? timeout = null;
+        bool failOnWaste = false, quiet = false, cancel = false, optionsEnded = false;
 
         for (int i = 0; i < args.Length; i++)
         {
@@ -82,6 +88,16 @@ public sealed record CompareArguments(
                     NoValue();
                     failOnWaste = true;
                     break;
+                case "--timeout":
+                    var t = Value(ref i);
+                    timeout = double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var sec) && sec is > 0 and <= 7 * 86400
+                        ? TimeSpan.FromSeconds(sec)
+                        : throw new UsageException($"--timeout: '{t}' is not a number of seconds in (0, 604800]");
+                    break;
+                case "--cancel":
+                    NoValue();
+                    cancel = true;
+                    break;
                 case "--quiet" or "-q":
                     NoValue();
                     quiet = true;
@@ -96,7 +112,8 @@ public sealed record CompareArguments(
                 : "compare needs a second bundle: magneton compare <bundleA> <bundleB>");
         if (positional.Count > 2)
             throw new UsageException($"unexpected argument '{positional[2]}': compare takes two bundles");
-        return new CompareArguments(positional[0], positional[1], threshold, json, failOnWaste, quiet, Cluster: cluster, Html: html, Step: step, Rank: rank);
+        return new CompareArguments(positional[0], positional[1], threshold, json, failOnWaste, quiet, Cluster: cluster, Html: html, Step: step, Rank: rank,
+            Timeout: timeout, Cancel: cancel);
     }
 
     /// <summary>--step N / --rank R: a non-negative integer (plain profiler traces only).</summary>

@@ -22,8 +22,7 @@ public static class CompareCommand
         ComparisonReport report = TraceCompareCommand.Applies(args)
             ? await Task.Run(() => TraceCompareCommand.Compare(args, ct), ct).ConfigureAwait(false)
             : args.Cluster is { } cluster
-            ? await ProgressDisplay.RunAsync(ProgressDisplay.IsInteractive(stderr, args.Quiet), stderr, "compare",
-                p => ClusterJob.CompareAsync(cluster, args.BundleA, args.BundleB, args.Threshold, p.Log, ct, p.Job)).ConfigureAwait(false)
+            ? await CompareOnClusterAsync(cluster, args, stderr, ct).ConfigureAwait(false)
             : await CompareEmbeddedAsync(args, ct).ConfigureAwait(false);
 
         string json = JsonSerializer.Serialize(report, ReportJson);
@@ -51,12 +50,30 @@ public static class CompareCommand
         return args.FailOnWaste && report.HasWaste ? Program.WasteFound : Program.Ok;
     }
 
+    /// <summary>The comparison on a cluster, within --timeout (default <see cref="CompareArguments.DefaultTimeout"/>).</summary>
+    static async Task<ComparisonReport> CompareOnClusterAsync(string cluster, CompareArguments args, TextWriter stderr, CancellationToken ct)
+    {
+        var timeout = args.Timeout ?? CompareArguments.DefaultTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            return await ProgressDisplay.RunAsync(ProgressDisplay.IsInteractive(stderr, args.Quiet), stderr, "compare",
+                p => ClusterJob.CompareAsync(cluster, args.BundleA, args.BundleB, args.Threshold, p.Log, deadline.Token, p.Job, args.Cancel))
+                .ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && deadline.IsCancellationRequested)
+        {
+            throw new ClusterUnavailableException($"--cluster {cluster}: no result within --timeout {timeout.TotalSeconds:0} s");
+        }
+    }
+
     static async Task<ComparisonReport> CompareEmbeddedAsync(CompareArguments args, CancellationToken ct)
     {
         string bundleA = CheckBundle(args.BundleA), bundleB = CheckBundle(args.BundleB);
         await using var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
         var job = silo.Grains.GetGrain<IMatchingJobGrain>("cli-" + Guid.NewGuid().ToString("N"));
-        var report = await job.Compare(CompareRequest.ForPaths(bundleA, bundleB, args.Threshold)).ConfigureAwait(false);
+        var report = await job.Compare(CompareRequest.ForPaths(bundleA, bundleB, args.Threshold)).WaitAsync(ct).ConfigureAwait(false);
         await silo.StopAsync().ConfigureAwait(false); // graceful: about 60 ms
         return report;
     }

@@ -11,11 +11,16 @@ public static class Program
 {
     public const int Ok = 0, InternalError = 1, BadInput = 2, WasteFound = 3;
 
+    /// <summary>Commands that only wait on others (a cluster, an embedded comparison): a signal ends them at once.</summary>
+    static readonly HashSet<string> ClientCommands = ["compare", "campaign", "audit", "runs", "submit", "workers"];
+
     public static async Task<int> Main(string[] args)
     {
         var stdout = Console.Out;
         var stderr = Console.Error;
-        int rc = await RunAsync(args, stdout, stderr).ConfigureAwait(false);
+        // Long-running commands (silo, worker, capture) stop gracefully on their own signal handling.
+        using var stop = args.Length > 0 && ClientCommands.Contains(args[0]) ? new StopSignals(default, exitAfter: TimeSpan.FromSeconds(1.5)) : null;
+        int rc = await RunAsync(args, stdout, stderr, stop?.Token ?? default).ConfigureAwait(false);
         await stdout.FlushAsync().ConfigureAwait(false);
         await stderr.FlushAsync().ConfigureAwait(false);
         return rc;
@@ -75,6 +80,11 @@ public static class Program
                         : $"unknown command '{args[0]}' (see magneton --help)");
             }
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await stderr.WriteLineAsync("magneton: interrupted").ConfigureAwait(false);
+            return StopSignals.Interrupted;
+        }
         catch (Exception e) when (InputError(e) is { } message)
         {
             await stderr.WriteLineAsync("magneton: error: " + message).ConfigureAwait(false);
@@ -95,6 +105,7 @@ public static class Program
         UsageException u => u.Message,
         ClusterUnavailableException c => c.Message,
         Magneton.Grains.MagnetonInputException m => OneLine(m.Message),
+        Magneton.Grains.MagnetonUnavailableException u => OneLine(u.Message),
         BundleException b => OneLine(b.Message),
         AggregateException { InnerExceptions.Count: 1 } a => InputError(a.InnerException!),
         _ => null,
@@ -166,6 +177,9 @@ static class Usage
           --cluster <h:p>    run on a cluster through its gateway(s) (host:port[,host:port]) instead of an
                              embedded silo; local bundles are checked here, then uploaded to the cluster's
                              store (once: the run id is the hash of the files); run:<id> names a stored run
+          --timeout <s>      with --cluster: give up after this many seconds in all, with one line (default 3600)
+          --cancel           with --cluster: Ctrl-C or SIGTERM also cancels the job in the cluster (without it
+                             the job carries on, and asking again later returns its report)
           -h, --help         show this help
 
         <bundleA> and <bundleB> may also be two plain PyTorch profiler traces (*.json, *.json.gz, or directories of
@@ -181,6 +195,7 @@ static class Usage
           2  bad input: arguments, a bundle that cannot be read (one line names the file and the field),
              or a --cluster that does not answer
           3  with --fail-on-waste: waste was found
+          130 interrupted (Ctrl-C, SIGTERM): the command ends within 2 s
 
         """;
 }

@@ -27,6 +27,8 @@ public sealed record SiloArguments
     public TelemetryExport Telemetry { get; init; }
     public bool Kubernetes { get; init; }
     public TimeSpan? WorkerTimeout { get; init; }
+    /// <summary>--allow-path: local directories whose bundles clients may name by path (development only).</summary>
+    public IReadOnlyList<string> AllowedPaths { get; init; } = [];
     public bool Help { get; init; }
 
     /// <summary>Parses the arguments after <c>silo</c>; <paramref name="env"/> reads environment variables (tests pass their own).</summary>
@@ -36,6 +38,7 @@ public sealed record SiloArguments
         int siloPort = SiloHostOptions.DefaultSiloPort, gatewayPort = SiloHostOptions.DefaultGatewayPort;
         string? primary = null, listen = null, storageDir = null, blob = null, postgres = null, telemetry = null;
         TimeSpan? workerTimeout = null;
+        var allowed = new List<string>();
         string container = "magneton";
         string clusterId = Blank(env(ClusterIdVariable)) is { } c ? ParseId(ClusterIdVariable, c) : SiloHostOptions.DefaultClusterId;
         string serviceId = Blank(env(ServiceIdVariable)) is { } s ? ParseId(ServiceIdVariable, s) : SiloHostOptions.DefaultServiceId;
@@ -75,6 +78,7 @@ public sealed record SiloArguments
                 case "--postgres": postgres = NonEmpty(name, Value(ref i)); break;
                 case "--telemetry": telemetry = Value(ref i); break;
                 case "--worker-timeout": workerTimeout = ParseSeconds(name, Value(ref i)); break;
+                case "--allow-path": allowed.Add(Path.GetFullPath(NonEmpty(name, Value(ref i)))); break;
                 default:
                     throw new UsageException($"unknown option '{name}' for silo (see magneton silo --help)");
             }
@@ -118,6 +122,7 @@ public sealed record SiloArguments
             Telemetry = export,
             Kubernetes = kubernetes,
             WorkerTimeout = workerTimeout,
+            AllowedPaths = allowed,
         };
     }
 
@@ -140,6 +145,7 @@ public sealed record SiloArguments
             Directory = BlobConnection is null ? StorageDir : null,
             BlobConnectionString = BlobConnection,
             Container = Container,
+            AllowedPaths = AllowedPaths,
         },
         PostgresConnectionString = Postgres,
         Kubernetes = Kubernetes,
@@ -258,6 +264,8 @@ public sealed record SiloArguments
           --telemetry <export>      console | otlp | none (default otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set,
                                     else none); OTLP is configured by the standard OTEL_* variables
           --worker-timeout <s>      a GPU worker silent this long has its capture job queued again (default 15)
+          --allow-path <dir>        clients may name bundle directories under <dir> by path (repeatable; local
+                                    development only: otherwise a silo reads bundles only from its store)
           -h, --help                show this help
 
         A local two-silo cluster:
