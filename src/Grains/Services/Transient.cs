@@ -7,7 +7,7 @@ public static class Transient
 {
     public static bool Is(Exception e) => e switch
     {
-        MagnetonInputException or ArgumentException => false,
+        MagnetonInputException or AccessDeniedException or ArgumentException => false,
         AggregateException a => a.InnerExceptions.All(Is),
         TimeoutException or OrleansException or System.Net.Sockets.SocketException or IOException => true,
         _ => e.InnerException is { } inner && Is(inner),
@@ -38,6 +38,6 @@ public static class Transient
     public static Task RetryAsync(Func<Task> call, ILogger log, string what) =>
         RetryAsync<bool>(async () => { await call(); return true; }, log, what);
 
-    static bool IsInput(Exception e) => e is MagnetonInputException
-        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException);
+    static bool IsInput(Exception e) => e is MagnetonInputException or AccessDeniedException
+        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException or AccessDeniedException);
 }
