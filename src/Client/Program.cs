@@ -106,6 +106,7 @@ public static class Program
         ClusterUnavailableException c => c.Message,
         Magneton.Grains.MagnetonInputException m => OneLine(m.Message),
         Magneton.Grains.MagnetonUnavailableException u => OneLine(u.Message),
+        Magneton.Grains.AccessDeniedException d => OneLine(d.Message),
         BundleException b => OneLine(b.Message),
         AggregateException { InnerExceptions.Count: 1 } a => InputError(a.InnerException!),
         _ => null,
@@ -157,8 +158,9 @@ static class Usage
           magneton bench --operators <N> [--json <file|->]   scale a sample pair to N operators a side and measure
           magneton capture --system <name> --out <dir> [--cluster <h:p>] -- <python command...>
                              run a PyTorch script under the probe and write its bundle (see magneton capture --help)
-          magneton worker --cluster <h:p> [--node <name>] [--gpu <n>|all] [--work-dir <dir>]
-                             a GPU worker: registers this node's GPUs and runs the cluster's capture jobs
+          magneton worker --cluster <h:p> --workloads <file>|--allow-any-command [--node <name>] [--gpu <n>|all]
+                             a GPU worker: registers this node's GPUs and runs the capture jobs its node allows
+          magneton submit --cluster <h:p> --system <name> --workload <name> [--node <name>] [--wait] [-- <args>]
           magneton submit --cluster <h:p> --system <name> [--node <name>] [--wait] -- <python command...>
                              queue a capture for the GPU workers; --wait prints run:<id> when it is done
           magneton workers --cluster <h:p> [--json]   the cluster's GPU workers and capture jobs

@@ -13,15 +13,19 @@ public static class SubmitCommand
     public const int CaptureFailed = 1;
 
     public const string Help = """
+        magneton submit --cluster <h:p> --system <name> --workload <name> [options] [-- <declared arguments...>]
         magneton submit --cluster <h:p> --system <name> [options] -- <python command...>
 
         Queues a capture (as magneton capture would run it) for the cluster's GPU workers (magneton worker) and
-        prints the job id. The command runs in the worker's work directory: its script must exist on the GPU node.
-        A job whose worker disappears is given to another worker (at most 3 attempts).
+        prints the job id. A workload is one the worker's workload file names, with only the arguments it
+        declares; a command runs only on workers started with --allow-any-command, in their work directory (its
+        script must exist on the GPU node). A worker refuses what its node does not allow: the job fails with the
+        reason. A job whose worker disappears is given to another worker (at most 3 attempts).
 
         options:
           --cluster <h:p>       the cluster's gateway(s) (required)
           --system <name>       name of the system, recorded in the bundle (required)
+          --workload <name>     the node's workload to run; after -- only the arguments it declares
           --node <name>         run on this node's worker (default: any GPU node)
           --wait                follow the job (progress on stderr) and print run:<id> when it is done;
                                 exit 1 if the capture failed
@@ -30,7 +34,7 @@ public static class SubmitCommand
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        string? cluster = null, system = null, node = null;
+        string? cluster = null, system = null, node = null, workload = null;
         bool wait = false;
         var probeArgs = new List<string>();
         int i = 0;
@@ -50,6 +54,9 @@ public static class SubmitCommand
                 case "--node":
                     node = CaptureCommand.Value(args, ref i);
                     break;
+                case "--workload":
+                    workload = CaptureCommand.Value(args, ref i);
+                    break;
                 case "--wait":
                     wait = true;
                     break;
@@ -63,15 +70,24 @@ public static class SubmitCommand
         }
         if (cluster is null) throw new UsageException("submit needs --cluster <host:port> (the cluster whose GPU workers run the capture)");
         if (system is null) throw new UsageException("submit needs --system NAME (the name recorded in the bundle)");
-        if (i >= args.Length - 1)
-            throw new UsageException("submit needs the command after --: magneton submit --cluster H:P --system NAME -- python script.py [args]");
-        var command = args[(i + 1)..];
-        CaptureCommand.CheckCommand(command); // refused here rather than on a GPU node
+        var after = i < args.Length ? args[(i + 1)..] : [];
+        CaptureSpec spec;
+        if (workload is not null)
+        {
+            spec = new CaptureSpec(system, [], node, [.. probeArgs], workload, after);
+        }
+        else
+        {
+            if (after.Length == 0)
+                throw new UsageException("submit needs --workload NAME or the command after --: magneton submit --cluster H:P --system NAME -- python script.py [args]");
+            CaptureCommand.CheckCommand(after); // refused here rather than on a GPU node
+            spec = new CaptureSpec(system, after, node, [.. probeArgs]);
+        }
         ClusterEndpoints.Parse(cluster);
 
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
         var scheduler = connection.Client.GetGrain<ICaptureSchedulerGrain>(CaptureWorker.Scheduler);
-        var job = await scheduler.Submit(new CaptureSpec(system, command, node, [.. probeArgs])).ConfigureAwait(false);
+        var job = await scheduler.Submit(spec).ConfigureAwait(false);
         var alive = (await scheduler.Workers().ConfigureAwait(false))
             .Count(w => w.Alive && (node is null || w.Info.Node == node) && w.Info.Gpus.Length > 0);
         await stderr.WriteLineAsync(alive == 0

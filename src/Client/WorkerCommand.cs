@@ -26,8 +26,15 @@ public static class WorkerCommand
           magneton worker: ready node=<node> workers=<node>/gpu<i>,... cluster=<h:p> work-dir=<dir>
         logs to stderr, and on SIGTERM stops the running capture, hands its job back to the queue and exits 0.
 
+        Runs only what this node allows: the named workloads of --workloads (magneton submit --workload NAME, with
+        the arguments each declares), and arbitrary Python commands only with --allow-any-command. Anything else
+        fails its job with the reason, and nothing runs. Jobs start from a minimal environment (PATH, HOME, CUDA
+        and Python variables), not the worker's.
+
         options:
           --cluster <h:p>       the cluster's gateway(s) (required)
+          --workloads <file>    the workloads this node runs (JSON, see README "GPU workers")
+          --allow-any-command   also run any Python command a submitter sends (a single-user machine only)
           --node <name>         node name jobs are addressed to (default $NODE_NAME, else the host name)
           --gpu <n>|all         the GPU(s) to work with, by NVML index (default all)
           --work-dir <dir>      current directory of the captures and where bundles are written
@@ -48,7 +55,6 @@ public static class WorkerCommand
             await stdout.WriteAsync(Help).ConfigureAwait(false);
             return Program.Ok;
         }
-        ClusterEndpoints.Parse(a.Cluster);
         var workDir = Path.GetFullPath(a.WorkDir ?? Path.Combine(Path.GetTempPath(), "magneton-worker"));
         try
         {
@@ -76,7 +82,7 @@ public static class WorkerCommand
             var options = new CaptureWorkerOptions
             {
                 Node = a.Node, WorkDir = workDir, Heartbeat = a.Heartbeat, KeepBundles = a.KeepBundles,
-                Python = a.Python, ProbePath = a.ProbePath,
+                Python = a.Python, ProbePath = a.ProbePath, Policy = a.Policy,
             };
             using var stop = new StopSignals(ct);
             await using var connection = await ClusterConnection.ConnectAsync(a.Cluster, stop.Token).ConfigureAwait(false);
@@ -90,7 +96,9 @@ public static class WorkerCommand
             var workers = devices.Select(d => new CaptureWorker(connection.Client, Slot(nvml, d), options, stderr, log)).ToList();
             var runs = workers.Select(w => w.RunAsync(stop.Token)).ToList();
             await stdout.WriteLineAsync(
-                $"{ReadyPrefix} node={a.Node} workers={string.Join(',', workers.Select(w => w.WorkerId))} cluster={a.Cluster} work-dir={workDir}")
+                $"{ReadyPrefix} node={a.Node} workers={string.Join(',', workers.Select(w => w.WorkerId))} cluster={a.Cluster} work-dir={workDir} "
+                + $"workloads={(a.Policy.Workloads.Count == 0 ? "none" : string.Join(',', a.Policy.Workloads.Order(StringComparer.Ordinal)))}"
+                + (a.Policy.AllowAnyCommand ? " any-command" : ""))
                 .ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
 
@@ -109,14 +117,14 @@ public static class WorkerCommand
     }
 
     internal sealed record Arguments(string Cluster, string Node, int? Gpu, string? WorkDir, bool KeepBundles, string? Python,
-        string? ProbePath, TimeSpan Heartbeat);
+        string? ProbePath, TimeSpan Heartbeat, JobPolicy Policy);
 
     /// <summary>The arguments, or null for --help.</summary>
     internal static Arguments? Parse(string[] args)
     {
-        string? cluster = null, node = null, workDir = null, python = null, probePath = null;
+        string? cluster = null, node = null, workDir = null, python = null, probePath = null, workloads = null;
         int? gpu = null;
-        bool keep = false;
+        bool keep = false, anyCommand = false;
         var heartbeat = TimeSpan.FromSeconds(2);
         for (int i = 0; i < args.Length; i++)
         {
@@ -140,6 +148,12 @@ public static class WorkerCommand
                 case "--keep-bundles":
                     keep = true;
                     break;
+                case "--workloads":
+                    workloads = CaptureCommand.Value(args, ref i);
+                    break;
+                case "--allow-any-command":
+                    anyCommand = true;
+                    break;
                 case "--python":
                     python = CaptureCommand.Value(args, ref i);
                     break;
@@ -159,9 +173,21 @@ public static class WorkerCommand
             }
         }
         if (cluster is null) throw new UsageException("worker needs --cluster <host:port> (the cluster's gateway)");
+        ClusterEndpoints.Parse(cluster);
         node ??= Environment.GetEnvironmentVariable("NODE_NAME") is { Length: > 0 } n ? n : Environment.MachineName;
         if (string.IsNullOrWhiteSpace(node) || node.Contains('/'))
             throw new UsageException($"--node: '{node}' is not a node name (non-empty, no '/')");
-        return new Arguments(cluster, node, gpu, workDir, keep, python, probePath, heartbeat);
+        if (workloads is null && !anyCommand)
+            throw new UsageException("worker needs --workloads <file> (the workloads this node runs) or --allow-any-command (a single-user machine)");
+        IReadOnlyDictionary<string, Workload> allowed = new Dictionary<string, Workload>();
+        try
+        {
+            if (workloads is not null) allowed = WorkloadFile.Load(workloads);
+        }
+        catch (CaptureException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        return new Arguments(cluster, node, gpu, workDir, keep, python, probePath, heartbeat, new JobPolicy(allowed, anyCommand));
     }
 }

@@ -22,6 +22,11 @@ public sealed record CaptureOptions
     public string? WorkingDirectory { get; init; }
     /// <summary>Variables set for the probe and the command on top of this process' environment.</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+    /// <summary>
+    /// False: the command starts from <see cref="JobEnvironment.FromNode"/> instead of this process' environment
+    /// (a worker's jobs; <c>magneton capture</c> runs the user's own command with the user's environment).
+    /// </summary>
+    public bool InheritEnvironment { get; init; } = true;
 }
 
 /// <summary>What a capture produced.</summary>

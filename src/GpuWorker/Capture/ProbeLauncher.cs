@@ -100,12 +100,17 @@ public static class ProbeLauncher
             RedirectStandardError = true,
         };
         if (o.WorkingDirectory is not null) psi.WorkingDirectory = Path.GetFullPath(o.WorkingDirectory);
+        if (!o.InheritEnvironment)
+        {
+            psi.Environment.Clear();
+            foreach (var (name, value) in JobEnvironment.FromNode()) psi.Environment[name] = value;
+        }
         foreach (var (name, value) in o.Environment) psi.Environment[name] = value;
         psi.Environment[SamplerVariable] = ExternalSampler;
         var probePath = o.ProbePath ?? Environment.GetEnvironmentVariable(ProbePathVariable);
         if (!string.IsNullOrEmpty(probePath))
         {
-            var existing = Environment.GetEnvironmentVariable("PYTHONPATH");
+            var existing = psi.Environment.TryGetValue("PYTHONPATH", out var p) ? p : null;
             psi.Environment["PYTHONPATH"] = string.IsNullOrEmpty(existing)
                 ? Path.GetFullPath(probePath)
                 : Path.GetFullPath(probePath) + Path.PathSeparator + existing;

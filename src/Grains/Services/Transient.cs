@@ -7,7 +7,7 @@ public static class Transient
 {
     public static bool Is(Exception e) => e switch
     {
-        MagnetonInputException or ArgumentException => false,
+        MagnetonInputException or AccessDeniedException or ArgumentException => false,
         MagnetonUnavailableException => true,
         AggregateException a => a.InnerExceptions.All(Is),
         TimeoutException or OrleansException or System.Net.Sockets.SocketException or IOException => true,
@@ -47,6 +47,6 @@ public static class Transient
         _ => null,
     };
 
-    static bool IsInput(Exception e) => e is MagnetonInputException || MissingRun(e) is not null
-        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException);
+    static bool IsInput(Exception e) => e is MagnetonInputException or AccessDeniedException || MissingRun(e) is not null
+        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException or AccessDeniedException);
 }
