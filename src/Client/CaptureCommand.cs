@@ -26,6 +26,8 @@ public static class CaptureCommand
           --cluster <h:p>       also upload the bundle to a cluster and print its run id
           --gpu <n>             NVML index of the GPU to sample (default 0); the job runs on it
                                 (CUDA_VISIBLE_DEVICES is set to its UUID unless already set)
+          --device <cuda|cpu>   where the job runs (default cuda). cpu: no GPU, no NVML, no energy, no replay;
+                                the bundle says so, and compare reports matching, regions, causes and CPU time
           --python <path>       interpreter for `script.py` / `-m` commands (default: MAGNETON_PYTHON or python3)
           --probe-path <dir>    directory put on PYTHONPATH so magneton_probe imports without pip
                                 (default: MAGNETON_PROBE_PATH)
@@ -43,6 +45,27 @@ public static class CaptureCommand
         if (cluster is not null) ClusterEndpoints.Parse(cluster);
         CheckCommand(options.Command, options.Python); // a bad command is refused before NVML or Python start
 
+        CaptureResult result;
+        if (options.Device == Magneton.Core.Bundles.CaptureDevice.Cpu)
+        {
+            await stderr.WriteLineAsync("magneton capture: on the CPU (no GPU energy is measured); running the probe").ConfigureAwait(false);
+            try
+            {
+                using var none = new NoSampler();
+                result = await new CaptureRunner(stdout, stderr).RunAsync(options, none, null, ct).ConfigureAwait(false);
+            }
+            catch (CaptureException e)
+            {
+                await stderr.WriteLineAsync("magneton: error: " + Program.OneLine(e.Message)).ConfigureAwait(false);
+                return e.ExitCode;
+            }
+            await stdout.WriteLineAsync(string.Format(CultureInfo.InvariantCulture,
+                "captured {0} on the CPU (no GPU energy measured): {1} operators; baseline {2:0.000} ms per iteration{3}",
+                result.OutDir, result.Operators, result.BaselineIterationSeconds * 1e3,
+                result.OverheadFraction is double o ? string.Format(CultureInfo.InvariantCulture, "; profiler-pass overhead {0:+0.0;-0.0} %", o * 100) : "")).ConfigureAwait(false);
+            return await UploadAsync(result, cluster, stdout, stderr, ct).ConfigureAwait(false);
+        }
+
         NvmlSession nvml;
         try
         {
@@ -52,7 +75,6 @@ public static class CaptureCommand
         {
             return await PowerCommand.NvmlErrorAsync(e, stderr).ConfigureAwait(false);
         }
-        CaptureResult result;
         using (nvml)
         {
             var device = SampledGpus(nvml, options.Gpu).Usable.Single();
@@ -78,6 +100,11 @@ public static class CaptureCommand
             result.BaselineIterationEnergyJ,
             result.OverheadFraction is double f ? string.Format(inv, "; energy-pass overhead {0:+0.0;-0.0} %", f * 100) : "")).ConfigureAwait(false);
 
+        return await UploadAsync(result, cluster, stdout, stderr, ct).ConfigureAwait(false);
+    }
+
+    static async Task<int> UploadAsync(CaptureResult result, string? cluster, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
         if (cluster is not null)
         {
             var checkedBundle = await BundleUploader.CheckAsync(result.OutDir, ct).ConfigureAwait(false);
@@ -88,9 +115,18 @@ public static class CaptureCommand
         return Program.Ok;
     }
 
+    /// <summary>A CPU capture samples nothing.</summary>
+    sealed class NoSampler : ICaptureSampler
+    {
+        public void Start() { }
+        public Magneton.Core.Bundles.PowerSamples Stop() => new([], [], [], []);
+        public void Dispose() { }
+    }
+
     internal static (CaptureOptions Options, string? Cluster, bool Help) Parse(string[] args)
     {
         string? system = null, outDir = null, cluster = null, python = null, probePath = null;
+        var device = Magneton.Core.Bundles.CaptureDevice.Gpu;
         int gpu = 0;
         var probeArgs = new List<string>();
         int i = 0;
@@ -120,6 +156,14 @@ public static class CaptureCommand
                 case "--gpu":
                     gpu = NonNegative(a, Value(args, ref i));
                     break;
+                case "--device":
+                    device = Value(args, ref i) switch
+                    {
+                        "cuda" => Magneton.Core.Bundles.CaptureDevice.Gpu,
+                        "cpu" => Magneton.Core.Bundles.CaptureDevice.Cpu,
+                        var d => throw new UsageException($"option --device needs cuda or cpu, got '{d}'"),
+                    };
+                    break;
                 case var _ when ProbeOption(args, ref i, probeArgs):
                     break;
                 default:
@@ -134,7 +178,7 @@ public static class CaptureCommand
             throw new UsageException("capture needs the command after --: magneton capture --system NAME --out DIR -- python script.py [args]");
         var options = new CaptureOptions
         {
-            System = system, OutDir = outDir, Command = args[(i + 1)..], Python = python, Gpu = gpu,
+            System = system, OutDir = outDir, Command = args[(i + 1)..], Python = python, Gpu = gpu, Device = device,
             ProbeArguments = probeArgs, ProbePath = probePath,
         };
         return (options, cluster, false);

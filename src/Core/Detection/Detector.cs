@@ -8,6 +8,8 @@ namespace Magneton.Core.Detection;
 /// The 10%/1%/1% rule over grouped region pairs: waste when the wasteful side spends at least
 /// (1 + threshold) times the energy, the efficient side is at most 1% slower and the outputs are equivalent
 /// (they are by construction: regions end on equivalent values); a trade-off when the efficient side is slower.
+/// A CPU capture measured no energy: there the same rule runs on CPU time (the regions' aligned profiler ranges),
+/// every finding's verdict is "cpu-time" and its energies are zero, never waste.
 /// </summary>
 public static class Detector
 {
@@ -21,13 +23,15 @@ public static class Detector
 
     public static IReadOnlyList<Finding> Detect(MatchSession s, IReadOnlyList<RegionMatch> regions)
     {
+        bool cpu = s.A.IsCpuCapture || s.B.IsCpuCapture;
+        Func<RegionSide, double> cost = cpu ? x => x.CpuSeconds : x => x.EnergyJ;
         var groups = new Dictionary<string, List<(RegionMatch R, RegionSide A, RegionSide B)>>();
         var order = new List<string>();
         foreach (var r in regions)
         {
             var a = RegionSide.Of(s.A, r.NodesA);
             var b = RegionSide.Of(s.B, r.NodesB);
-            if (a.EnergyJ <= 0 && b.EnergyJ <= 0) continue;
+            if (cost(a) <= 0 && cost(b) <= 0) continue;
             if (SameWork(s, r)) continue;
             var key = RegionKey.Of(a, b);
             if (!groups.TryGetValue(key, out var list)) { groups[key] = list = []; order.Add(key); }
@@ -38,15 +42,17 @@ public static class Detector
         foreach (var key in order)
         {
             var g = groups[key];
+            double ca = g.Sum(x => cost(x.A)), cb = g.Sum(x => cost(x.B));
             double ea = g.Sum(x => x.A.EnergyJ), eb = g.Sum(x => x.B.EnergyJ);
-            double ta = g.Sum(x => x.A.GpuSeconds), tb = g.Sum(x => x.B.GpuSeconds);
-            bool aWastes = ea > eb;
+            double ta = g.Sum(x => cpu ? x.A.CpuSeconds : x.A.GpuSeconds), tb = g.Sum(x => cpu ? x.B.CpuSeconds : x.B.GpuSeconds);
+            bool aWastes = ca > cb;
+            double cw = aWastes ? ca : cb, ce = aWastes ? cb : ca;
             double ew = aWastes ? ea : eb, ee = aWastes ? eb : ea;
             double tw = aWastes ? ta : tb, te = aWastes ? tb : ta;
-            if (ew < (1 + s.Options.Threshold) * ee) continue;
+            if (cw < (1 + s.Options.Threshold) * ce) continue;
             var wastefulRun = aWastes ? s.A : s.B;
-            if (ew - ee < MinShareOfJob * wastefulRun.Energy.IterationEnergyJ) continue;
-            string verdict = te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
+            if (cw - ce < MinShareOfJob * (cpu ? wastefulRun.Energy.IterationSeconds : wastefulRun.Energy.IterationEnergyJ)) continue;
+            string verdict = cpu ? Finding.CpuTime : te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
             var sides = g.Select(x => aWastes ? x.A : x.B).ToList();
             string source = string.Join("+", sides.Select(x => x.EnergySource).Concat(g.Select(x => aWastes ? x.B.EnergySource : x.A.EnergySource))
                 .SelectMany(x => x.Split('+')).Where(x => x != "none").Distinct().OrderBy(x => x));
@@ -57,6 +63,7 @@ public static class Detector
         return findings
             .OrderBy(f => f.Verdict == Finding.Waste ? 0 : 1)
             .ThenByDescending(f => f.EnergyDeltaJ)
+            .ThenByDescending(f => f.WastefulSeconds - f.EfficientSeconds)
             .Select((f, i) => f with { Id = i + 1 })
             .ToList();
     }

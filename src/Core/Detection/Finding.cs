@@ -19,8 +19,10 @@ public sealed record Finding(
 {
     public const string Waste = "waste";
     public const string TradeOff = "trade-off";
+    /// <summary>A CPU capture's finding: more CPU time for the same result (no energy was measured).</summary>
+    public const string CpuTime = "cpu-time";
     public double EnergyDeltaJ => WastefulEnergyJ - EfficientEnergyJ;
     /// <summary>Wasteful over efficient; capped where the efficient side launched no GPU work at all.</summary>
-    public double EnergyRatio => EfficientEnergyJ > 0 ? WastefulEnergyJ / EfficientEnergyJ : Detector.RatioCap;
+    public double EnergyRatio => EfficientEnergyJ > 0 ? WastefulEnergyJ / EfficientEnergyJ : WastefulEnergyJ > 0 ? Detector.RatioCap : 0;
     public double TimeRatio => EfficientSeconds > 0 ? WastefulSeconds / EfficientSeconds : Detector.RatioCap;
 }

@@ -17,6 +17,8 @@ public sealed record ComparisonReport(
 {
     public const string SchemaName = "magneton.report/1";
     [JsonPropertyName("threshold")] public double Threshold { get; init; } = 0.10;
+    /// <summary>What regions and findings are ranked by: "energy", or "cpu_time" when a side is a CPU capture.</summary>
+    [JsonPropertyName("cost")] public string Cost { get; init; } = "energy";
     [JsonIgnore] public bool HasWaste => Findings.Any(f => f.Verdict == "waste");
 }
 
@@ -39,6 +41,12 @@ public sealed record RunSide(
     [JsonPropertyName("replay_check_max_error")] public double? ReplayCheckMaxError { get; init; }
     /// <summary>Machine, framework versions and date of the capture; null for plain profiler traces.</summary>
     [JsonPropertyName("capture")] public CaptureInfo? Capture { get; init; }
+    /// <summary>"cuda" or "cpu" (measure.json "device").</summary>
+    [JsonPropertyName("device")] public string Device { get; init; } = "cuda";
+    /// <summary>False for a CPU capture: every energy field of this side is 0 and not a measurement.</summary>
+    [JsonPropertyName("energy_measured")] public bool EnergyMeasured { get; init; } = true;
+    /// <summary>Operators' host (CPU) time per iteration, from their aligned profiler ranges.</summary>
+    [JsonPropertyName("cpu_time_s")] public double CpuTimeS { get; init; }
 }
 
 public sealed record MatchingSummary(
@@ -62,7 +70,10 @@ public sealed record RegionSideReport(
     [property: JsonPropertyName("modules")] IReadOnlyList<string> Modules,
     [property: JsonPropertyName("energy_j")] double EnergyJ,
     [property: JsonPropertyName("gpu_time_s")] double GpuTimeS,
-    [property: JsonPropertyName("energy_source")] string EnergySource);
+    [property: JsonPropertyName("energy_source")] string EnergySource)
+{
+    [JsonPropertyName("cpu_time_s")] public double CpuTimeS { get; init; }
+}
 
 public sealed record RegionReport(
     [property: JsonPropertyName("id")] int Id,
@@ -111,6 +122,8 @@ public sealed record FindingReport(
     [JsonPropertyName("share_of_job")] public double ShareOfJob { get; init; }
     [JsonPropertyName("where")] public string Where { get; init; } = "";
     [JsonPropertyName("energy_source")] public string EnergySource { get; init; } = "";
+    /// <summary>CPU captures: the wasteful side's extra CPU time per iteration, seconds.</summary>
+    [JsonPropertyName("cpu_time_delta_s")] public double? CpuTimeDeltaS { get; init; }
 }
 
 public sealed record UnmatchedOperator(

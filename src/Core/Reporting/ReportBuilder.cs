@@ -25,11 +25,14 @@ public static class ReportBuilder
 
         var regionReports = regions.Select(r => Region(s, r)).ToList();
         var findingReports = findings.Select((f, i) => Finding(s, f, causes[i])).ToList();
-        var notes = Notes(s, findings);
+        var notes = Cpu(s) ? CpuNotes(s, findings) : Notes(s, findings);
         return new ComparisonReport(ComparisonReport.SchemaName, Side(s.A), Side(s.B), matching, EnergyModelSummary(s),
             regionReports, findingReports, new UnmatchedReport(Unmatched(s.A, inRegionA), Unmatched(s.B, inRegionB)), notes)
-        { Threshold = s.Options.Threshold };
+        { Threshold = s.Options.Threshold, Cost = Cpu(s) ? "cpu_time" : "energy" };
     }
+
+    /// <summary>A side is a CPU capture: no energy was measured, costs are CPU time.</summary>
+    static bool Cpu(MatchSession s) => s.A.IsCpuCapture || s.B.IsCpuCapture;
 
     static RunSide Side(Run r)
     {
@@ -40,6 +43,8 @@ public static class ReportBuilder
             ReplayShare = e.ReplayShare, Closure = e.Closure, IdlePowerW = e.IdlePowerW, TimelinePowerW = e.TimelinePowerW,
             ReplayCheckMaxError = e.ReplayCheckMaxError,
             Capture = CaptureInfo.Of(r.Bundle),
+            Device = r.IsCpuCapture ? "cpu" : "cuda", EnergyMeasured = !r.IsCpuCapture,
+            CpuTimeS = r.Operators.Sum(o => o.CpuSeconds),
         };
     }
 
@@ -59,7 +64,8 @@ public static class ReportBuilder
     {
         var a = RegionSide.Of(s.A, r.NodesA);
         var b = RegionSide.Of(s.B, r.NodesB);
-        return new RegionReport(r.Id, Ratio(a.EnergyJ, b.EnergyJ), Ratio(a.GpuSeconds, b.GpuSeconds),
+        bool cpu = Cpu(s);
+        return new RegionReport(r.Id, Ratio(a.EnergyJ, b.EnergyJ), cpu ? Ratio(a.CpuSeconds, b.CpuSeconds) : Ratio(a.GpuSeconds, b.GpuSeconds),
             SideReport(s.A, r.NodesA, a), SideReport(s.B, r.NodesB, b));
     }
 
@@ -68,16 +74,31 @@ public static class ReportBuilder
         b > 0 ? Math.Round(a / b, 4) : a > 0 ? Detector.RatioCap : 0;
 
     static RegionSideReport SideReport(Run run, int[] nodes, RegionSide side) =>
-        new(nodes.Select(i => run.Operators[i].Id).ToList(), side.Ops, side.Modules, side.EnergyJ, side.GpuSeconds, side.EnergySource);
+        new(nodes.Select(i => run.Operators[i].Id).ToList(), side.Ops, side.Modules, side.EnergyJ, side.GpuSeconds, side.EnergySource)
+        { CpuTimeS = side.CpuSeconds };
 
     static FindingReport Finding(MatchSession s, Finding f, CauseReport cause)
     {
         var wasteRun = f.Wasteful == "a" ? s.A : s.B;
-        double share = wasteRun.Energy.IterationEnergyJ > 0 ? f.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ : 0;
+        bool cpu = Cpu(s);
+        double delta = cpu ? f.WastefulSeconds - f.EfficientSeconds : f.EnergyDeltaJ;
+        double job = cpu ? wasteRun.Energy.IterationSeconds : wasteRun.Energy.IterationEnergyJ;
+        double share = job > 0 ? delta / job : 0;
         return new FindingReport(f.Id, f.Verdict, f.Wasteful, f.Regions, f.Instances, f.EnergyDeltaJ,
             Math.Round(f.EnergyRatio, 4), Math.Round(f.TimeRatio, 4), Diagnoser.Category(cause), cause,
-            Explain(f, cause, share))
-        { ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = f.EnergySource };
+            cpu ? ExplainCpu(f, cause, share) : Explain(f, cause, share))
+        {
+            ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = cpu ? "none" : f.EnergySource,
+            CpuTimeDeltaS = cpu ? delta : null,
+        };
+    }
+
+    static string ExplainCpu(Finding f, CauseReport c, double share)
+    {
+        string side = f.Wasteful.ToUpperInvariant();
+        string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{side} spends {(f.WastefulSeconds - f.EfficientSeconds) * 1000:F3} ms more CPU time per iteration ({share:P1} of its job, {Fmt(f.TimeRatio)}x CPU time) in {f.Where}{inst} for equivalent outputs (CPU capture: no GPU energy measured). Cause: {c.Kind}. {c.Suggestion}");
     }
 
     static string Explain(Finding f, CauseReport c, double share)
@@ -101,12 +122,30 @@ public static class ReportBuilder
             .OrderByDescending(u => u.EnergyJ).ThenBy(u => u.Op, StringComparer.Ordinal)
             .ToList();
 
-    static EnergyModelSummary EnergyModelSummary(MatchSession s) => new(
+    static EnergyModelSummary EnergyModelSummary(MatchSession s) => Cpu(s)
+        ? new("none (CPU capture)",
+            "CPU capture: no GPU energy was measured and every energy field is 0, not a measurement. Regions and findings " +
+            "are ranked by CPU time: each operator's aligned profiler range (everything it called included), averaged over " +
+            "the profiler-pass iterations; verdict 'cpu-time', never 'waste'.")
+        : new(
         "replay, timeline",
         "Operator GPU energy = operator power x in-situ GPU time (profiler kernels, averaged over the energy-pass iterations). " +
         "Power from a long replay of the same operator signature where one exists (source 'replay'), else from the energy-pass " +
         "counter less idle and replayed energy, shared by GPU time (source 'timeline'). Idle/host energy = measured job energy " +
         "(uninstrumented baseline counter) - operator energy. closure = (operator energy + idle power x non-GPU time) / measured.");
+
+    static List<string> CpuNotes(MatchSession s, IReadOnlyList<Finding> findings)
+    {
+        var (a, b) = (s.A, s.B);
+        var notes = new List<string>
+        {
+            $"CPU capture ({(a.IsCpuCapture ? "A" : "")}{(a.IsCpuCapture && b.IsCpuCapture ? " and " : "")}{(b.IsCpuCapture ? "B" : "")}): no GPU energy was measured; energy fields are 0 and not measurements",
+            string.Create(CultureInfo.InvariantCulture,
+                $"ranked by CPU time per iteration (operators' aligned profiler ranges): A {a.Operators.Sum(o => o.CpuSeconds) * 1000:F3} ms of {a.Energy.IterationSeconds * 1000:F3} ms, B {b.Operators.Sum(o => o.CpuSeconds) * 1000:F3} ms of {b.Energy.IterationSeconds * 1000:F3} ms (uninstrumented baseline)"),
+        };
+        if (findings.Count == 0) notes.Add("no operator-level CPU-time difference above the threshold");
+        return notes;
+    }
 
     static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings)
     {
