@@ -21,6 +21,8 @@ public static class Detector
 
     public static IReadOnlyList<Finding> Detect(MatchSession s, IReadOnlyList<RegionMatch> regions)
     {
+        // Regions of two unrelated graphs are not equivalent whatever the matcher paired: no claim at all.
+        if (!Comparability.Of(s, regions).Comparable) return [];
         var groups = new Dictionary<string, List<(RegionMatch R, RegionSide A, RegionSide B)>>();
         var order = new List<string>();
         foreach (var r in regions)

@@ -17,8 +17,25 @@ public sealed record ComparisonReport(
 {
     public const string SchemaName = "magneton.report/1";
     [JsonPropertyName("threshold")] public double Threshold { get; init; } = 0.10;
+    /// <summary>Whether the two runs compute the same thing; null in reports written before this existed (taken as comparable).</summary>
+    [JsonPropertyName("comparability")] public ComparabilityReport? Comparability { get; init; }
+    [JsonIgnore] public bool Comparable => Comparability?.Comparable ?? true;
+    /// <summary>The report's one-word answer: waste, trade-off, no waste, or not comparable (then no finding is made).</summary>
+    [JsonPropertyName("verdict")]
+    public string Verdict => !Comparable ? NotComparable : HasWaste ? "waste" : Findings.Count > 0 ? "trade-off" : "no waste";
+    public const string NotComparable = "not comparable";
     [JsonIgnore] public bool HasWaste => Findings.Any(f => f.Verdict == "waste");
 }
+
+/// <summary>The evidence that the two runs compute the same thing (Detection.Comparability).</summary>
+public sealed record ComparabilityReport(
+    [property: JsonPropertyName("comparable")] bool Comparable,
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonPropertyName("equivalent_share_a")] double EquivalentShareA,
+    [property: JsonPropertyName("equivalent_share_b")] double EquivalentShareB,
+    [property: JsonPropertyName("splits")] int Splits,
+    [property: JsonPropertyName("results_equivalent")] bool ResultsEquivalent,
+    [property: JsonPropertyName("min_equivalent_share")] double MinEquivalentShare);
 
 public sealed record RunSide(
     [property: JsonPropertyName("system")] string System,

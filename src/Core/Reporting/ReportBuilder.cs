@@ -25,10 +25,15 @@ public static class ReportBuilder
 
         var regionReports = regions.Select(r => Region(s, r)).ToList();
         var findingReports = findings.Select((f, i) => Finding(s, f, causes[i])).ToList();
-        var notes = Notes(s, findings);
+        var comparability = Comparability.Of(s, regions);
+        var notes = Notes(s, findings, comparability);
         return new ComparisonReport(ComparisonReport.SchemaName, Side(s.A), Side(s.B), matching, EnergyModelSummary(s),
             regionReports, findingReports, new UnmatchedReport(Unmatched(s.A, inRegionA), Unmatched(s.B, inRegionB)), notes)
-        { Threshold = s.Options.Threshold };
+        {
+            Threshold = s.Options.Threshold,
+            Comparability = new ComparabilityReport(comparability.Comparable, comparability.Reason, comparability.EquivalentShareA,
+                comparability.EquivalentShareB, comparability.Splits, comparability.ResultsEquivalent, Comparability.MinEquivalentShare),
+        };
     }
 
     static RunSide Side(Run r)
@@ -107,7 +112,7 @@ public static class ReportBuilder
         "counter less idle and replayed energy, shared by GPU time (source 'timeline'). Idle/host energy = measured job energy " +
         "(uninstrumented baseline counter) - operator energy. closure = (operator energy + idle power x non-GPU time) / measured.");
 
-    static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings)
+    static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings, Comparability comparability)
     {
         var notes = new List<string>();
         var (a, b) = (s.A.Energy, s.B.Energy);
@@ -115,6 +120,8 @@ public static class ReportBuilder
             $"whole job per iteration: A {a.IterationEnergyJ:F3} J / {a.IterationSeconds * 1000:F2} ms, B {b.IterationEnergyJ:F3} J / {b.IterationSeconds * 1000:F2} ms (measured, uninstrumented baseline counter)"));
         notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"operator GPU energy: A {a.OperatorEnergyJ:F3} J ({a.ReplayShare:P0} from replay), B {b.OperatorEnergyJ:F3} J ({b.ReplayShare:P0} from replay); idle/host energy: A {a.IdleHostEnergyJ:F3} J, B {b.IdleHostEnergyJ:F3} J; model closes at A {a.Closure:P0}, B {b.Closure:P0} of measured"));
+        if (!comparability.Comparable)
+            notes.Add($"not comparable: {comparability.Reason}; the two systems do not compute the same thing, so no energy difference is a waste claim");
         double jobDelta = b.IterationEnergyJ - a.IterationEnergyJ;
         double opDelta = b.OperatorEnergyJ - a.OperatorEnergyJ;
         double idleDelta = b.IdleHostEnergyJ - a.IdleHostEnergyJ;
@@ -122,7 +129,7 @@ public static class ReportBuilder
         if (Math.Abs(jobDelta) > 0.02 * Math.Max(a.IterationEnergyJ, b.IterationEnergyJ) && Math.Abs(idleDelta) > Math.Abs(opDelta))
             notes.Add(string.Create(CultureInfo.InvariantCulture,
                 $"the whole-job difference ({jobDelta:+0.000;-0.000} J, B - A) is mostly idle/host energy ({idleDelta:+0.000;-0.000} J) rather than operator work ({opDelta:+0.000;-0.000} J): the GPU idles between launches (host-bound), which no operator is to blame for"));
-        if (!waste)
+        if (!waste && comparability.Comparable)
             notes.Add("no operator-level energy waste above the threshold");
         foreach (var n in a.Notes) notes.Add("A: " + n);
         foreach (var n in b.Notes) notes.Add("B: " + n);

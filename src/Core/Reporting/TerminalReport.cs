@@ -16,7 +16,9 @@ public static class TerminalReport
         int waste = r.Findings.Count(f => f.Verdict == "waste");
         int trade = r.Findings.Count - waste;
         sb.AppendLine(ci, $"Magneton: A = {r.A.System}, B = {r.B.System}");
-        sb.AppendLine(waste > 0
+        if (!r.Comparable)
+            sb.AppendLine("VERDICT: not comparable: the two systems do not compute the same thing (" + r.Comparability!.Reason + "); no waste claim");
+        else sb.AppendLine(waste > 0
             ? $"VERDICT: {waste} energy waste finding{(waste == 1 ? "" : "s")}" + (trade > 0 ? $", {trade} trade-off{(trade == 1 ? "" : "s")}" : "")
             : trade > 0 ? $"VERDICT: no waste; {trade} trade-off{(trade == 1 ? "" : "s")}" : "VERDICT: no operator-level energy waste above the threshold");
         sb.AppendLine();

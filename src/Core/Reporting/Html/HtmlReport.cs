@@ -60,6 +60,12 @@ public static class HtmlReport
                 ? $"{SideName(sf.Wasteful)} takes {metric.Show(TimeDelta(sf, regions))} {metric.Unit} more GPU time in {sf.Where} ({Ratio(sf.TimeRatio)}). "
                 : "") + "GPU time only: plain profiler traces carry no energy readings, and values were not compared.";
         }
+        if (!r.Comparable)
+        {
+            cls = "trade";
+            verdict = "Not comparable: the two systems do not compute the same thing";
+            sub = r.Comparability!.Reason + ". No energy difference between them is a waste claim.";
+        }
         sb.Append(Ci, $"<section id=\"verdict\" class=\"verdict {cls}\"><div class=\"label\">VERDICT</div><div><div class=\"text\">{E(verdict)}</div><div class=\"sub\">{E(sub)}</div></div></section>\n");
 
         // 2. Overview: the findings at a glance, and the energy per iteration of both runs.
