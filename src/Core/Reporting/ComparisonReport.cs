@@ -126,7 +126,18 @@ public sealed record FindingReport(
     [JsonPropertyName("share_of_job")] public double ShareOfJob { get; init; }
     [JsonPropertyName("where")] public string Where { get; init; } = "";
     [JsonPropertyName("energy_source")] public string EnergySource { get; init; } = "";
+    /// <summary>Every place the cause shows (module with its layer or step index), largest difference first; energy_delta_j is their sum.</summary>
+    [JsonPropertyName("sites")] public IReadOnlyList<SiteReport> Sites { get; init; } = [];
 }
+
+/// <summary>One place of a finding: its regions and energies per iteration (wasteful and efficient side).</summary>
+public sealed record SiteReport(
+    [property: JsonPropertyName("where")] string Where,
+    [property: JsonPropertyName("regions")] IReadOnlyList<int> Regions,
+    [property: JsonPropertyName("energy_delta_j")] double EnergyDeltaJ,
+    [property: JsonPropertyName("wasteful_energy_j")] double WastefulEnergyJ,
+    [property: JsonPropertyName("efficient_energy_j")] double EfficientEnergyJ,
+    [property: JsonPropertyName("share_of_job")] double ShareOfJob);
 
 public sealed record UnmatchedOperator(
     [property: JsonPropertyName("op")] string Op,

@@ -81,14 +81,19 @@ public static class ReportBuilder
         return new FindingReport(f.Id, f.Verdict, f.Wasteful, f.Regions, f.Instances, f.EnergyDeltaJ,
             Math.Round(f.EnergyRatio, 4), Math.Round(f.TimeRatio, 4), Diagnoser.Category(cause), cause,
             Explain(f, cause, share))
-        { ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = f.EnergySource };
+        {
+            ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = f.EnergySource,
+            Sites = f.Sites.Select(x => new SiteReport(x.Where, x.Regions, x.EnergyDeltaJ, x.WastefulEnergyJ, x.EfficientEnergyJ,
+                wasteRun.Energy.IterationEnergyJ > 0 ? Math.Round(x.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ, 5) : 0)).ToList(),
+        };
     }
 
     static string Explain(Finding f, CauseReport c, double share)
     {
         string side = f.Wasteful.ToUpperInvariant();
         string other = f.Wasteful == "a" ? "B" : "A";
-        string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
+        int places = f.Sites.Count;
+        string inst = f.Instances == 1 ? "" : places > 1 ? $" ({f.Instances} instances at {places} sites)" : $" ({f.Instances} instances)";
         string speed = f.Verdict == Detection.Finding.Waste
             ? $"{other} is not slower ({Fmt(f.TimeRatio)}x GPU time on {side})"
             : $"but {other} is slower ({Fmt(1 / f.TimeRatio)}x GPU time): a trade-off";

@@ -25,9 +25,12 @@ public static class TerminalReport
         foreach (var f in r.Findings.Take(maxFindings))
         {
             string side = f.Wasteful.ToUpperInvariant();
-            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x)");
+            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x{(f.Sites.Count > 1 ? $" at {f.Sites.Count} sites" : "")})");
             sb.AppendLine(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy, {f.TimeRatio:F2}x GPU time ({f.EnergySource})");
             sb.AppendLine(ci, $"    why: {f.Cause.Kind} ({f.Category})");
+            if (f.Sites.Count > 1)
+                sb.AppendLine("    sites: " + f.Sites.Count.ToString(ci) + ", largest " + string.Join("; ", f.Sites.Take(3).Select(x =>
+                    string.Create(ci, $"{Clip(x.Where, 40)} {x.EnergyDeltaJ * 1000:F1} mJ"))));
             var classes = f.Wasteful == "a" ? f.Cause.Classes.A : f.Cause.Classes.B;
             if (classes.Count > 0) sb.AppendLine(ci, $"    classes: {string.Join(", ", classes.Take(3))}");
             var src = f.Wasteful == "a" ? f.Cause.SourceLines.A : f.Cause.SourceLines.B;
