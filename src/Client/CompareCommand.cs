@@ -40,6 +40,10 @@ public static class CompareCommand
         if (jsonToStdout) await stdout.WriteLineAsync(json).ConfigureAwait(false);
         if (htmlFile is not null) await HtmlReportFile.WriteComparisonAsync(htmlFile, report, args.BundleA, args.BundleB, ct).ConfigureAwait(false);
 
+        // Unrelated runs are bad input (exit 2, one line), after the report that says why has been written.
+        if (!report.Comparable)
+            throw new UsageException($"{args.BundleA} and {args.BundleB} are not comparable: {report.Comparability!.Reason}; the systems do not compute the same thing (no waste claim)");
+
         if (!args.Quiet)
         {
             var summary = jsonToStdout ? stderr : stdout;

@@ -5,7 +5,7 @@ using Magneton.Core.Runs;
 namespace Magneton.Core.Detection;
 
 /// <summary>
-/// The 10%/1%/1% rule over grouped region pairs: waste when the wasteful side spends at least
+/// The 10%/1%/1% rule over region pairs grouped by cause (<see cref="CauseGroups"/>): waste when the wasteful side spends at least
 /// (1 + threshold) times the energy, the efficient side is at most 1% slower and the outputs are equivalent
 /// (they are by construction: regions end on equivalent values); a trade-off when the efficient side is slower.
 /// A CPU capture measured no energy: there the same rule runs on CPU time (the regions' aligned profiler ranges),
@@ -25,40 +25,37 @@ public static class Detector
     {
         bool cpu = s.A.IsCpuCapture || s.B.IsCpuCapture;
         Func<RegionSide, double> cost = cpu ? x => x.CpuSeconds : x => x.EnergyJ;
-        var groups = new Dictionary<string, List<(RegionMatch R, RegionSide A, RegionSide B)>>();
-        var order = new List<string>();
+        // Regions of two unrelated graphs are not equivalent whatever the matcher paired: no claim at all.
+        if (!Comparability.Of(s, regions).Comparable) return [];
+        var pairs = new List<CauseGroups.Pair>();
         foreach (var r in regions)
         {
             var a = RegionSide.Of(s.A, r.NodesA);
             var b = RegionSide.Of(s.B, r.NodesB);
             if (cost(a) <= 0 && cost(b) <= 0) continue;
             if (SameWork(s, r)) continue;
-            var key = RegionKey.Of(a, b);
-            if (!groups.TryGetValue(key, out var list)) { groups[key] = list = []; order.Add(key); }
-            list.Add((r, a, b));
+            pairs.Add(new CauseGroups.Pair(r, a, b));
         }
 
+        // The threshold and the floor judge a cause's total over all its sites, not each site alone.
         var findings = new List<Finding>();
-        foreach (var key in order)
+        foreach (var g in CauseGroups.Of(s, pairs, cost))
         {
-            var g = groups[key];
-            double ca = g.Sum(x => cost(x.A)), cb = g.Sum(x => cost(x.B));
-            double ea = g.Sum(x => x.A.EnergyJ), eb = g.Sum(x => x.B.EnergyJ);
-            double ta = g.Sum(x => cpu ? x.A.CpuSeconds : x.A.GpuSeconds), tb = g.Sum(x => cpu ? x.B.CpuSeconds : x.B.GpuSeconds);
-            bool aWastes = ca > cb;
-            double cw = aWastes ? ca : cb, ce = aWastes ? cb : ca;
-            double ew = aWastes ? ea : eb, ee = aWastes ? eb : ea;
-            double tw = aWastes ? ta : tb, te = aWastes ? tb : ta;
+            bool aWastes = g.AWastes;
+            var wasteful = g.Pairs.Select(x => aWastes ? x.A : x.B).ToList();
+            var efficient = g.Pairs.Select(x => aWastes ? x.B : x.A).ToList();
+            double cw = wasteful.Sum(cost), ce = efficient.Sum(cost);
+            double ew = wasteful.Sum(x => x.EnergyJ), ee = efficient.Sum(x => x.EnergyJ);
+            double tw = wasteful.Sum(x => cpu ? x.CpuSeconds : x.GpuSeconds), te = efficient.Sum(x => cpu ? x.CpuSeconds : x.GpuSeconds);
             if (cw < (1 + s.Options.Threshold) * ce) continue;
             var wastefulRun = aWastes ? s.A : s.B;
             if (cw - ce < MinShareOfJob * (cpu ? wastefulRun.Energy.IterationSeconds : wastefulRun.Energy.IterationEnergyJ)) continue;
             string verdict = cpu ? Finding.CpuTime : te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
-            var sides = g.Select(x => aWastes ? x.A : x.B).ToList();
-            string source = string.Join("+", sides.Select(x => x.EnergySource).Concat(g.Select(x => aWastes ? x.B.EnergySource : x.A.EnergySource))
+            string source = string.Join("+", wasteful.Concat(efficient).Select(x => x.EnergySource)
                 .SelectMany(x => x.Split('+')).Where(x => x != "none").Distinct().OrderBy(x => x));
-            string where = string.Join(", ", sides.SelectMany(x => x.Modules).Select(RegionKey.FoldIndices).Distinct().Take(3));
-            findings.Add(new Finding(0, verdict, aWastes ? "a" : "b", g.Select(x => x.R.Id).ToList(), g.Count,
-                ew, ee, tw, te, source, where));
+            var sites = CauseGroups.Sites(g);
+            findings.Add(new Finding(0, verdict, aWastes ? "a" : "b", g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
+                ew, ee, tw, te, source, CauseGroups.Where(sites)) { Kind = g.Kind, Sites = sites });
         }
         return findings
             .OrderBy(f => f.Verdict == Finding.Waste ? 0 : 1)

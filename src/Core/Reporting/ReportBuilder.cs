@@ -25,10 +25,16 @@ public static class ReportBuilder
 
         var regionReports = regions.Select(r => Region(s, r)).ToList();
         var findingReports = findings.Select((f, i) => Finding(s, f, causes[i])).ToList();
-        var notes = Cpu(s) ? CpuNotes(s, findings) : Notes(s, findings);
+        var comparability = Comparability.Of(s, regions);
+        var notes = Cpu(s) ? CpuNotes(s, findings, comparability) : Notes(s, findings, comparability);
         return new ComparisonReport(ComparisonReport.SchemaName, Side(s.A), Side(s.B), matching, EnergyModelSummary(s),
             regionReports, findingReports, new UnmatchedReport(Unmatched(s.A, inRegionA), Unmatched(s.B, inRegionB)), notes)
-        { Threshold = s.Options.Threshold, Cost = Cpu(s) ? "cpu_time" : "energy" };
+        {
+            Threshold = s.Options.Threshold,
+            Cost = Cpu(s) ? "cpu_time" : "energy",
+            Comparability = new ComparabilityReport(comparability.Comparable, comparability.Reason, comparability.EquivalentShareA,
+                comparability.EquivalentShareB, comparability.Splits, comparability.ResultsEquivalent, Comparability.MinEquivalentShare),
+        };
     }
 
     /// <summary>A side is a CPU capture: no energy was measured, costs are CPU time.</summary>
@@ -90,6 +96,8 @@ public static class ReportBuilder
         {
             ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = cpu ? "none" : f.EnergySource,
             CpuTimeDeltaS = cpu ? delta : null,
+            Sites = f.Sites.Select(x => new SiteReport(x.Where, x.Regions, x.EnergyDeltaJ, x.WastefulEnergyJ, x.EfficientEnergyJ,
+                wasteRun.Energy.IterationEnergyJ > 0 ? Math.Round(x.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ, 5) : 0)).ToList(),
         };
     }
 
@@ -105,7 +113,8 @@ public static class ReportBuilder
     {
         string side = f.Wasteful.ToUpperInvariant();
         string other = f.Wasteful == "a" ? "B" : "A";
-        string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
+        int places = f.Sites.Count;
+        string inst = f.Instances == 1 ? "" : places > 1 ? $" ({f.Instances} instances at {places} sites)" : $" ({f.Instances} instances)";
         string speed = f.Verdict == Detection.Finding.Waste
             ? $"{other} is not slower ({Fmt(f.TimeRatio)}x GPU time on {side})"
             : $"but {other} is slower ({Fmt(1 / f.TimeRatio)}x GPU time): a trade-off";
@@ -134,7 +143,7 @@ public static class ReportBuilder
         "counter less idle and replayed energy, shared by GPU time (source 'timeline'). Idle/host energy = measured job energy " +
         "(uninstrumented baseline counter) - operator energy. closure = (operator energy + idle power x non-GPU time) / measured.");
 
-    static List<string> CpuNotes(MatchSession s, IReadOnlyList<Finding> findings)
+    static List<string> CpuNotes(MatchSession s, IReadOnlyList<Finding> findings, Comparability comparability)
     {
         var (a, b) = (s.A, s.B);
         var notes = new List<string>
@@ -143,11 +152,13 @@ public static class ReportBuilder
             string.Create(CultureInfo.InvariantCulture,
                 $"ranked by CPU time per iteration (operators' aligned profiler ranges): A {a.Operators.Sum(o => o.CpuSeconds) * 1000:F3} ms of {a.Energy.IterationSeconds * 1000:F3} ms, B {b.Operators.Sum(o => o.CpuSeconds) * 1000:F3} ms of {b.Energy.IterationSeconds * 1000:F3} ms (uninstrumented baseline)"),
         };
-        if (findings.Count == 0) notes.Add("no operator-level CPU-time difference above the threshold");
+        if (!comparability.Comparable)
+            notes.Add($"not comparable: {comparability.Reason}; the two systems do not compute the same thing, so no difference is a finding");
+        else if (findings.Count == 0) notes.Add("no operator-level CPU-time difference above the threshold");
         return notes;
     }
 
-    static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings)
+    static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings, Comparability comparability)
     {
         var notes = new List<string>();
         var (a, b) = (s.A.Energy, s.B.Energy);
@@ -155,6 +166,8 @@ public static class ReportBuilder
             $"whole job per iteration: A {a.IterationEnergyJ:F3} J / {a.IterationSeconds * 1000:F2} ms, B {b.IterationEnergyJ:F3} J / {b.IterationSeconds * 1000:F2} ms (measured, uninstrumented baseline counter)"));
         notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"operator GPU energy: A {a.OperatorEnergyJ:F3} J ({a.ReplayShare:P0} from replay), B {b.OperatorEnergyJ:F3} J ({b.ReplayShare:P0} from replay); idle/host energy: A {a.IdleHostEnergyJ:F3} J, B {b.IdleHostEnergyJ:F3} J; model closes at A {a.Closure:P0}, B {b.Closure:P0} of measured"));
+        if (!comparability.Comparable)
+            notes.Add($"not comparable: {comparability.Reason}; the two systems do not compute the same thing, so no energy difference is a waste claim");
         double jobDelta = b.IterationEnergyJ - a.IterationEnergyJ;
         double opDelta = b.OperatorEnergyJ - a.OperatorEnergyJ;
         double idleDelta = b.IdleHostEnergyJ - a.IdleHostEnergyJ;
@@ -162,7 +175,7 @@ public static class ReportBuilder
         if (Math.Abs(jobDelta) > 0.02 * Math.Max(a.IterationEnergyJ, b.IterationEnergyJ) && Math.Abs(idleDelta) > Math.Abs(opDelta))
             notes.Add(string.Create(CultureInfo.InvariantCulture,
                 $"the whole-job difference ({jobDelta:+0.000;-0.000} J, B - A) is mostly idle/host energy ({idleDelta:+0.000;-0.000} J) rather than operator work ({opDelta:+0.000;-0.000} J): the GPU idles between launches (host-bound), which no operator is to blame for"));
-        if (!waste)
+        if (!waste && comparability.Comparable)
             notes.Add("no operator-level energy waste above the threshold");
         foreach (var n in a.Notes) notes.Add("A: " + n);
         foreach (var n in b.Notes) notes.Add("B: " + n);

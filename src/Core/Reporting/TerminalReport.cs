@@ -19,7 +19,9 @@ public static class TerminalReport
         int trade = r.Findings.Count - waste;
         sb.AppendLine(ci, $"Magneton: A = {r.A.System}, B = {r.B.System}");
         if (cpu) sb.AppendLine("CPU capture: no GPU energy was measured; ranked by CPU time");
-        sb.AppendLine(cpu
+        if (!r.Comparable)
+            sb.AppendLine("VERDICT: not comparable: the two systems do not compute the same thing (" + r.Comparability!.Reason + "); no " + (cpu ? "finding" : "waste claim"));
+        else sb.AppendLine(cpu
             ? r.Findings.Count > 0
                 ? $"VERDICT: {r.Findings.Count} CPU-time finding{(r.Findings.Count == 1 ? "" : "s")} (not energy)"
                 : "VERDICT: no operator-level CPU-time difference above the threshold"
@@ -30,11 +32,14 @@ public static class TerminalReport
         foreach (var f in r.Findings.Take(maxFindings))
         {
             string side = f.Wasteful.ToUpperInvariant();
-            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x)");
+            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x{(f.Sites.Count > 1 ? $" at {f.Sites.Count} sites" : "")})");
             sb.AppendLine(cpu
                 ? string.Create(ci, $"    {(f.CpuTimeDeltaS ?? 0) * 1000:F3} ms/iteration more CPU time = {f.ShareOfJob:P1} of {side}'s job; {f.TimeRatio:F2}x CPU time")
                 : string.Create(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy, {f.TimeRatio:F2}x GPU time ({f.EnergySource})"));
             sb.AppendLine(ci, $"    why: {f.Cause.Kind} ({f.Category})");
+            if (f.Sites.Count > 1)
+                sb.AppendLine("    sites: " + f.Sites.Count.ToString(ci) + ", largest " + string.Join("; ", f.Sites.Take(3).Select(x =>
+                    string.Create(ci, $"{Clip(x.Where, 40)} {x.EnergyDeltaJ * 1000:F1} mJ"))));
             var classes = f.Wasteful == "a" ? f.Cause.Classes.A : f.Cause.Classes.B;
             if (classes.Count > 0) sb.AppendLine(ci, $"    classes: {string.Join(", ", classes.Take(3))}");
             var src = f.Wasteful == "a" ? f.Cause.SourceLines.A : f.Cause.SourceLines.B;
