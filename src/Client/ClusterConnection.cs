@@ -29,8 +29,12 @@ public sealed class ClusterConnection : IAsyncDisposable
     public string Address { get; }
     public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
 
-    public static async Task<ClusterConnection> ConnectAsync(string address, CancellationToken ct = default)
+    public static Task<ClusterConnection> ConnectAsync(string address, CancellationToken ct = default) =>
+        ConnectAsync(new ClusterTarget(address), ct);
+
+    public static async Task<ClusterConnection> ConnectAsync(ClusterTarget target, CancellationToken ct = default)
     {
+        string address = target.Address;
         var gateways = await ClusterEndpoints.ResolveAsync(address, ct).ConfigureAwait(false);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();

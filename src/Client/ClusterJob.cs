@@ -13,7 +13,7 @@ public static class ClusterJob
     /// <summary>How long polls may keep failing in a row before the client gives up.</summary>
     public static TimeSpan UnreachableFor { get; set; } = TimeSpan.FromMinutes(2);
 
-    public static async Task<ComparisonReport> CompareAsync(string cluster, string bundleA, string bundleB, double threshold,
+    public static async Task<ComparisonReport> CompareAsync(ClusterTarget cluster, string bundleA, string bundleB, double threshold,
         TextWriter log, CancellationToken ct, Action<JobStatus>? onStatus = null)
     {
         // Bad input is refused here, before any connection: nothing malformed or oversized reaches a grain.
