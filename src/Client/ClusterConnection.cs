@@ -48,10 +48,13 @@ public sealed class ClusterConnection : IAsyncDisposable
     /// <summary>Calls through a client this process already has (an embedded silo's, a test cluster's): retried, never reconnected.</summary>
     public static ClusterConnection Over(IClusterClient client) => new(null, client, null);
 
-    public static async Task<ClusterConnection> ConnectAsync(string address, CancellationToken ct = default)
+    public static Task<ClusterConnection> ConnectAsync(string address, CancellationToken ct = default) =>
+        ConnectAsync(new ClusterTarget(address), ct);
+
+    public static async Task<ClusterConnection> ConnectAsync(ClusterTarget target, CancellationToken ct = default)
     {
-        var host = await StartHostAsync(address, ct).ConfigureAwait(false);
-        return new ClusterConnection(host, host.Services.GetRequiredService<IClusterClient>(), address);
+        var host = await StartHostAsync(target.Address, ct).ConfigureAwait(false);
+        return new ClusterConnection(host, host.Services.GetRequiredService<IClusterClient>(), target.Address);
     }
 
     static async Task<IHost> StartHostAsync(string address, CancellationToken ct)

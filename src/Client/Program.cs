@@ -32,53 +32,7 @@ public static class Program
         {
             if (args.Length == 0)
                 throw new UsageException("no command given: magneton compare <bundleA> <bundleB> (see magneton --help)");
-            switch (args[0])
-            {
-                case "-h" or "--help" or "help":
-                    await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-                    return Ok;
-                case "--version" or "version":
-                    await stdout.WriteLineAsync($"magneton {Version}").ConfigureAwait(false);
-                    return Ok;
-                case "compare":
-                    var parsed = CompareArguments.Parse(args.AsSpan(1));
-                    if (parsed.Help)
-                    {
-                        await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-                        return Ok;
-                    }
-                    return await CompareCommand.RunAsync(parsed, stdout, stderr, ct).ConfigureAwait(false);
-                case "audit":
-                    return await AuditCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "campaign":
-                    return await CampaignCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "runs":
-                    return await RunsCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "silo":
-                    return await SiloCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "power":
-                    return await PowerCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "gpus":
-                    return await GpusCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "bench":
-                    return await BenchCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "inspect":
-                    return await InspectCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "export":
-                    return await ExportCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "capture":
-                    return await CaptureCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "worker":
-                    return await WorkerCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "submit":
-                    return await SubmitCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "workers":
-                    return await WorkersCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                default:
-                    throw new UsageException(args[0].StartsWith('-')
-                        ? $"unknown option '{args[0]}' (see magneton --help)"
-                        : $"unknown command '{args[0]}' (see magneton --help)");
-            }
+            return await Cli.InvokeAsync(args, stdout, stderr, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
