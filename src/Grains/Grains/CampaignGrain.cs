@@ -49,6 +49,8 @@ public sealed class CampaignGrain(
     Task? _loop;
     TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     int _restored, _started, _running;
+    // Why the last run stopped short (storage, a lost run): not persisted, nothing final; the next call retries.
+    string? _problem, _missingRun;
 
     string CampaignId => this.GetPrimaryKeyString();
     ProgressWriter<CampaignState> Progress => _progress ??= new(state, log, "campaign " + CampaignId);
@@ -70,6 +72,8 @@ public sealed class CampaignGrain(
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Versions.Length == 0) throw new MagnetonInputException("campaign: no versions to compare with the baseline");
+        if (!WorkIds.Names(CampaignId, request))
+            throw new MagnetonInputException($"campaign {CampaignId}: not the id of this campaign (a campaign of stored runs runs under the id derived from its request)");
         if (state.State.Request is { } existing)
         {
             if (!existing.Equals(request))
@@ -104,7 +108,11 @@ public sealed class CampaignGrain(
         int total = s.Request?.Versions.Length ?? 0;
         return new CampaignStatus(CampaignId, total, s.Versions.Values.Count(v => v.Error is null),
             s.Versions.Values.Count(v => v.Error is not null), _running, s.Report is not null,
-            s.Resumes, _restored, _started, RuntimeIdentity, [.. _recent], _progress?.AllSaved ?? true);
+            s.Resumes, _restored, _started, RuntimeIdentity, [.. _recent], _progress?.AllSaved ?? true)
+        {
+            Problem = s.Report is null ? _problem : null,
+            MissingRun = s.Report is null ? _missingRun : null,
+        };
     }
 
     void EnsureRunning()
@@ -127,6 +135,7 @@ public sealed class CampaignGrain(
         if (span is not null && s.TraceParent is null) s.TraceParent = span.Id;
         try
         {
+            _missingRun = null;
             using var slots = new SemaphoreSlim(_parallel);
             await Task.WhenAll(Enumerable.Range(0, request.Versions.Length).Where(i => !s.Versions.ContainsKey(i)).Select(async i =>
             {
@@ -154,15 +163,19 @@ public sealed class CampaignGrain(
                     log, $"campaign {CampaignId}: report");
             s.Report = report;
             await Progress.SaveNowAsync();
+            _problem = null;
             _finished.TrySetResult();
         }
         catch (Exception e)
         {
-            // Storage or the cluster failed beyond the retries: keep the progress; the next call resumes.
+            // Storage or the cluster failed beyond the retries, or a run was lost: keep the progress (no version
+            // is recorded as failed for it); the next call resumes.
             span?.SetStatus(ActivityStatusCode.Error, e.Message);
             log.LogWarning(e, "campaign {Campaign} stopped; the next call resumes it", CampaignId);
+            var missing = Transient.MissingRun(e);
+            _missingRun = missing?.RunId;
+            _problem = missing?.Message ?? (WireErrors.Translate(e) is MagnetonUnavailableException u ? u.Message : $"campaign {CampaignId}: {e.GetType().Name}: {e.Message}");
             _finished.TrySetResult();
-            throw;
         }
     }
 
@@ -174,7 +187,10 @@ public sealed class CampaignGrain(
         _started++;
         var status = await Transient.RetryAsync(() => job.Start(request.Comparison(index)), log, what);
         while (!status.Finished)
+        {
+            if (status.MissingRun is { } missing) throw new MagnetonUnavailableException(status.Problem ?? $"run:{missing}: not in the cluster's store", missing);
             status = await Transient.RetryAsync(() => job.Wait(TimeSpan.FromSeconds(5)), log, what);
+        }
         if (status.Phase == JobPhase.Failed) return new VersionResult(jobId, null, status.Error);
         var report = await Transient.RetryAsync(() => job.GetReport(), log, what);
         // The campaign keeps what its report needs; the full report stays with the job.

@@ -21,6 +21,7 @@ public static class GrainServiceRegistration
         services.TryAddSingleton<RunCache>();
         services.TryAddSingleton<SessionCache>();
         services.TryAddSingleton<IMatchingStepGate, OpenGate>();
+        services.TryAddSingleton<ICallerAuthority, OpenCluster>();
         services.AddMagnetonSerializer();
         return services;
     }

@@ -260,6 +260,19 @@ public sealed class BlobBundleStore : IBundleStore
         }
     }
 
+    public async Task ForgetAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        await _container.GetBlobClient(ManifestBlob(runId)).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+        var names = new List<string>();
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{BundlesPrefix}{runId}/" }, ct).ConfigureAwait(false))
+            names.Add(item.Name);
+        foreach (var name in names)
+            await _container.GetBlobClient(name).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+        try { Directory.Delete(Path.Combine(CacheDirectory, runId), recursive: true); } catch (DirectoryNotFoundException) { }
+    }
+
     public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
     {
         BundleStoreNames.CheckRunId(runId);

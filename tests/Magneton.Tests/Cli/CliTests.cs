@@ -114,6 +114,30 @@ public sealed class CliTests
         Assert.Contains("VERDICT", r.Out);
     }
 
+    /// <summary>
+    /// GPT-2 against ResNet-50: nothing is equivalent, so no waste claim; the report (written first) says why, and the
+    /// command is bad input (exit 2, one line), never the --fail-on-waste 3.
+    /// </summary>
+    [Fact]
+    public async Task Unrelated_models_are_not_comparable_exit_2_with_one_line_and_no_waste_claim()
+    {
+        var dir = Directory.CreateTempSubdirectory("magneton-cli-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "report.json");
+            var r = await Run("compare", TestRepo.GeluA, TestRepo.Bundle("resnet50-layout", "A"), "--fail-on-waste", "--json", file);
+            Assert.True(r.Code == 2, $"exit {r.Code}: {r.Out} {r.Err}");
+            var line = Assert.Single(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("magneton: error:"));
+            Assert.Contains("not comparable", line);
+            Assert.DoesNotContain("WASTE", r.Out + r.Err);
+            using var doc = JsonDocument.Parse(File.ReadAllText(file));
+            Assert.Equal("not comparable", doc.RootElement.GetProperty("verdict").GetString());
+            Assert.Equal(0, doc.RootElement.GetProperty("findings").GetArrayLength());
+            Assert.False(doc.RootElement.GetProperty("comparability").GetProperty("comparable").GetBoolean());
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
     [Fact]
     public async Task Campaign_reports_the_activation_finding_for_the_gelu_new_version()
     {

@@ -192,6 +192,26 @@ public sealed class Azurite : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>kill -9: no clean stop (whatever Azurite had not written to its data directory is lost).</summary>
+    public async Task KillAsync()
+    {
+        var p = _process;
+        if (p is null) return;
+        _process = null;
+        try
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            p.Dispose();
+        }
+    }
+
+    /// <summary>Starts a stopped or killed Azurite again on the same port and data directory.</summary>
+    public Task StartAgainAsync(CancellationToken ct = default) => StartProcessAsync(ct);
+
     /// <summary>Stops Azurite and starts it again on the same port and data directory.</summary>
     public async Task RestartAsync(TimeSpan? downtime = null, CancellationToken ct = default)
     {

@@ -61,6 +61,12 @@ public static class HtmlReport
                 ? $"{SideName(sf.Wasteful)} takes {metric.Show(TimeDelta(sf, regions))} {metric.Unit} more GPU time in {sf.Where} ({Ratio(sf.TimeRatio)}). "
                 : "") + "GPU time only: plain profiler traces carry no energy readings, and values were not compared.";
         }
+        if (!r.Comparable)
+        {
+            cls = "trade";
+            verdict = "Not comparable: the two systems do not compute the same thing";
+            sub = r.Comparability!.Reason + ". No energy difference between them is a waste claim.";
+        }
         sb.Append(Ci, $"<section id=\"verdict\" class=\"verdict {cls}\"><div class=\"label\">VERDICT</div><div><div class=\"text\">{E(verdict)}</div><div class=\"sub\">{E(sub)}</div></div></section>\n");
 
         // 2. Overview: the findings at a glance, and the energy per iteration of both runs.
@@ -227,7 +233,7 @@ public static class HtmlReport
         var sb = new StringBuilder();
         string wastefulName = f.Wasteful == "a" ? sideA : sideB;
         sb.Append(Ci, $"<article class=\"card finding {(f.Verdict == "waste" ? "waste" : "trade-off")}\" id=\"{E(idPrefix)}finding-{f.Id}\">");
-        sb.Append(Ci, $"<h3>[{f.Id}] {Badge(f, sideA, sideB)} <span class=\"where\">{E(f.Where)}</span> <span class=\"muted small\">{f.Instances} instance{(f.Instances == 1 ? "" : "s")} \u00b7 {E(f.Category)}</span></h3>\n");
+        sb.Append(Ci, $"<h3>[{f.Id}] {Badge(f, sideA, sideB)} <span class=\"where\">{E(f.Where)}</span> <span class=\"muted small\">{f.Instances} instance{(f.Instances == 1 ? "" : "s")}{(f.Sites.Count > 1 ? $" at {f.Sites.Count} sites" : "")} \u00b7 {E(f.Category)}</span></h3>\n");
         sb.Append("<div class=\"tiles\">");
         if (timeOnly && regions is not null && metric is not null)
             Tile(sb, "+" + metric.Show(TimeDelta(f, regions)) + " " + metric.Unit, "GPU time per step, " + wastefulName + " over the other");
@@ -239,6 +245,15 @@ public static class HtmlReport
         if (f.EnergySource.Length > 0) Tile(sb, f.EnergySource, "energy source");
         sb.Line("</div>");
         sb.Append("<p class=\"explanation\">").Append(E(f.Explanation)).Line("</p>");
+        if (f.Sites.Count > 1)
+        {
+            const int ShownSites = 12;
+            sb.Append(Ci, $"<h4>Sites \u00b7 {f.Sites.Count}, summed above</h4><table><tr><th>where</th><th>regions</th><th>mJ per iteration</th><th>of the job</th></tr>");
+            foreach (var x in f.Sites.Take(ShownSites))
+                sb.Append(Ci, $"<tr><td><code>{E(x.Where)}</code></td><td>{x.Regions.Count}</td><td>{E(SignedMj(x.EnergyDeltaJ))}</td><td>{E(Percent(x.ShareOfJob))}</td></tr>");
+            sb.Line("</table>");
+            if (f.Sites.Count > ShownSites) sb.Append(Ci, $"<p class=\"note\">{f.Sites.Count - ShownSites} more sites in the JSON report.</p>");
+        }
 
         // What to change.
         sb.Append("<div class=\"fix\"><h4>What to change</h4>");
