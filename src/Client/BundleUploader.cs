@@ -25,7 +25,7 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
         if (argument.StartsWith(RunPrefix, StringComparison.Ordinal)) return null;
         var path = RunIds.NormalizePath(argument);
         CheckSizes(path);
-        var bundle = await Task.Run(() => BundleReader.Read(path), ct).ConfigureAwait(false);
+        var bundle = await Task.Run(() => LocalBundle.Read(argument), ct).ConfigureAwait(false);
         return new CheckedBundle(path, await ManifestAsync(path, bundle.Dataflow.System, ct).ConfigureAwait(false));
     }
 

@@ -85,7 +85,8 @@ public static class CompareCommand
     static async Task<ComparisonReport> CompareEmbeddedAsync(CompareArguments args, CancellationToken ct)
     {
         string bundleA = CheckBundle(args.BundleA), bundleB = CheckBundle(args.BundleB);
-        await using var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
+        await LocalBundle.CheckAllAsync([args.BundleA, args.BundleB], ct).ConfigureAwait(false); // before the silo starts
+        await using var silo = await EmbeddedSilo.StartAsync(CliLogging.Configure, ct).ConfigureAwait(false);
         var job = silo.Grains.GetGrain<IMatchingJobGrain>("cli-" + Guid.NewGuid().ToString("N"));
         var report = await job.Compare(CompareRequest.ForPaths(bundleA, bundleB, args.Threshold)).ConfigureAwait(false);
         await silo.StopAsync().ConfigureAwait(false); // graceful: about 60 ms

@@ -105,7 +105,7 @@ static class Usage
           magneton submit --cluster <h:p> --system <name> [--node <name>] [--wait] -- <python command...>
                              queue a capture for the GPU workers; --wait prints run:<id> when it is done
           magneton workers --cluster <h:p> [--json]   the cluster's GPU workers and capture jobs
-          magneton help | --help
+          magneton help [<command>] | --help | <command> --help   the overview, or a command's own options
           magneton --version
 
         compare options:
@@ -120,7 +120,8 @@ static class Usage
           --cluster <h:p>    run on a cluster through its gateway(s) (host:port[,host:port]) instead of an
                              embedded silo; local bundles are checked here, then uploaded to the cluster's
                              store (once: the run id is the hash of the files); run:<id> names a stored run
-          -h, --help         show this help
+          -h, --help         show compare's options
+          -v, --verbose      (any command) print the log file's path and show the errors Orleans logged
 
         <bundleA> and <bundleB> may also be two plain PyTorch profiler traces (*.json, *.json.gz, or directories of
         per-rank traces): their operators are then matched by name and call-tree position within one step, values
