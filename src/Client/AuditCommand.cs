@@ -48,7 +48,7 @@ public static class AuditCommand
 
         AuditReport report;
         await using (var session = await ClientSession.OpenAsync(cluster, bundles, log, ct).ConfigureAwait(false))
-            report = await AuditAsync(session.Client, session.Runs, threshold, log, ct).ConfigureAwait(false);
+            report = await AuditAsync(session.Connection, session.Runs, threshold, log, ct).ConfigureAwait(false);
 
         string text = JsonSerializer.Serialize(report, ReportJson.Options);
         if (json is "-") await stdout.WriteLineAsync(text).ConfigureAwait(false);
@@ -58,11 +58,11 @@ public static class AuditCommand
         return Program.Ok;
     }
 
-    public static async Task<AuditReport> AuditAsync(IClusterClient client, IReadOnlyList<RunRef> runs, double threshold,
+    public static async Task<AuditReport> AuditAsync(ClusterConnection connection, IReadOnlyList<RunRef> runs, double threshold,
         TextWriter log, CancellationToken ct)
     {
         var summaries = await Task.WhenAll(runs.Select(r =>
-            ClusterJob.Retrying(() => client.GetGrain<IRunGrain>(r.RunId).Ingest(r), ct))).ConfigureAwait(false);
+            connection.CallAsync(c => c.GetGrain<IRunGrain>(r.RunId).Ingest(r), ct))).ConfigureAwait(false);
         for (int i = 1; i < summaries.Length; i++)
             if (summaries[i].JobSignature != summaries[0].JobSignature)
                 throw new UsageException($"{summaries[i].BundlePath}: dataflow.json: nodes: not the same job as {summaries[0].BundlePath} "
@@ -77,7 +77,7 @@ public static class AuditCommand
         {
             await log.WriteLineAsync($"node {node.Index} ({node.Host}) is an outlier: comparing it with node {typical}").ConfigureAwait(false);
             var request = new CompareRequest(runs[typical], runs[node.Index], threshold);
-            var comparison = await ClusterJob.RunAsync(client, request, log, ct).ConfigureAwait(false);
+            var comparison = await ClusterJob.RunAsync(connection, request, log, ct).ConfigureAwait(false);
             var t = nodes[typical];
             outliers.Add(new AuditOutlier(node.Index, node.IterationEnergyJ / t.IterationEnergyJ, node.IterationTimeS / t.IterationTimeS,
                 AuditAnalysis.NodeDifferences(t, node), comparison.Findings, WorkIds.Job(request)));
@@ -97,6 +97,7 @@ public static class AuditCommand
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine(ci, $"Magneton audit: {r.Job} on {r.Nodes.Count} node(s); median {r.MedianEnergyJ:0.000} J/iteration, MAD {r.MadEnergyJ:0.000} J");
+        sb.AppendLine("VERDICT: " + r.Verdict());
         sb.AppendLine(ci, $"{"#",3}  {"host",-28} {"gpu",-24} {"J/iter",9} {"s/iter",9} {"score",7}");
         foreach (var n in r.Nodes)
             sb.AppendLine(string.Create(ci, $"{n.Index,3}  {n.Host,-28} {n.Gpu ?? "?",-24} {n.IterationEnergyJ,9:0.000} {n.IterationTimeS,9:0.0000} {n.EnergyScore,7:0.00}")

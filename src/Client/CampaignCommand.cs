@@ -52,7 +52,7 @@ public static class CampaignCommand
         {
             await using var session = await ClientSession.OpenAsync(args.Cluster, [args.Baseline, .. args.Versions], display.Log, ct, checkLocal: false).ConfigureAwait(false);
             var request = new CampaignRequest(session.Runs[0], [.. session.Runs.Skip(1)], args.Threshold);
-            return await RunCampaignAsync(session.Client, WorkIds.Campaign(request), request, display.Log, ct, display.Campaign).ConfigureAwait(false);
+            return await RunCampaignAsync(session.Connection, WorkIds.Campaign(request), request, display.Log, ct, display.Campaign).ConfigureAwait(false);
         }).ConfigureAwait(false);
 
         string json = JsonSerializer.Serialize(report, ReportJson.Options);
@@ -68,21 +68,33 @@ public static class CampaignCommand
     }
 
     /// <summary>Starts (or finds) the campaign and polls it to the end, printing each newly finished version.</summary>
-    public static async Task<CampaignReport> RunCampaignAsync(IClusterClient client, string campaignId, CampaignRequest request,
+    public static Task<CampaignReport> RunCampaignAsync(IClusterClient client, string campaignId, CampaignRequest request,
+        TextWriter progress, CancellationToken ct, Action<CampaignStatus>? onStatus = null) =>
+        RunCampaignAsync(ClusterConnection.Over(client), campaignId, request, progress, ct, onStatus);
+
+    public static async Task<CampaignReport> RunCampaignAsync(ClusterConnection connection, string campaignId, CampaignRequest request,
         TextWriter progress, CancellationToken ct, Action<CampaignStatus>? onStatus = null)
     {
-        var campaign = client.GetGrain<ICampaignGrain>(campaignId);
-        var status = await ClusterJob.Retrying(() => campaign.Start(request), ct).ConfigureAwait(false);
+        ICampaignGrain Campaign(IClusterClient c) => c.GetGrain<ICampaignGrain>(campaignId);
+        var status = await connection.CallAsync(c => Campaign(c).Start(request), ct).ConfigureAwait(false);
         var printed = new HashSet<string>();
+        DateTime? stuckSince = null;
         while (true)
         {
             onStatus?.Invoke(status);
             foreach (var line in status.Recent.Where(printed.Add))
-                await progress.WriteLineAsync($"[{status.Done + status.Failed}/{status.Versions}] {line}").ConfigureAwait(false);
+                await progress.WriteLineAsync(line).ConfigureAwait(false);
             if (status.Finished) break;
-            status = await ClusterJob.Retrying(() => campaign.Wait(TimeSpan.FromSeconds(1)), ct).ConfigureAwait(false);
+            if (status.MissingRun is not null) throw new MagnetonUnavailableException(status.Problem!, status.MissingRun);
+            if (status.Problem is { } problem)
+            {
+                stuckSince ??= DateTime.UtcNow;
+                if (DateTime.UtcNow - stuckSince > connection.UnreachableFor) throw new MagnetonUnavailableException(problem);
+            }
+            else stuckSince = null;
+            status = await connection.CallAsync(c => Campaign(c).Wait(TimeSpan.FromSeconds(1)), ct).ConfigureAwait(false);
         }
-        return await ClusterJob.Retrying(() => campaign.GetReport(), ct).ConfigureAwait(false);
+        return await connection.CallAsync(c => Campaign(c).GetReport(), ct).ConfigureAwait(false);
     }
 
     static string Summary(CampaignReport r)

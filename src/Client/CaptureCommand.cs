@@ -27,6 +27,9 @@ public static class CaptureCommand
         var python = CliOptions.Text("--python", "path", "interpreter for `script.py` / `-m` commands (default: MAGNETON_PYTHON or python3)");
         var probePath = CliOptions.Text("--probe-path", "dir",
             "directory put on PYTHONPATH so magneton_probe imports without pip (default: MAGNETON_PROBE_PATH)");
+        var device = CliOptions.Value("--device", "cuda|cpu",
+            "where the job runs (default cuda). cpu: no GPU, no NVML, no energy, no replay; the bundle says so, and compare "
+            + "reports matching, regions, causes and CPU time", ParseDevice);
         var probe = new ProbeOptionSet();
         var tail = new CommandTail("magneton capture --system NAME --out DIR -- python script.py");
         var command = new Command("capture",
@@ -34,7 +37,7 @@ public static class CaptureCommand
             + "the GPU's energy counter, and writes a capture bundle to --out (a new directory). The script declares its job with "
             + "magneton_probe.workload(step, ...) (see src/GpuWorker/probe/README.md).")
         {
-            system, outDir, gpu, python, probePath,
+            system, outDir, gpu, device, python, probePath,
         };
         cluster.AddTo(command);
         probe.AddTo(command);
@@ -42,7 +45,7 @@ public static class CaptureCommand
         command.SetAction((pr, ct) => RunAsync(new CaptureOptions
         {
             System = pr.GetValue(system)!, OutDir = pr.GetValue(outDir)!, Command = pr.GetValue(tail)!, Python = pr.GetValue(python),
-            Gpu = pr.GetValue(gpu), ProbeArguments = probe.Read(pr), ProbePath = pr.GetValue(probePath),
+            Gpu = pr.GetValue(gpu), Device = pr.GetValue(device), ProbeArguments = probe.Read(pr), ProbePath = pr.GetValue(probePath),
         }, cluster.Read(pr), stdout, stderr, ct));
         return command;
     }
@@ -50,6 +53,27 @@ public static class CaptureCommand
     public static async Task<int> RunAsync(CaptureOptions options, ClusterTarget? cluster, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         CheckCommand(options.Command, options.Python); // a bad command is refused before NVML or Python start
+
+        CaptureResult result;
+        if (options.Device == Magneton.Core.Bundles.CaptureDevice.Cpu)
+        {
+            await stderr.WriteLineAsync("magneton capture: on the CPU (no GPU energy is measured); running the probe").ConfigureAwait(false);
+            try
+            {
+                using var none = new NoSampler();
+                result = await new CaptureRunner(stdout, stderr).RunAsync(options, none, null, ct).ConfigureAwait(false);
+            }
+            catch (CaptureException e)
+            {
+                await stderr.WriteLineAsync("magneton: error: " + Program.OneLine(e.Message)).ConfigureAwait(false);
+                return e.ExitCode;
+            }
+            await stdout.WriteLineAsync(string.Format(CultureInfo.InvariantCulture,
+                "captured {0} on the CPU (no GPU energy measured): {1} operators; baseline {2:0.000} ms per iteration{3}",
+                result.OutDir, result.Operators, result.BaselineIterationSeconds * 1e3,
+                result.OverheadFraction is double o ? string.Format(CultureInfo.InvariantCulture, "; profiler-pass overhead {0:+0.0;-0.0} %", o * 100) : "")).ConfigureAwait(false);
+            return await UploadAsync(result, cluster, stdout, stderr, ct).ConfigureAwait(false);
+        }
 
         NvmlSession nvml;
         try
@@ -60,7 +84,6 @@ public static class CaptureCommand
         {
             return await PowerCommand.NvmlErrorAsync(e, stderr).ConfigureAwait(false);
         }
-        CaptureResult result;
         using (nvml)
         {
             var device = SampledGpus(nvml, options.Gpu).Usable.Single();
@@ -86,6 +109,11 @@ public static class CaptureCommand
             result.BaselineIterationEnergyJ,
             result.OverheadFraction is double f ? string.Format(inv, "; energy-pass overhead {0:+0.0;-0.0} %", f * 100) : "")).ConfigureAwait(false);
 
+        return await UploadAsync(result, cluster, stdout, stderr, ct).ConfigureAwait(false);
+    }
+
+    static async Task<int> UploadAsync(CaptureResult result, ClusterTarget? cluster, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
         if (cluster is not null)
         {
             var checkedBundle = await BundleUploader.CheckAsync(result.OutDir, ct).ConfigureAwait(false);
@@ -94,6 +122,21 @@ public static class CaptureCommand
             await stdout.WriteLineAsync("run:" + run.RunId).ConfigureAwait(false);
         }
         return Program.Ok;
+    }
+
+    static Magneton.Core.Bundles.CaptureDevice ParseDevice(string text) => text switch
+    {
+        "cuda" => Magneton.Core.Bundles.CaptureDevice.Gpu,
+        "cpu" => Magneton.Core.Bundles.CaptureDevice.Cpu,
+        _ => throw new UsageException($"option --device needs cuda or cpu, got '{text}'"),
+    };
+
+    /// <summary>A CPU capture samples nothing.</summary>
+    sealed class NoSampler : ICaptureSampler
+    {
+        public void Start() { }
+        public Magneton.Core.Bundles.PowerSamples Stop() => new([], [], [], []);
+        public void Dispose() { }
     }
 
     /// <summary>A command the probe cannot run (not Python, no script) as a one-line usage error.</summary>

@@ -11,7 +11,12 @@ public sealed record CompareArguments(
     ClusterTarget? Cluster = null,
     string? Html = null,
     int? Step = null,
-    int? Rank = null)
+    int? Rank = null,
+    TimeSpan? Timeout = null,
+    bool Cancel = false)
 {
     public const double DefaultThreshold = CliOptions.DefaultThreshold;
+
+    /// <summary>--timeout: how long a --cluster compare may take in all before it ends with one line (exit 2).</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromHours(1);
 }

@@ -40,6 +40,17 @@ internal sealed class ProbeOptionSet
         return args;
     }
 
+    /// <summary>
+    /// Probe arguments that come from elsewhere (a submitted job, on the worker): only these options, with valid values.
+    /// Throws the one-line <see cref="UsageException"/> otherwise.
+    /// </summary>
+    public static void Check(IReadOnlyList<string> probeArguments)
+    {
+        var command = new Command("probe");
+        new ProbeOptionSet().AddTo(command);
+        Cli.Parse(command, probeArguments);
+    }
+
     static Func<string, int?> NonNegative(string option) => v =>
         int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n)
             ? n

@@ -28,6 +28,8 @@ public sealed record SiloArguments
     public TelemetryExport Telemetry { get; init; }
     public bool Kubernetes { get; init; }
     public TimeSpan? WorkerTimeout { get; init; }
+    /// <summary>--allow-path: local directories whose bundles clients may name by path (development only).</summary>
+    public IReadOnlyList<string> AllowedPaths { get; init; } = [];
 
     /// <summary>Parses the arguments after <c>silo</c> with the command's definition; <paramref name="env"/> reads environment variables (tests pass their own).</summary>
     public static SiloArguments Parse(IReadOnlyList<string> args, Func<string, string?>? env = null)
@@ -63,6 +65,14 @@ public sealed record SiloArguments
             "console | otlp | none (default otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set, else none); OTLP is configured by the standard OTEL_* variables");
         readonly Option<double?> _workerTimeout = CliOptions.Value<double?>("--worker-timeout", "s",
             "a GPU worker silent this long has its capture job queued again (default 15)", v => CliOptions.Seconds("--worker-timeout", 3600)(v));
+        readonly Option<string[]> _allowPath = new("--allow-path")
+        {
+            HelpName = "dir",
+            Description = "clients may name bundle directories under <dir> by path (repeatable; local development only: otherwise a silo "
+                + "reads bundles only from its store)",
+            Arity = ArgumentArity.ExactlyOne,
+            AllowMultipleArgumentsPerToken = false,
+        };
 
         public Definition()
         {
@@ -76,7 +86,7 @@ public sealed record SiloArguments
                 + "logs to stderr. A local two-silo cluster: magneton silo --storage-dir /tmp/mg & magneton silo --storage-dir /tmp/mg "
                 + "--silo-port 11112 --gateway-port 30001 --primary 127.0.0.1:11111 &")
             {
-                _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout,
+                _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout, _allowPath,
             };
         }
 
@@ -134,6 +144,8 @@ public sealed record SiloArguments
                 Telemetry = export,
                 Kubernetes = kubernetes,
                 WorkerTimeout = workerTimeout,
+                AllowedPaths = (pr.GetValue(_allowPath) ?? []).Select(p => string.IsNullOrWhiteSpace(p)
+                    ? throw new UsageException("option --allow-path needs a non-empty value") : Path.GetFullPath(p)).ToList(),
             };
         }
     }
@@ -152,6 +164,7 @@ public sealed record SiloArguments
             Directory = BlobConnection is null ? StorageDir : null,
             BlobConnectionString = BlobConnection,
             Container = Container,
+            AllowedPaths = AllowedPaths,
         },
         PostgresConnectionString = Postgres,
         Kubernetes = Kubernetes,

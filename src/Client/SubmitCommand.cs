@@ -19,27 +19,41 @@ public static class SubmitCommand
         var system = CliOptions.Text("--system", "name", "name of the system, recorded in the bundle");
         system.Required = true;
         var node = CliOptions.Text("--node", "name", "run on this node's worker (default: any GPU node)");
+        var workload = CliOptions.NonEmpty("--workload", "name", "the node's workload to run; after -- only the arguments it declares");
         var wait = CliOptions.Flag("--wait", "follow the job (progress on stderr) and print run:<id> when it is done; exit 1 if the capture failed");
         var probe = new ProbeOptionSet();
         var tail = new CommandTail("magneton submit --cluster H:P --system NAME -- python script.py");
+        tail.Arity = ArgumentArity.ZeroOrMore; // with --workload, only the declared arguments (maybe none) follow --
         var command = new Command("submit",
             "Queues a capture (as magneton capture would run it) for the cluster's GPU workers (magneton worker) and prints the job "
-            + "id. The command runs in the worker's work directory: its script must exist on the GPU node. A job whose worker "
-            + "disappears is given to another worker (at most 3 attempts).")
+            + "id. A workload is one the worker's workload file names, with only the arguments it declares; a command runs only on "
+            + "workers started with --allow-any-command, in their work directory (its script must exist on the GPU node). A worker "
+            + "refuses what its node does not allow: the job fails with the reason. A job whose worker disappears is given to "
+            + "another worker (at most 3 attempts).")
         {
-            system, node, wait,
+            system, workload, node, wait,
         };
         cluster.AddTo(command);
         probe.AddTo(command);
         command.Add(tail);
-        command.SetAction((pr, ct) => RunAsync(cluster.ReadRequired(pr), new CaptureSpec(pr.GetValue(system)!, pr.GetValue(tail)!, pr.GetValue(node),
-            [.. probe.Read(pr)]), pr.GetValue(wait), stdout, stderr, ct));
+        command.SetAction((pr, ct) => RunAsync(cluster.ReadRequired(pr),
+            Spec(pr.GetValue(system)!, pr.GetValue(workload), pr.GetValue(tail) ?? [], pr.GetValue(node), [.. probe.Read(pr)]),
+            pr.GetValue(wait), stdout, stderr, ct));
         return command;
+    }
+
+    /// <summary>A named workload with its declared arguments, or (for --allow-any-command workers) a command.</summary>
+    static CaptureSpec Spec(string system, string? workload, string[] after, string? node, string[] probeArgs)
+    {
+        if (workload is not null) return new CaptureSpec(system, [], node, probeArgs, workload, after);
+        if (after.Length == 0)
+            throw new UsageException("submit needs --workload NAME or the command after --: magneton submit --cluster H:P --system NAME -- python script.py [args]");
+        return new CaptureSpec(system, after, node, probeArgs);
     }
 
     public static async Task<int> RunAsync(ClusterTarget cluster, CaptureSpec spec, bool wait, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        CaptureCommand.CheckCommand(spec.Command); // refused here rather than on a GPU node
+        if (spec.Workload is null) CaptureCommand.CheckCommand(spec.Command); // refused here rather than on a GPU node
         string? node = spec.Node;
 
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);

@@ -31,6 +31,8 @@ public static class WorkerCommand
         var python = CliOptions.Text("--python", "path", "interpreter for `script.py` / `-m` commands (default: MAGNETON_PYTHON or python3)");
         var probePath = CliOptions.Text("--probe-path", "dir",
             "directory put on PYTHONPATH so magneton_probe imports without pip (default: MAGNETON_PROBE_PATH)");
+        var workloads = CliOptions.NonEmpty("--workloads", "file", "the workloads this node runs (JSON, see README \"GPU workers\")");
+        var anyCommand = CliOptions.Flag("--allow-any-command", "also run any Python command a submitter sends (a single-user machine only)");
         var heartbeat = CliOptions.Value("--heartbeat", "s", "seconds between beats (default 2; the silo's --worker-timeout must be longer)",
             v => CliOptions.Seconds("--heartbeat", 60)(v));
         heartbeat.DefaultValueFactory = _ => 2;
@@ -39,16 +41,33 @@ public static class WorkerCommand
             + "to it (magneton submit) under the probe while sampling NVML, uploads each bundle and reports its run id. One job at a "
             + "time per GPU. Prints one line on stdout once registered: " + ReadyPrefix + " node=<node> workers=<node>/gpu<i>,... "
             + "cluster=<h:p> work-dir=<dir>; logs to stderr, and on SIGTERM stops the running capture, hands its job back to the "
-            + "queue and exits 0.")
+            + "queue and exits 0. Runs only what this node allows: the named workloads of --workloads (magneton submit --workload "
+            + "NAME, with the arguments each declares), and arbitrary Python commands only with --allow-any-command; anything else "
+            + "fails its job with the reason and nothing runs. Jobs start from a minimal environment, not the worker's.")
         {
-            node, gpu, workDir, keep, python, probePath, heartbeat,
+            workloads, anyCommand, node, gpu, workDir, keep, python, probePath, heartbeat,
         };
         cluster.AddTo(command);
         command.SetAction((pr, ct) => RunAsync(new Arguments(cluster.ReadRequired(pr),
             pr.GetValue(node) ?? CheckNode(Environment.GetEnvironmentVariable("NODE_NAME") is { Length: > 0 } n ? n : Environment.MachineName),
             pr.GetValue(gpu), pr.GetValue(workDir), pr.GetValue(keep), pr.GetValue(python), pr.GetValue(probePath),
-            TimeSpan.FromSeconds(pr.GetValue(heartbeat))), stdout, stderr, ct));
+            TimeSpan.FromSeconds(pr.GetValue(heartbeat)), Policy(pr.GetValue(workloads), pr.GetValue(anyCommand))), stdout, stderr, ct));
         return command;
+    }
+
+    /// <summary>What this node runs: its workload file's workloads, and any command only when told so.</summary>
+    static JobPolicy Policy(string? workloads, bool anyCommand)
+    {
+        if (workloads is null && !anyCommand)
+            throw new UsageException("worker needs --workloads <file> (the workloads this node runs) or --allow-any-command (a single-user machine)");
+        try
+        {
+            return new JobPolicy(workloads is null ? new Dictionary<string, Workload>() : WorkloadFile.Load(workloads), anyCommand);
+        }
+        catch (CaptureException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 
     static string CheckNode(string node) =>
@@ -85,7 +104,7 @@ public static class WorkerCommand
             var options = new CaptureWorkerOptions
             {
                 Node = a.Node, WorkDir = workDir, Heartbeat = a.Heartbeat, KeepBundles = a.KeepBundles,
-                Python = a.Python, ProbePath = a.ProbePath,
+                Python = a.Python, ProbePath = a.ProbePath, Policy = a.Policy,
             };
             using var stop = new StopSignals(ct);
             await using var connection = await ClusterConnection.ConnectAsync(a.Cluster, stop.Token).ConfigureAwait(false);
@@ -99,7 +118,9 @@ public static class WorkerCommand
             var workers = devices.Select(d => new CaptureWorker(connection.Client, Slot(nvml, d), options, stderr, log)).ToList();
             var runs = workers.Select(w => w.RunAsync(stop.Token)).ToList();
             await stdout.WriteLineAsync(
-                $"{ReadyPrefix} node={a.Node} workers={string.Join(',', workers.Select(w => w.WorkerId))} cluster={a.Cluster} work-dir={workDir}")
+                $"{ReadyPrefix} node={a.Node} workers={string.Join(',', workers.Select(w => w.WorkerId))} cluster={a.Cluster} work-dir={workDir} "
+                + $"workloads={(a.Policy.Workloads.Count == 0 ? "none" : string.Join(',', a.Policy.Workloads.Order(StringComparer.Ordinal)))}"
+                + (a.Policy.AllowAnyCommand ? " any-command" : ""))
                 .ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
 
@@ -118,5 +139,5 @@ public static class WorkerCommand
     }
 
     internal sealed record Arguments(ClusterTarget Cluster, string Node, int? Gpu, string? WorkDir, bool KeepBundles, string? Python,
-        string? ProbePath, TimeSpan Heartbeat);
+        string? ProbePath, TimeSpan Heartbeat, JobPolicy Policy);
 }
