@@ -36,7 +36,7 @@ public sealed class ClientSession : IAsyncDisposable
         {
             foreach (var b in bundles)
             {
-                if (b.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+                if (RunArgument.Is(b))
                     throw new UsageException($"{b}: stored runs are in a cluster; add --cluster host:port");
                 if (!Directory.Exists(b)) throw new UsageException($"{b}: bundle not found (no such directory)");
             }

@@ -132,7 +132,7 @@ public static class CompareCommand
 
     static string CheckBundle(string path)
     {
-        if (path.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+        if (RunArgument.Is(path))
             throw new UsageException($"{path}: stored runs are in a cluster; add --cluster host:port");
         if (Directory.Exists(path) || File.Exists(path)) return RunIds.NormalizePath(path);
         throw new UsageException($"{path}: bundle not found (no such directory)");
