@@ -70,7 +70,7 @@ public sealed record SiloArguments
             HelpName = "dir",
             Description = "clients may name bundle directories under <dir> by path (repeatable; local development only: otherwise a silo "
                 + "reads bundles only from its store)",
-            Arity = ArgumentArity.ExactlyOne,
+            Arity = ArgumentArity.OneOrMore, // repeatable: one directory per --allow-path
             AllowMultipleArgumentsPerToken = false,
         };
 
