@@ -19,7 +19,8 @@ namespace Magneton.Client;
 /// <para>
 /// Bad command lines are one line on stderr and exit 2 (<see cref="UsageErrors"/>), not System.CommandLine's
 /// error list, help and exit 1. <c>magneton --help</c> is the overview (<see cref="Usage"/>); <c>magneton &lt;command&gt;
-/// --help</c> lists that command's options; the <c>[suggest]</c> directive gives shell completions.
+/// --help</c> lists that command's options; the <c>[suggest]</c> directive gives shell completions. <c>--verbose</c>
+/// is the root's, for every command: what the run's hosts log goes to <see cref="CliLogging"/>'s file, not the terminal.
 /// </para>
 /// </summary>
 internal static class Cli
