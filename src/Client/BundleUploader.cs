@@ -12,7 +12,6 @@ namespace Magneton.Client;
 /// </summary>
 public sealed class BundleUploader
 {
-    public const string RunPrefix = "run:";
 
     readonly ClusterConnection _connection;
     readonly TextWriter _log;
@@ -34,15 +33,14 @@ public sealed class BundleUploader
     /// </summary>
     public static async Task<CheckedBundle?> CheckAsync(string argument, CancellationToken ct)
     {
-        if (argument.StartsWith(RunPrefix, StringComparison.Ordinal))
+        if (RunArgument.Is(argument))
         {
-            if (!BundleStoreNames.IsValidName(argument[RunPrefix.Length..]))
-                throw new UsageException($"{argument}: not a run id (run:<id>, as magneton runs lists them)");
+            RunArgument.Id(argument); // a run: without a usable id is refused before any connection
             return null;
         }
         var path = RunIds.NormalizePath(argument);
         CheckSizes(path);
-        var bundle = await Task.Run(() => BundleReader.Read(path), ct).ConfigureAwait(false);
+        var bundle = await Task.Run(() => LocalBundle.Read(argument), ct).ConfigureAwait(false);
         return new CheckedBundle(path, await ManifestAsync(path, bundle.Dataflow.System, ct).ConfigureAwait(false));
     }
 
@@ -54,7 +52,7 @@ public sealed class BundleUploader
     {
         if (bundle is null)
         {
-            var id = argument[RunPrefix.Length..];
+            var id = RunArgument.Id(argument);
             if (await _connection.CallAsync(c => c.GetGrain<IRunGrain>(id).GetManifest(), ct).ConfigureAwait(false) is null)
                 throw new UsageException($"{argument}: no such run in the cluster (see magneton runs --cluster ...)");
             return RunRef.Stored(id);
@@ -74,19 +72,19 @@ public sealed class BundleUploader
             {
                 if (await run.BeginUpload(manifest).ConfigureAwait(false))
                 {
-                    await _log.WriteLineAsync($"{manifest.RunId}: already in the cluster ({path})").ConfigureAwait(false);
+                    await _log.WriteLineAsync($"{RunArgument.Typed(manifest.RunId)}: already in the cluster ({path})").ConfigureAwait(false);
                     return RunRef.Stored(manifest.RunId);
                 }
                 foreach (var file in manifest.Files)
                     await SendAsync(run, path, file, ct).ConfigureAwait(false);
                 await run.CompleteUpload().ConfigureAwait(false);
-                await _log.WriteLineAsync($"{manifest.RunId}: uploaded {Describe(manifest.TotalBytes)} from {path}").ConfigureAwait(false);
+                await _log.WriteLineAsync($"{RunArgument.Typed(manifest.RunId)}: uploaded {Describe(manifest.TotalBytes)} from {path}").ConfigureAwait(false);
                 return RunRef.Stored(manifest.RunId);
             }
             catch (Exception e) when (attempt < attempts && Transient.Is(e))
             {
                 // The silo holding the upload was lost, or storage hiccuped: start the upload again.
-                await _log.WriteLineAsync($"{manifest.RunId}: upload interrupted ({Program.OneLine(e.Message)}); starting again").ConfigureAwait(false);
+                await _log.WriteLineAsync($"{RunArgument.Typed(manifest.RunId)}: upload interrupted ({Program.OneLine(e.Message)}); starting again").ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromSeconds(attempt), ct).ConfigureAwait(false);
             }
         }

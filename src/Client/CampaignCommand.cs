@@ -50,7 +50,7 @@ public static class CampaignCommand
         string? htmlFile = args.Html is null ? null : HtmlReportFile.Check(args.Html);
         var report = await ProgressDisplay.RunAsync(ProgressDisplay.IsInteractive(stderr, args.Quiet), progress, "campaign", async display =>
         {
-            await using var session = await ClientSession.OpenAsync(args.Cluster, [args.Baseline, .. args.Versions], display.Log, ct).ConfigureAwait(false);
+            await using var session = await ClientSession.OpenAsync(args.Cluster, [args.Baseline, .. args.Versions], display.Log, ct, checkLocal: false).ConfigureAwait(false);
             var request = new CampaignRequest(session.Runs[0], [.. session.Runs.Skip(1)], args.Threshold);
             return await RunCampaignAsync(session.Connection, WorkIds.Campaign(request), request, display.Log, ct, display.Campaign).ConfigureAwait(false);
         }).ConfigureAwait(false);

@@ -119,7 +119,7 @@ public static class CaptureCommand
             var checkedBundle = await BundleUploader.CheckAsync(result.OutDir, ct).ConfigureAwait(false);
             await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
             var run = await new BundleUploader(connection.Client, stderr).ResolveAsync(result.OutDir, checkedBundle, ct).ConfigureAwait(false);
-            await stdout.WriteLineAsync("run:" + run.RunId).ConfigureAwait(false);
+            await stdout.WriteLineAsync(RunArgument.Typed(run.RunId)).ConfigureAwait(false);
         }
         return Program.Ok;
     }

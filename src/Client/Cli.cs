@@ -19,7 +19,8 @@ namespace Magneton.Client;
 /// <para>
 /// Bad command lines are one line on stderr and exit 2 (<see cref="UsageErrors"/>), not System.CommandLine's
 /// error list, help and exit 1. <c>magneton --help</c> is the overview (<see cref="Usage"/>); <c>magneton &lt;command&gt;
-/// --help</c> lists that command's options; the <c>[suggest]</c> directive gives shell completions.
+/// --help</c> lists that command's options; the <c>[suggest]</c> directive gives shell completions. <c>--verbose</c>
+/// is the root's, for every command: what the run's hosts log goes to <see cref="CliLogging"/>'s file, not the terminal.
 /// </para>
 /// </summary>
 internal static class Cli
@@ -47,6 +48,12 @@ internal static class Cli
             BenchCommand.Definition(stdout, stderr),
         };
         root.HelpName = "magneton"; // not the host process's name (dotnet, testhost)
+        root.Add(new Option<bool>(VerboseName, "-v")
+        {
+            Recursive = true,
+            Arity = ArgumentArity.Zero,
+            Description = "print the log file's path and show errors that Orleans and the hosts log (they always go to the log file)",
+        });
         root.Add(HelpCommand(root, stdout));
         var version = new Command("version", "print the version") { Hidden = true };
         version.SetAction(_ => PrintVersion(stdout));
@@ -62,8 +69,26 @@ internal static class Cli
     /// <summary>How command lines are tokenised: no response files (@file is a path like any other).</summary>
     public static ParserConfiguration Parsing => new() { ResponseFileTokenReplacer = null };
 
-    public static async Task<int> InvokeAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct) =>
-        await Parse(Root(stdout, stderr), args).InvokeAsync(Invocation(stdout, stderr), ct).ConfigureAwait(false);
+    public static async Task<int> InvokeAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var root = Root(stdout, stderr);
+        var pr = Parse(root, args);
+        var verbose = root.Options.OfType<Option<bool>>().Single(o => o.Name == VerboseName);
+        using var logging = new CliLogging(stderr, pr.GetValue(verbose));
+        if (logging.Verbose) await stderr.WriteLineAsync($"magneton: log file: {logging.FilePath}").ConfigureAwait(false);
+        var outer = CliLogging.Current;
+        CliLogging.Current = logging;
+        try
+        {
+            return await pr.InvokeAsync(Invocation(stdout, stderr), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            CliLogging.Current = outer;
+        }
+    }
+
+    const string VerboseName = "--verbose";
 
     static InvocationConfiguration Invocation(TextWriter stdout, TextWriter stderr) => new()
     {

@@ -27,17 +27,21 @@ public sealed class ClientSession : IAsyncDisposable
     public IReadOnlyList<RunRef> Runs { get; }
     public bool Embedded { get; }
 
-    public static async Task<ClientSession> OpenAsync(ClusterTarget? cluster, IReadOnlyList<string> bundles, TextWriter log, CancellationToken ct)
+    /// <param name="checkLocal">read local bundles here before the embedded silo starts (errors naming the bundle); a
+    /// campaign leaves a broken version to its comparison, which fails alone</param>
+    public static async Task<ClientSession> OpenAsync(ClusterTarget? cluster, IReadOnlyList<string> bundles, TextWriter log, CancellationToken ct,
+        bool checkLocal = true)
     {
         if (cluster is null)
         {
             foreach (var b in bundles)
             {
-                if (b.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+                if (RunArgument.Is(b))
                     throw new UsageException($"{b}: stored runs are in a cluster; add --cluster host:port");
                 if (!Directory.Exists(b)) throw new UsageException($"{b}: bundle not found (no such directory)");
             }
-            var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
+            if (checkLocal) await LocalBundle.CheckAllAsync(bundles, ct).ConfigureAwait(false); // before the silo starts
+            var silo = await EmbeddedSilo.StartAsync(CliLogging.Configure, ct).ConfigureAwait(false);
             return new ClientSession(silo, ClusterConnection.Over(silo.Client), [.. bundles.Select(RunRef.Local)], embedded: true);
         }
 

@@ -3,7 +3,6 @@ using Magneton.Silo;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 using Orleans.Configuration;
 
 namespace Magneton.Client;
@@ -61,12 +60,9 @@ public sealed class ClusterConnection : IAsyncDisposable
     {
         var gateways = await ClusterEndpoints.ResolveAsync(address, ct).ConfigureAwait(false);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(LogLevel.Error);
-        // Orleans logs every failed connection attempt; the one-line error below says it better.
-        builder.Logging.AddFilter("Orleans", LogLevel.None);
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // Orleans logs every failed connection attempt and the host its failed start: to the run's log file; the
+        // one-line error below says it better.
+        CliLogging.Configure(builder.Logging);
         // Ctrl-C and SIGTERM belong to the command (it ends at once); the host must not swallow them and stop itself.
         builder.Services.AddSingleton<IHostLifetime, CommandLifetime>();
         var deadline = DateTime.UtcNow + ConnectTimeout;

@@ -111,7 +111,8 @@ public static class CompareCommand
     static async Task<ComparisonReport> CompareEmbeddedAsync(CompareArguments args, CancellationToken ct)
     {
         string bundleA = CheckBundle(args.BundleA), bundleB = CheckBundle(args.BundleB);
-        await using var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
+        await LocalBundle.CheckAllAsync([args.BundleA, args.BundleB], ct).ConfigureAwait(false); // before the silo starts
+        await using var silo = await EmbeddedSilo.StartAsync(CliLogging.Configure, ct).ConfigureAwait(false);
         var job = silo.Grains.GetGrain<IMatchingJobGrain>("cli-" + Guid.NewGuid().ToString("N"));
         var report = await job.Compare(CompareRequest.ForPaths(bundleA, bundleB, args.Threshold)).WaitAsync(ct).ConfigureAwait(false);
         await silo.StopAsync().ConfigureAwait(false); // graceful: about 60 ms
@@ -131,7 +132,7 @@ public static class CompareCommand
 
     static string CheckBundle(string path)
     {
-        if (path.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+        if (RunArgument.Is(path))
             throw new UsageException($"{path}: stored runs are in a cluster; add --cluster host:port");
         if (Directory.Exists(path) || File.Exists(path)) return RunIds.NormalizePath(path);
         throw new UsageException($"{path}: bundle not found (no such directory)");

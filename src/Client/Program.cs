@@ -118,7 +118,7 @@ static class Usage
           magneton submit --cluster <h:p> --system <name> [--node <name>] [--wait] -- <python command...>
                              queue a capture for the GPU workers; --wait prints run:<id> when it is done
           magneton workers --cluster <h:p> [--json]   the cluster's GPU workers and capture jobs
-          magneton help | --help
+          magneton help [<command>] | --help | <command> --help   the overview, or a command's own options
           magneton --version
 
         compare options:
@@ -136,7 +136,8 @@ static class Usage
           --timeout <s>      with --cluster: give up after this many seconds in all, with one line (default 3600)
           --cancel           with --cluster: Ctrl-C or SIGTERM also cancels the job in the cluster (without it
                              the job carries on, and asking again later returns its report)
-          -h, --help         show this help
+          -h, --help         show compare's options
+          -v, --verbose      (any command) print the log file's path and show the errors Orleans logged
 
         <bundleA> and <bundleB> may also be two plain PyTorch profiler traces (*.json, *.json.gz, or directories of
         per-rank traces): their operators are then matched by name and call-tree position within one step, values

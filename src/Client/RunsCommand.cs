@@ -46,7 +46,7 @@ public static class RunsCommand
         {
             var stored = r.StoredAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
             await stdout.WriteLineAsync(
-                $"{r.RunId,-22} {Trim(r.System, 36),-36} {BundleLimits.Describe(r.TotalBytes),10}  {stored,-19}  {r.Origin}").ConfigureAwait(false);
+                $"{RunArgument.Typed(r.RunId),-22} {Trim(r.System, 36),-36} {BundleLimits.Describe(r.TotalBytes),10}  {stored,-19}  {r.Origin}").ConfigureAwait(false);
         }
         return Program.Ok;
     }

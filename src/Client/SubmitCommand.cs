@@ -87,7 +87,7 @@ public static class SubmitCommand
             return CaptureFailed;
         }
         await stderr.WriteLineAsync($"{job.JobId}: done on {job.Worker} (attempt {job.Attempts})").ConfigureAwait(false);
-        await stdout.WriteLineAsync(BundleUploader.RunPrefix + job.RunId).ConfigureAwait(false);
+        await stdout.WriteLineAsync(RunArgument.Typed(job.RunId!)).ConfigureAwait(false);
         return Program.Ok;
     }
 }

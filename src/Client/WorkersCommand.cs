@@ -51,7 +51,7 @@ public static class WorkersCommand
         {
             var outcome = j.State switch
             {
-                CaptureState.Done => "run:" + j.RunId,
+                CaptureState.Done => RunArgument.Typed(j.RunId!),
                 CaptureState.Failed => j.Error,
                 _ => j.Progress,
             };

@@ -29,6 +29,19 @@ public sealed class CliTests
         AssertOneLineError(await Run("compare", bad.Path, TestRepo.GeluB), "kineto.json.gz");
     }
 
+    [Fact]
+    public async Task A_broken_bundle_is_named_by_the_path_as_typed_on_either_side()
+    {
+        using var bad = TestRepo.CopyBundle(TestRepo.GeluB);
+        bad.Truncate("kineto.json.gz");
+        var typed = Path.GetRelativePath(Environment.CurrentDirectory, bad.Path);
+        var asB = await Run("compare", TestRepo.GeluA, typed);
+        AssertOneLineError(asB, $"magneton: error: {Path.Combine(typed, "kineto.json.gz")}: gzip: ");
+        Assert.DoesNotContain(TestRepo.GeluA, asB.Err);
+        AssertOneLineError(await Run("compare", typed, TestRepo.GeluA), Path.Combine(typed, "kineto.json.gz") + ": gzip: ");
+        AssertOneLineError(await Run("audit", TestRepo.GeluA, typed, "--quiet"), Path.Combine(typed, "kineto.json.gz") + ": gzip: ");
+    }
+
     [Theory]
     [InlineData("abc")]
     [InlineData("0")]

@@ -101,14 +101,15 @@ public sealed class WorkerProcessTests : IAsyncLifetime
             "--replay-repeat", "1", "--workload", "synth", "--wait", "--", "--activation=gelu_pytorch_tanh");
         Assert.Equal(0, b.Code);
         string runA = a.Out.Trim(), runB = b.Out.Trim();
-        Assert.StartsWith("run:run-", runA);
-        Assert.StartsWith("run:run-", runB);
+        // Printed as typed: run:<16 hex digits of the run id "run-...">.
+        Assert.Matches("^run:[0-9a-f]{16}$", runA);
+        Assert.Matches("^run:[0-9a-f]{16}$", runB);
         Assert.NotEqual(runA, runB);
         Assert.Contains("done on gpu-node-1/gpu0 (attempt 1)", a.Err);
 
         // The runs carry the worker's GPU as NVML reported it (fake GPU 0: 650 W enforced limit).
         await using var connection = await ClusterConnection.ConnectAsync(Cluster);
-        var summary = await connection.Client.GetGrain<IRunGrain>(runA["run:".Length..]).GetSummary();
+        var summary = await connection.Client.GetGrain<IRunGrain>("run-" + runA["run:".Length..]).GetSummary();
         Assert.Equal("synth-gelu-new", summary.System);
         Assert.Equal("580.159.04-fake", summary.Driver);
         Assert.Equal(650, summary.PowerLimitW);
@@ -137,7 +138,7 @@ public sealed class WorkerProcessTests : IAsyncLifetime
         Assert.All(jobs, j => Assert.True(j.GetProperty("arguments_hidden").GetBoolean()));
         Assert.All(jobs, j => Assert.Empty(j.GetProperty("arguments").EnumerateArray()));
         Assert.All(jobs, j => Assert.Equal("synth", j.GetProperty("workload").GetString()));
-        Assert.Equal([runA, runB], jobs.Select(j => "run:" + j.GetProperty("run_id").GetString()));
+        Assert.Equal([runA, runB], jobs.Select(j => "run:" + j.GetProperty("run_id").GetString()!["run-".Length..]));
         Assert.Empty(Directory.GetDirectories(Path.Combine(workDir, "captures")));
 
         Assert.Equal(0, await worker.StopAsync());
