@@ -11,7 +11,8 @@
 # chroot, mount namespaces); installs debootstrap on the host when it is missing.
 #
 # Cached under $MAGNETON_TORCH_ENV (default <repo>/.tmp/torch-env): root/ is the chroot, ready is written only
-# after a complete install (a directory without it is removed and made again), python3 is the wrapper. The
+# after a complete install (a directory without it is removed and made again). The wrapper is written into this
+# repository, <repo>/.tmp/torch-python3, so clones sharing one MAGNETON_TORCH_ENV each get their own. The
 # wrapper runs the chroot's python3 in a private mount namespace (unshare -m): /proc, /dev, /sys, /tmp, the
 # repository and the caller's working directory are bind-mounted at the same paths inside, and vanish with the
 # process, so nothing stays mounted on the host (`rm -rf .tmp` is always safe). It sets OMP_NUM_THREADS=1 (two
@@ -26,7 +27,7 @@ mirror=${MAGNETON_TORCH_MIRROR:-http://deb.debian.org/debian}
 packages="python3-torch python3-transformers python3-torchvision libopenblas0-pthread"
 root=$env_dir/root
 marker=$env_dir/ready
-wrapper=$env_dir/python3
+wrapper=$repo/.tmp/torch-python3
 want="suite=$suite packages=$packages"
 
 say() { echo "torch-env: $*" >&2; }
@@ -38,7 +39,7 @@ mkdir -p "$env_dir"
 env_dir=$(cd "$env_dir" && pwd)
 root=$env_dir/root
 marker=$env_dir/ready
-wrapper=$env_dir/python3
+mkdir -p "$repo/.tmp"
 
 # One preparation at a time (CI and a developer may start it together).
 exec 9>"$env_dir/.lock"

@@ -89,8 +89,11 @@ public sealed record TraceOperator(
     IReadOnlyList<KernelCount> Kernels)
 {
     public double GpuSecondsPerIteration => Occurrences == 0 ? 0 : GpuSecondsTotal / Occurrences;
-    /// <summary>Sum of its mg# ranges' durations over all occurrences, seconds: the operator's host (CPU) time.</summary>
-    public double HostSecondsTotal { get; init; }
+    /// <summary>
+    /// The operator's host (CPU) time per iteration, seconds: its mg# ranges' duration in an iteration, the median
+    /// over the iterations it occurred in (one preempted iteration on a busy machine does not move it).
+    /// </summary>
+    public double HostSecondsMedian { get; init; }
 }
 
 public sealed record KernelCount(string Name, string Category, int Count, double Seconds);

@@ -20,7 +20,7 @@ public sealed class Operator
     public double GpuSeconds { get; set; }
     /// <summary>
     /// Host (CPU) time per job iteration: the duration of its aligned profiler range, everything it called
-    /// included. The operator's cost in a CPU capture, where there is no GPU time.
+    /// included, median over the profiled iterations. The operator's cost in a CPU capture, where there is no GPU time.
     /// </summary>
     public double CpuSeconds { get; set; }
     /// <summary>GPU activities launched per iteration, first-seen order.</summary>

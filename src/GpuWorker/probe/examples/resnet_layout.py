@@ -27,7 +27,7 @@ def main():
     args = p.parse_args()
 
     device = args.device or magneton_probe.device()
-    fmt = getattr(torch, args.memory_format + "_format")
+    fmt = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}[args.memory_format]
     torch.manual_seed(args.seed)
     model = torchvision.models.resnet18(weights=None).to(device).eval().to(memory_format=fmt)
     g = torch.Generator().manual_seed(1)

@@ -38,8 +38,9 @@ def _capture_parser():
     p.add_argument("--device", choices=["cuda", "cpu"],
                    help="where the job runs: cuda (GPU energy through NVML) or cpu (no energy: matching, regions, "
                         "causes and CPU time); default cuda where PyTorch sees a GPU, else cpu")
-    p.add_argument("--spectra-elements", type=int, default=1 << 26,
-                   help="tensor elements that get unfolding spectra, in the order values are met (reproducible)")
+    p.add_argument("--spectra-elements", type=int,
+                   help="tensor elements that get unfolding spectra, in the order values are met (reproducible); "
+                        "default 2^26 on a GPU, 2^22 on the CPU")
     p.add_argument("--warm-seconds", type=float, default=1.0,
                    help="GPU: seconds of the job at load before the baseline and energy pass")
     p.add_argument("--keep-samples", action="store_true", help="keep the raw samples.csv (standalone sampling)")

@@ -10,7 +10,8 @@ as the reference captures did (../shared/tools/h100-capture/capture.py, ``tensor
   at most 16M of them; ``nonfinite``: the count of NaN/inf elements; and for rank 2..4 with numel <= 4M (while
   the spectra budget lasts, and only when every element is finite) ``spectra``: the top-8 singular values of every
   unfolding whose row dimensions contain dimension 0 but not all dimensions, keyed ``"<row dims>|<col dims>"``
-  (e.g. ``"01|2"``). The budget is a number of tensor elements (:class:`SpectraBudget`, default 2^26 in all),
+  (e.g. ``"01|2"``). The budget is a number of tensor elements (:class:`SpectraBudget`, default 2^26 in all on a
+  GPU, 2^22 on the CPU),
   spent in the order values are met, so two captures of one job fingerprint the same values (a wall-clock
   budget did not: spectra up to node 63 in one capture, node 20 in the other);
 - integer and bool: ``istats`` = sum, min, max, nonzero (ints) and sumsq (float).
@@ -30,6 +31,8 @@ DECILE_MAX_NUMEL = 16_000_000
 SPECTRA_MAX_NUMEL = 1 << 22
 SPECTRA_TOP = 8
 SPECTRA_BUDGET_ELEMENTS = 1 << 26
+# On the CPU an SVD costs ~100x more: the default budget there is 16x smaller (ResNet-18's weights alone took 21 s).
+SPECTRA_BUDGET_ELEMENTS_CPU = 1 << 22
 FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2",
                 "float8_e4m3fnuz", "float8_e5m2fnuz", "complex64", "complex128", "complex32")
 

@@ -26,7 +26,7 @@ class Config:
     def __init__(self, out, system, pair=None, role=None, iterations=None, do_replay=True,
                  replay_seconds=replay.OP_SECONDS, module_replay_seconds=replay.MODULE_SECONDS, replay_budget=240.0,
                  replay_repeat=0, baseline_seconds=2.0, warmup=3,
-                 spectra_elements=fingerprint.SPECTRA_BUDGET_ELEMENTS, sampler=None, script_dir=None,
+                 spectra_elements=None, sampler=None, script_dir=None,
                  keep_samples=False, device=None, warm_seconds=measure.WARM_SECONDS):
         self.out = os.path.abspath(out)
         self.system = system
@@ -40,7 +40,7 @@ class Config:
         self.replay_repeat = replay_repeat
         self.baseline_seconds = baseline_seconds
         self.warmup = warmup
-        self.spectra_elements = spectra_elements
+        self.spectra_elements = spectra_elements  # None: the device's default (fingerprint.SPECTRA_BUDGET_*)
         self.device = device  # "cuda", "cpu", or None: cuda where PyTorch sees a GPU, else cpu
         self.warm_seconds = warm_seconds
         self.sampler = sampler or ("external" if os.environ.get("MAGNETON_SAMPLER") == "external" else "process")
@@ -120,6 +120,8 @@ class Session:
         step = self.step
         sync = dev.sync
         do_replay = cfg.do_replay and dev.is_cuda
+        spectra_elements = cfg.spectra_elements if cfg.spectra_elements is not None else (
+            fingerprint.SPECTRA_BUDGET_ELEMENTS if dev.is_cuda else fingerprint.SPECTRA_BUDGET_ELEMENTS_CPU)
         t_start = time.time()
         with mode_cm():
             for _ in range(cfg.warmup):
@@ -133,7 +135,7 @@ class Session:
             frames = semantic.FrameFilter([os.path.dirname(torch.__file__), semantic.PACKAGE_DIR],
                                           [cfg.script_dir] if cfg.script_dir else [])
             sem, sem_s = semantic.run_semantic_pass(torch, step, tracker, kinds, frames,
-                                                    fingerprint.SpectraBudget(cfg.spectra_elements),
+                                                    fingerprint.SpectraBudget(spectra_elements),
                                                     keep_replay=do_replay, sync=sync)
             nodes, values = sem.nodes, sem.values
             log("semantic pass: %d operators, %d values, %.1f s" % (len(nodes), len(values), sem_s))
@@ -182,7 +184,7 @@ class Session:
                      "baseline": base, "energy_pass": ep, "replay_s": replay_s, "capture_s": time.time() - t_start,
                      "probe": {"version": VERSION, "sampler": cfg.sampler if dev.is_cuda else None,
                                "inference_mode": self.inference_mode, "warmup": cfg.warmup,
-                               "torch": torch.__version__, "spectra_elements": cfg.spectra_elements,
+                               "torch": torch.__version__, "spectra_elements": spectra_elements,
                                "gpu": dev.name() if dev.is_cuda else None,
                                "cpu": None if dev.is_cuda else dev.name(),
                                "threads": torch.get_num_threads()}})
