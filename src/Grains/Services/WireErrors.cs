@@ -41,7 +41,9 @@ public sealed class WireErrors : IIncomingGrainCallFilter
     /// <summary>The innermost message, one line: "Connection refused (127.0.0.1:10000)" rather than the SDK's retry summary.</summary>
     public static string Cause(Exception e)
     {
-        var inner = e.GetBaseException();
+        var inner = e;
+        while (inner is AggregateException { InnerExceptions.Count: > 0 } a) inner = a.InnerExceptions[^1];
+        inner = inner.GetBaseException();
         var text = inner is Azure.RequestFailedException r ? $"{r.Status} {r.ErrorCode}: {r.Message}" : inner.Message;
         return OneLine(text.Split('\n')[0]);
     }
