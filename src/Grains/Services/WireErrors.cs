@@ -35,6 +35,9 @@ public sealed class WireErrors : IIncomingGrainCallFilter
         AggregateException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException
             or System.Net.Http.HttpRequestException or Azure.RequestFailedException or System.Text.Json.JsonException =>
             new MagnetonUnavailableException("storage unavailable: " + Cause(e)),
+        // Orleans' own resilience pipelines (directory, membership) time out with Polly's exception, which has no codec.
+        _ when e.GetType().Namespace?.StartsWith("Polly", StringComparison.Ordinal) == true =>
+            new MagnetonUnavailableException("cluster unavailable: " + Cause(e)),
         _ => null,
     };
 
