@@ -6,6 +6,7 @@ using Magneton.Core.Bundles;
 using Magneton.Grains;
 using Magneton.Tests.Grains;
 using Magneton.Tests.Infrastructure;
+using Magneton.Tests.Traces;
 using Xunit;
 
 namespace Magneton.Tests.Cluster;
@@ -232,11 +233,5 @@ public sealed class ClusterFaultTests(AzuriteFixture azurite)
     {
         var r = await CliRunner.Run("compare", "--cluster", "127.0.0.1:1", "run:", "run:x", "--quiet");
         CliRunner.AssertOneLineError(r, "run:");
-    }
-
-    sealed class TempDir : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("magneton-fault-").FullName;
-        public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
     }
 }

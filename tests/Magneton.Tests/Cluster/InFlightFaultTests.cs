@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Magneton.Tests.Grains;
 using Magneton.Tests.Infrastructure;
+using Magneton.Tests.Traces;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -9,11 +10,11 @@ namespace Magneton.Tests.Cluster;
 
 /// <summary>
 /// Faults that hit a <c>magneton compare --cluster</c> client while its calls are in flight: real silo processes
-/// killed with -9, real Azurite killed with -9, the client a real process receiving SIGINT. Each test states the
+/// killed with -9 (localhost and PostgreSQL membership), real Azurite killed with -9, the client a real process receiving SIGINT. Each test states the
 /// bound it holds the client to and checks that the outcome equals the undisturbed one.
 /// </summary>
 [Collection(SiloProcessCollection.Name)]
-public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
+public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper output) : IClassFixture<Postgres>, IDisposable
 {
     /// <summary>The client finishes within this of the cluster being back (the issue's bound).</summary>
     internal static readonly TimeSpan AfterRecovery = TimeSpan.FromSeconds(60);
@@ -22,14 +23,11 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
     /// <summary>Generous deadline of conditions the test waits on (a loaded 2-core machine).</summary>
     internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
 
-    readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("magneton-inflight-");
+    readonly TempDir _work = new();
 
-    string Work(string name) => Path.Combine(_work.FullName, name);
+    string Work(string name) => _work.File(name);
 
-    public void Dispose()
-    {
-        try { _work.Delete(recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _work.Dispose();
 
     [Fact]
     public async Task Every_silo_killed_during_a_compare_and_restarted_the_client_finishes_with_the_undisturbed_findings()
@@ -171,6 +169,42 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
     static string UploadedId(string stderr, string bundle) =>
         stderr.Split('\n').First(l => l.Contains(": uploaded") && l.Contains(bundle)).Split(':')[0];
 
+    /// <summary>From the kill to the client's result under PostgreSQL membership: its probes (about 15-30 s) declare the silo dead.</summary>
+    static readonly TimeSpan AfterKill = TimeSpan.FromSeconds(90);
+
+    /// <summary>
+    /// PostgreSQL membership (the mode for real clusters) with a silo killed -9 while the client waits: the
+    /// survivor declares it dead, the job resumes there and the client finishes.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_silo_killed_during_a_compare_is_declared_dead_and_the_client_finishes_with_the_findings()
+    {
+        string expected = await EmbeddedFindingsAsync();
+        string db = await postgres.CreateDatabaseAsync();
+        string clusterId = "pgfault-" + Guid.NewGuid().ToString("N")[..8];
+        string store = Path.Combine(_work.Path, "store");
+        var env = new Dictionary<string, string?> { ["MAGNETON_CLUSTER_ID"] = clusterId };
+        string[] Args() => ["--postgres", db, "--storage-dir", store];
+        var first = await MagnetonProcess.StartOnFreePortsAsync((_, _) => Args(), env);
+        await using var second = await MagnetonProcess.StartOnFreePortsAsync((_, _) => Args(), env);
+        string gateways = $"127.0.0.1:{first.GatewayEndpoint.Port},127.0.0.1:{second.GatewayEndpoint.Port}";
+        string report = Path.Combine(_work.Path, "report.json");
+        await using var client = MagnetonProcess.StartClient(
+            ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"], env);
+
+        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited,
+            "the client uploaded both bundles", client);
+        var sw = Stopwatch.StartNew();
+        first.Kill();
+        await first.DisposeAsync();
+
+        var code = await client.WaitForExitAsync(AfterKill + TimeSpan.FromSeconds(10));
+        output.WriteLine($"exit {code} {sw.Elapsed.TotalSeconds:0.0} s after the kill; client stderr:\n{client.Stderr}");
+        Assert.True(code == 0, $"client exit {code?.ToString() ?? "none (still running)"}:\n{client.Stderr}\nsurvivor:\n{second.StderrTail(30)}");
+        Assert.True(sw.Elapsed < AfterKill, $"finished {sw.Elapsed} after the kill");
+        Assert.Equal(expected, Findings(report));
+    }
+
     /// <summary>
     /// Localhost clustering (<c>--primary</c>) is for development on one machine: the primary silo holds the
     /// membership, so losing it leaves the others unable to agree on who is alive. What must hold even then: the
@@ -239,7 +273,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    Task<string> EmbeddedFindingsAsync(string threshold = "0.10") => EmbeddedFindingsAsync(_work.FullName, threshold);
+    Task<string> EmbeddedFindingsAsync(string threshold = "0.10") => EmbeddedFindingsAsync(_work.Path, threshold);
 
     /// <summary>The findings (JSON) of the same compare on an embedded silo: the undisturbed outcome.</summary>
     internal static async Task<string> EmbeddedFindingsAsync(string work, string threshold = "0.10")
