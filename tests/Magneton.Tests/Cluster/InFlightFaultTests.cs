@@ -40,7 +40,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
         string gateways = $"127.0.0.1:{ports[1]},127.0.0.1:{ports[3]}";
 
         // A kill can come after the job finished (a fast machine); then the attempt does not count and another
-        // threshold (another job) is tried.
+        // threshold (another job, in the same store) is tried.
         for (int attempt = 1; ; attempt++)
         {
             var first = await MagnetonProcess.StartAsync(First());
@@ -50,20 +50,25 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
             await using var client = MagnetonProcess.StartClient(
                 ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold, "--json", report, "--quiet"]);
 
-            await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+            // Killed once the job is under way: its progress is in the store's grain state.
+            string jobs = Path.Combine(store, "grains", "job");
+            await Until(() => (Directory.Exists(jobs) && Directory.EnumerateFiles(jobs, "*.json").Any()) || client.HasExited,
+                "the job started", client);
             first.Kill();
             second.Kill();
             await first.DisposeAsync();
             await second.DisposeAsync();
-            bool finishedBeforeKill = client.HasExited;
 
             await using var again1 = await MagnetonProcess.StartAsync(First());
             await using var again2 = await MagnetonProcess.StartAsync(Second());
             var restarted = Stopwatch.StartNew();
             var code = await client.WaitForExitAsync(AfterRecovery + TimeSpan.FromSeconds(5));
             output.WriteLine($"attempt {attempt}: exit {code} {restarted.Elapsed.TotalSeconds:0.0} s after the restart; client stderr:\n{client.Stderr}");
-            if (finishedBeforeKill && attempt < 3) continue;
+            // The job resumed after the restart (it had not finished when every silo was killed).
+            bool resumed = client.Stderr.Contains("resumed", StringComparison.Ordinal);
+            if (!resumed && code == 0 && attempt < 3) continue;
 
+            Assert.True(resumed, $"the job was not interrupted in {attempt} attempts:\n{client.Stderr}");
             Assert.True(code == 0, $"client exit {code?.ToString() ?? "none (still running)"}:\n{client.Stderr}\nsilo:\n{again1.StderrTail(30)}");
             Assert.True(restarted.Elapsed < AfterRecovery, $"finished {restarted.Elapsed} after the restart");
             Assert.Equal(expected, Findings(report));
