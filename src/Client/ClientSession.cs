@@ -27,7 +27,7 @@ public sealed class ClientSession : IAsyncDisposable
     public IReadOnlyList<RunRef> Runs { get; }
     public bool Embedded { get; }
 
-    public static async Task<ClientSession> OpenAsync(string? cluster, IReadOnlyList<string> bundles, TextWriter log, CancellationToken ct)
+    public static async Task<ClientSession> OpenAsync(ClusterTarget? cluster, IReadOnlyList<string> bundles, TextWriter log, CancellationToken ct)
     {
         if (cluster is null)
         {

@@ -15,7 +15,7 @@ public static class ClusterJob
     /// <summary>Uploads of one lost run before the client gives up on it.</summary>
     const int MaxUploadsAgain = 2;
 
-    public static async Task<ComparisonReport> CompareAsync(string cluster, string bundleA, string bundleB, double threshold,
+    public static async Task<ComparisonReport> CompareAsync(ClusterTarget cluster, string bundleA, string bundleB, double threshold,
         TextWriter log, CancellationToken ct, Action<JobStatus>? onStatus = null, bool cancelOnStop = false)
     {
         // Bad input is refused here, before any connection: nothing malformed or oversized reaches a grain.

@@ -32,53 +32,7 @@ public static class Program
         {
             if (args.Length == 0)
                 throw new UsageException("no command given: magneton compare <bundleA> <bundleB> (see magneton --help)");
-            switch (args[0])
-            {
-                case "-h" or "--help" or "help":
-                    await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-                    return Ok;
-                case "--version" or "version":
-                    await stdout.WriteLineAsync($"magneton {Version}").ConfigureAwait(false);
-                    return Ok;
-                case "compare":
-                    var parsed = CompareArguments.Parse(args.AsSpan(1));
-                    if (parsed.Help)
-                    {
-                        await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-                        return Ok;
-                    }
-                    return await CompareCommand.RunAsync(parsed, stdout, stderr, ct).ConfigureAwait(false);
-                case "audit":
-                    return await AuditCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "campaign":
-                    return await CampaignCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "runs":
-                    return await RunsCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "silo":
-                    return await SiloCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "power":
-                    return await PowerCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "gpus":
-                    return await GpusCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "bench":
-                    return await BenchCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "inspect":
-                    return await InspectCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "export":
-                    return await ExportCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "capture":
-                    return await CaptureCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "worker":
-                    return await WorkerCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "submit":
-                    return await SubmitCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "workers":
-                    return await WorkersCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                default:
-                    throw new UsageException(args[0].StartsWith('-')
-                        ? $"unknown option '{args[0]}' (see magneton --help)"
-                        : $"unknown command '{args[0]}' (see magneton --help)");
-            }
+            return await Cli.InvokeAsync(args, stdout, stderr, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -106,6 +60,7 @@ public static class Program
         ClusterUnavailableException c => c.Message,
         Magneton.Grains.MagnetonInputException m => OneLine(m.Message),
         Magneton.Grains.MagnetonUnavailableException u => OneLine(u.Message),
+        Magneton.Grains.AccessDeniedException d => OneLine(d.Message),
         BundleException b => OneLine(b.Message),
         AggregateException { InnerExceptions.Count: 1 } a => InputError(a.InnerException!),
         _ => null,
@@ -157,8 +112,9 @@ static class Usage
           magneton bench --operators <N> [--json <file|->]   scale a sample pair to N operators a side and measure
           magneton capture --system <name> --out <dir> [--cluster <h:p>] -- <python command...>
                              run a PyTorch script under the probe and write its bundle (see magneton capture --help)
-          magneton worker --cluster <h:p> [--node <name>] [--gpu <n>|all] [--work-dir <dir>]
-                             a GPU worker: registers this node's GPUs and runs the cluster's capture jobs
+          magneton worker --cluster <h:p> --workloads <file>|--allow-any-command [--node <name>] [--gpu <n>|all]
+                             a GPU worker: registers this node's GPUs and runs the capture jobs its node allows
+          magneton submit --cluster <h:p> --system <name> --workload <name> [--node <name>] [--wait] [-- <args>]
           magneton submit --cluster <h:p> --system <name> [--node <name>] [--wait] -- <python command...>
                              queue a capture for the GPU workers; --wait prints run:<id> when it is done
           magneton workers --cluster <h:p> [--json]   the cluster's GPU workers and capture jobs

@@ -86,6 +86,7 @@ public enum JobPhase
 /// <summary>
 /// Where a comparison job stands. Progress counts come from the persisted state, so after a silo loss
 /// <see cref="SegmentsRestored"/> says how much was kept and <see cref="SegmentsDispatched"/> how much was redone.
+/// <see cref="ProgressSaved"/>: every segment finished so far is persisted (a silo lost now loses none of them).
 /// </summary>
 [GenerateSerializer, Alias("Magneton.JobStatus")]
 public sealed record JobStatus(
@@ -99,7 +100,8 @@ public sealed record JobStatus(
     [property: Id(7)] int Resumes,
     [property: Id(8)] int SegmentsRestored,
     [property: Id(9)] int SegmentsDispatched,
-    [property: Id(10)] string Silo)
+    [property: Id(10)] string Silo,
+    [property: Id(11)] bool ProgressSaved = false)
 {
     public bool Finished => Phase is JobPhase.Done or JobPhase.Failed;
 

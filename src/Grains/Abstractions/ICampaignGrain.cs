@@ -20,7 +20,10 @@ public sealed record CampaignRequest(
     public CompareRequest Comparison(int index) => new(Baseline, Versions[index], Threshold);
 }
 
-/// <summary>Where a campaign stands: versions finished (with or without findings), failed, running.</summary>
+/// <summary>
+/// Where a campaign stands: versions finished (with or without findings), failed, running.
+/// <see cref="ProgressSaved"/>: every version finished so far is persisted (a silo lost now loses none of them).
+/// </summary>
 [GenerateSerializer, Alias("Magneton.CampaignStatus")]
 public sealed record CampaignStatus(
     [property: Id(0)] string CampaignId,
@@ -33,7 +36,8 @@ public sealed record CampaignStatus(
     [property: Id(7)] int VersionsRestored,
     [property: Id(8)] int JobsStarted,
     [property: Id(9)] string Silo,
-    [property: Id(10)] string[] Recent)
+    [property: Id(10)] string[] Recent,
+    [property: Id(11)] bool ProgressSaved = false)
 {
     /// <summary>Why the campaign is not progressing now (one line; not final: the next call takes it up again).</summary>
     [Id(20)] public string? Problem { get; init; }

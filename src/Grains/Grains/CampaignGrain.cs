@@ -4,6 +4,7 @@ using Magneton.Core.Campaigns;
 using Magneton.Core.Reporting;
 using Magneton.Grains.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace Magneton.Grains;
@@ -27,7 +28,7 @@ public sealed record VersionResult(
     [property: Id(2)] string? Error);
 
 /// <summary>
-/// Runs a campaign as one comparison job per version (at most <see cref="Parallel"/> at a time), each job a
+/// Runs a campaign as one comparison job per version (at most <see cref="CampaignOptions.Parallel"/> at a time), each job a
 /// <see cref="IMatchingJobGrain"/> that spreads its own work over the cluster. A finished version's outcome is
 /// persisted; a resumed campaign asks unfinished versions' jobs again (Start is idempotent, a job in flight just
 /// carries on), so no version is compared twice. Reentrant for the same reason as the job grain.
@@ -36,10 +37,11 @@ public sealed record VersionResult(
 public sealed class CampaignGrain(
     [PersistentState("campaign", GrainServiceRegistration.JobStorage)] IPersistentState<CampaignState> state,
     ILogger<CampaignGrain> log,
-    IServiceProvider services) : Grain, ICampaignGrain
+    IServiceProvider services,
+    IOptions<CampaignOptions> options) : Grain, ICampaignGrain
 {
     /// <summary>Comparison jobs in flight at once per campaign.</summary>
-    public static int Parallel { get; set; } = 4;
+    readonly int _parallel = options.Value.Parallel;
 
     readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
     readonly Queue<string> _recent = new();
@@ -106,7 +108,7 @@ public sealed class CampaignGrain(
         int total = s.Request?.Versions.Length ?? 0;
         return new CampaignStatus(CampaignId, total, s.Versions.Values.Count(v => v.Error is null),
             s.Versions.Values.Count(v => v.Error is not null), _running, s.Report is not null,
-            s.Resumes, _restored, _started, RuntimeIdentity, [.. _recent])
+            s.Resumes, _restored, _started, RuntimeIdentity, [.. _recent], _progress?.AllSaved ?? true)
         {
             Problem = s.Report is null ? _problem : null,
             MissingRun = s.Report is null ? _missingRun : null,
@@ -134,7 +136,7 @@ public sealed class CampaignGrain(
         try
         {
             _missingRun = null;
-            using var slots = new SemaphoreSlim(Parallel);
+            using var slots = new SemaphoreSlim(_parallel);
             await Task.WhenAll(Enumerable.Range(0, request.Versions.Length).Where(i => !s.Versions.ContainsKey(i)).Select(async i =>
             {
                 await slots.WaitAsync();
@@ -195,12 +197,13 @@ public sealed class CampaignGrain(
         return new VersionResult(jobId, report with { Regions = [], Unmatched = new([], []) }, null);
     }
 
+    /// <summary>A progress line for a version that just finished: "[k/N]" counts the versions finished so far.</summary>
     void Note(int index, VersionResult r)
     {
-        var line = r.Error is { } e
+        var line = $"[{state.State.Versions.Count}/{state.State.Request!.Versions.Length}] " + (r.Error is { } e
             ? $"version {index}: failed: {e}"
             : $"version {index}: {r.Report!.Findings.Count(f => f.Verdict == "waste" && f.Wasteful == "b")} waste finding(s) in the version, "
-              + $"energy {r.Report.B.IterationEnergyJ / r.Report.A.IterationEnergyJ:0.000}x the baseline";
+              + $"energy {r.Report.B.IterationEnergyJ / r.Report.A.IterationEnergyJ:0.000}x the baseline");
         _recent.Enqueue(line);
         while (_recent.Count > 8) _recent.Dequeue();
     }

@@ -160,7 +160,7 @@ public sealed class MatchingJobGrain(
         return new JobStatus(JobId, s.Request is null ? JobPhase.New : s.Phase, s.SegmentsTotal,
             s.Phase >= JobPhase.Diagnosing ? s.SegmentsTotal : s.Segments.Count,
             s.FindingsTotal, s.Phase == JobPhase.Done ? s.FindingsTotal : s.Causes.Count,
-            s.Error, s.Resumes, _restored, _dispatched, RuntimeIdentity)
+            s.Error, s.Resumes, _restored, _dispatched, RuntimeIdentity, _progress?.AllSaved ?? true)
         {
             Problem = s.Phase is JobPhase.Done or JobPhase.Failed ? null : _problem,
             MissingRun = _missingRun,

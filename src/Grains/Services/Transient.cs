@@ -7,7 +7,7 @@ public static class Transient
 {
     public static bool Is(Exception e) => e switch
     {
-        MagnetonInputException or ArgumentException => false,
+        MagnetonInputException or AccessDeniedException or ArgumentException => false,
         MagnetonUnavailableException => true,
         // An error another silo could not send (its type has no codec): the cluster's trouble, not the input's.
         Orleans.Serialization.CodecNotFoundException => true,
@@ -49,6 +49,6 @@ public static class Transient
         _ => null,
     };
 
-    static bool IsInput(Exception e) => e is MagnetonInputException || MissingRun(e) is not null
-        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException);
+    static bool IsInput(Exception e) => e is MagnetonInputException or AccessDeniedException || MissingRun(e) is not null
+        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException or AccessDeniedException);
 }

@@ -29,7 +29,7 @@ public sealed class TestCluster : IAsyncDisposable
     public IClusterClient Client => Cluster.Client;
 
     public static async Task<TestCluster> StartAsync(string blobConnection, int silos = 3, string? container = null,
-        HoldingGate? gate = null)
+        HoldingGate? gate = null, Action<ISiloBuilder>? configure = null)
     {
         gate ??= new HoldingGate();
         container ??= AzuriteFixture.NewContainerName("c");
@@ -44,6 +44,7 @@ public sealed class TestCluster : IAsyncDisposable
                 CacheDirectory = Path.Combine(cacheRoot, options.SiloName),
             });
             silo.Services.AddSingleton<IMatchingStepGate>(gate);
+            configure?.Invoke(silo);
         });
         b.ConfigureClient(client => client.AddMagnetonClient());
         var cluster = b.Build();

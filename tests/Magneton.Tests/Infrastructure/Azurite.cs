@@ -19,7 +19,8 @@ public sealed class Azurite : IAsyncDisposable, IDisposable
     public const string AccountName = "devstoreaccount1";
     public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    // Node starting Azurite takes 2-5 s alone and was seen past 30 s on a loaded 2-core machine.
+    static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
     static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
     static readonly SemaphoreSlim InstallLock = new(1, 1);
     static string? _installed;
@@ -72,7 +73,7 @@ public sealed class Azurite : IAsyncDisposable, IDisposable
                 await azurite.StartProcessAsync(ct).ConfigureAwait(false);
                 return azurite;
             }
-            catch (Exception) when (attempt < 3 && !ct.IsCancellationRequested)
+            catch (Exception e) when (attempt < 3 && e is not TimeoutException && !ct.IsCancellationRequested)
             {
                 await azurite.StopAsync().ConfigureAwait(false); // the port was probably taken meanwhile: another one
             }

@@ -251,7 +251,12 @@ public sealed partial class ManifestContractTests
         var spec = r.Worker.Spec.Template.Spec;
         var c = Assert.Single(spec.Containers);
 
-        Assert.Equal(["magneton", "worker", "--cluster", Gateway], RenderedOverlay.CommandLine(c));
+        Assert.Equal(["magneton", "worker", "--cluster", Gateway, "--workloads", "/etc/magneton/workloads/workloads.json"], RenderedOverlay.CommandLine(c));
+        // The workload file is the ConfigMap's, mounted read-only; it parses as a workload file.
+        Assert.Contains(c.VolumeMounts, m => m.MountPath == "/etc/magneton/workloads" && m.ReadOnlyProperty == true);
+        Assert.Contains(spec.Volumes, v => v.Name == "workloads" && v.ConfigMap?.Name == "magneton-workloads");
+        var workloads = Magneton.GpuWorker.Capture.WorkloadFile.Parse(r.One<V1ConfigMap>("magneton-workloads").Data["workloads.json"], "magneton-workloads");
+        Assert.Contains("gpt2-gelu", workloads.Keys);
 
         // GPU nodes only: a node selector, or a required node affinity, on nvidia.com/gpu.present=true.
         bool selected = spec.NodeSelector?.TryGetValue("nvidia.com/gpu.present", out var v) == true && v == "true";
