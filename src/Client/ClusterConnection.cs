@@ -25,18 +25,19 @@ public sealed class ClusterConnection : IAsyncDisposable
     /// <summary>Failing calls in a row for this long make the client connect again (new gateway connections).</summary>
     static readonly TimeSpan ReconnectAfter = TimeSpan.FromSeconds(3);
 
+    readonly ClusterTarget? _target;
     IHost? _host;
     IClusterClient _client;
 
-    ClusterConnection(IHost? host, IClusterClient client, string? address)
+    ClusterConnection(IHost? host, IClusterClient client, ClusterTarget? target)
     {
         _host = host;
         _client = client;
-        Address = address;
+        _target = target;
     }
 
     /// <summary>The --cluster value; null for a connection over an embedded silo's client.</summary>
-    public string? Address { get; }
+    public string? Address => _target?.Address;
 
     /// <summary>The current client: it changes when the connection is made again, so take grains from it per call.</summary>
     public IClusterClient Client => _client;
@@ -52,12 +53,13 @@ public sealed class ClusterConnection : IAsyncDisposable
 
     public static async Task<ClusterConnection> ConnectAsync(ClusterTarget target, CancellationToken ct = default)
     {
-        var host = await StartHostAsync(target.Address, ct).ConfigureAwait(false);
-        return new ClusterConnection(host, host.Services.GetRequiredService<IClusterClient>(), target.Address);
+        var host = await StartHostAsync(target, ct).ConfigureAwait(false);
+        return new ClusterConnection(host, host.Services.GetRequiredService<IClusterClient>(), target);
     }
 
-    static async Task<IHost> StartHostAsync(string address, CancellationToken ct)
+    static async Task<IHost> StartHostAsync(ClusterTarget target, CancellationToken ct)
     {
+        var address = target.Address;
         var gateways = await ClusterEndpoints.ResolveAsync(address, ct).ConfigureAwait(false);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         // Orleans logs every failed connection attempt and the host its failed start: to the run's log file; the
@@ -127,7 +129,7 @@ public sealed class ClusterConnection : IAsyncDisposable
                     throw new ClusterUnavailableException(
                         $"--cluster {Address ?? "(embedded)"}: the cluster stopped answering for {UnreachableFor.TotalSeconds:0} s ({Program.OneLine(e.GetBaseException().Message)})");
                 }
-                if (Address is not null && now - lastConnect >= ReconnectAfter && e is not MagnetonUnavailableException)
+                if (_target is not null && now - lastConnect >= ReconnectAfter && e is not MagnetonUnavailableException)
                 {
                     await ReconnectAsync(ct).ConfigureAwait(false);
                     lastConnect = DateTime.UtcNow;
@@ -143,7 +145,7 @@ public sealed class ClusterConnection : IAsyncDisposable
         IHost fresh;
         try
         {
-            fresh = await StartHostAsync(Address!, ct).ConfigureAwait(false);
+            fresh = await StartHostAsync(_target!, ct).ConfigureAwait(false);
         }
         catch (ClusterUnavailableException)
         {

@@ -27,6 +27,11 @@ public sealed class CaptureSchedulerGrain(
     public const int MaxAttempts = 3;
     /// <summary>Finished jobs kept for <c>magneton workers</c> and <c>submit --wait</c>; older ones are dropped.</summary>
     public const int KeptFinishedJobs = 500;
+    /// <summary>
+    /// Jobs waiting at most, and the characters of one job's command: the queue's state is rewritten on every
+    /// change, so a client must not be able to grow it without bound (300 jobs of 64 KiB made a 19.7 MB state).
+    /// </summary>
+    public const int MaxQueuedJobs = 200, MaxCommandChars = 16 * 1024;
 
     readonly Dictionary<string, (WorkerInfo Info, DateTimeOffset LastSeen)> _workers = new(StringComparer.Ordinal);
     DateTimeOffset _activated;
@@ -48,6 +53,10 @@ public sealed class CaptureSchedulerGrain(
         if (spec.Workload is { } w && (w.Length == 0 || spec.Command.Length > 0))
             throw new MagnetonInputException("capture: a workload job names the workload and its arguments, not a command");
         if (spec.Workload is null && spec.Command.Length == 0) throw new MagnetonInputException("capture: no command to run (-- <command...>)");
+        if (spec.Command.Concat(spec.Arguments ?? []).Sum(a => a.Length) + spec.System.Length > MaxCommandChars)
+            throw new MagnetonInputException($"capture: the command is longer than {MaxCommandChars} characters");
+        if (state.State.Jobs.Values.Count(j => j.State == CaptureState.Queued) >= MaxQueuedJobs)
+            throw new MagnetonInputException($"capture: the queue is full ({MaxQueuedJobs} jobs wait for a GPU worker); submit again when workers have taken some");
         var id = $"capture-{++state.State.Submitted:D5}-{Guid.NewGuid():N}"[..28];
         var job = new CaptureJob(id, spec with { Hidden = false }, CaptureState.Queued, null, 0, "queued", null, null, DateTimeOffset.UtcNow, caller.Name);
         state.State.Jobs[id] = job;

@@ -9,6 +9,8 @@ public static class Transient
     {
         MagnetonInputException or AccessDeniedException or ArgumentException => false,
         MagnetonUnavailableException => true,
+        // An error another silo could not send (its type has no codec): the cluster's trouble, not the input's.
+        Orleans.Serialization.CodecNotFoundException => true,
         AggregateException a => a.InnerExceptions.All(Is),
         TimeoutException or OrleansException or System.Net.Sockets.SocketException or IOException => true,
         _ => e.InnerException is { } inner && Is(inner),

@@ -35,13 +35,18 @@ public sealed class WireErrors : IIncomingGrainCallFilter
         AggregateException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException
             or System.Net.Http.HttpRequestException or Azure.RequestFailedException or System.Text.Json.JsonException =>
             new MagnetonUnavailableException("storage unavailable: " + Cause(e)),
+        // Orleans' own resilience pipelines (directory, membership) time out with Polly's exception, which has no codec.
+        _ when e.GetType().Namespace?.StartsWith("Polly", StringComparison.Ordinal) == true =>
+            new MagnetonUnavailableException("cluster unavailable: " + Cause(e)),
         _ => null,
     };
 
     /// <summary>The innermost message, one line: "Connection refused (127.0.0.1:10000)" rather than the SDK's retry summary.</summary>
     public static string Cause(Exception e)
     {
-        var inner = e.GetBaseException();
+        var inner = e;
+        while (inner is AggregateException { InnerExceptions.Count: > 0 } a) inner = a.InnerExceptions[^1];
+        inner = inner.GetBaseException();
         var text = inner is Azure.RequestFailedException r ? $"{r.Status} {r.ErrorCode}: {r.Message}" : inner.Message;
         return OneLine(text.Split('\n')[0]);
     }

@@ -6,6 +6,7 @@ using Magneton.Core.Bundles;
 using Magneton.Grains;
 using Magneton.Tests.Grains;
 using Magneton.Tests.Infrastructure;
+using Magneton.Tests.Traces;
 using Xunit;
 
 namespace Magneton.Tests.Cluster;
@@ -208,15 +209,29 @@ public sealed class ClusterFaultTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task An_upload_the_bundle_reader_refuses_is_never_listed_nor_stored()
+    {
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString, silos: 1);
+        // Hashes that match the bytes, bytes that are not a bundle: only reading it tells.
+        using var bad = TestRepo.CopyBundle(TestRepo.GeluA);
+        bad.Truncate("kineto.json.gz");
+        var manifest = await BundleUploader.ManifestAsync(bad.Path, "bad", CancellationToken.None);
+        var run = cluster.Client.GetGrain<IRunGrain>(manifest.RunId);
+        Assert.False(await run.BeginUpload(manifest));
+        foreach (var f in manifest.Files) await SendAsync(run, bad.Path, f);
+
+        var e = await Assert.ThrowsAsync<MagnetonInputException>(() => run.CompleteUpload());
+        Assert.Contains("kineto.json.gz", e.Message);
+        Assert.DoesNotContain("magneton-cache", e.Message); // names the client's bundle, not the silo's scratch directory
+        Assert.Empty(await cluster.Client.GetGrain<ICatalogGrain>(0).ListRuns());
+        Assert.Null(await run.GetManifest());
+        Assert.All(cluster.Counters().Values, c => Assert.Equal(0, c.Ingestions));
+    }
+
+    [Fact]
     public async Task Run_with_an_empty_id_is_a_usage_error()
     {
         var r = await CliRunner.Run("compare", "--cluster", "127.0.0.1:1", "run:", "run:x", "--quiet");
         CliRunner.AssertOneLineError(r, "run:");
-    }
-
-    sealed class TempDir : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("magneton-fault-").FullName;
-        public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Magneton.Tests.Grains;
 using Magneton.Tests.Infrastructure;
+using Magneton.Tests.Traces;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -9,27 +10,24 @@ namespace Magneton.Tests.Cluster;
 
 /// <summary>
 /// Faults that hit a <c>magneton compare --cluster</c> client while its calls are in flight: real silo processes
-/// killed with -9, real Azurite killed with -9, the client a real process receiving SIGINT. Each test states the
+/// killed with -9 (localhost and PostgreSQL membership), real Azurite killed with -9, the client a real process receiving SIGINT. Each test states the
 /// bound it holds the client to and checks that the outcome equals the undisturbed one.
 /// </summary>
 [Collection(SiloProcessCollection.Name)]
-public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
+public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper output) : IClassFixture<Postgres>, IDisposable
 {
     /// <summary>The client finishes within this of the cluster being back (the issue's bound).</summary>
-    static readonly TimeSpan AfterRecovery = TimeSpan.FromSeconds(60);
+    internal static readonly TimeSpan AfterRecovery = TimeSpan.FromSeconds(60);
     /// <summary>Ctrl-C ends a waiting client within this.</summary>
     static readonly TimeSpan InterruptBound = TimeSpan.FromSeconds(2);
     /// <summary>Generous deadline of conditions the test waits on (a loaded 2-core machine).</summary>
-    static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
+    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
 
-    readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("magneton-inflight-");
+    readonly TempDir _work = new();
 
-    string Work(string name) => Path.Combine(_work.FullName, name);
+    string Work(string name) => _work.File(name);
 
-    public void Dispose()
-    {
-        try { _work.Delete(recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _work.Dispose();
 
     [Fact]
     public async Task Every_silo_killed_during_a_compare_and_restarted_the_client_finishes_with_the_undisturbed_findings()
@@ -42,7 +40,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
         string gateways = $"127.0.0.1:{ports[1]},127.0.0.1:{ports[3]}";
 
         // A kill can come after the job finished (a fast machine); then the attempt does not count and another
-        // threshold (another job) is tried.
+        // threshold (another job, in the same store) is tried.
         for (int attempt = 1; ; attempt++)
         {
             var first = await MagnetonProcess.StartAsync(First());
@@ -52,20 +50,25 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
             await using var client = MagnetonProcess.StartClient(
                 ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold, "--json", report, "--quiet"]);
 
-            await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+            // Killed once the job is under way: its progress is in the store's grain state.
+            string jobs = Path.Combine(store, "grains", "job");
+            await Until(() => (Directory.Exists(jobs) && Directory.EnumerateFiles(jobs, "*.json").Any()) || client.HasExited,
+                "the job started", client);
             first.Kill();
             second.Kill();
             await first.DisposeAsync();
             await second.DisposeAsync();
-            bool finishedBeforeKill = client.HasExited;
 
             await using var again1 = await MagnetonProcess.StartAsync(First());
             await using var again2 = await MagnetonProcess.StartAsync(Second());
             var restarted = Stopwatch.StartNew();
             var code = await client.WaitForExitAsync(AfterRecovery + TimeSpan.FromSeconds(5));
             output.WriteLine($"attempt {attempt}: exit {code} {restarted.Elapsed.TotalSeconds:0.0} s after the restart; client stderr:\n{client.Stderr}");
-            if (finishedBeforeKill && attempt < 3) continue;
+            // The job resumed after the restart (it had not finished when every silo was killed).
+            bool resumed = client.Stderr.Contains("resumed", StringComparison.Ordinal);
+            if (!resumed && code == 0 && attempt < 3) continue;
 
+            Assert.True(resumed, $"the job was not interrupted in {attempt} attempts:\n{client.Stderr}");
             Assert.True(code == 0, $"client exit {code?.ToString() ?? "none (still running)"}:\n{client.Stderr}\nsilo:\n{again1.StderrTail(30)}");
             Assert.True(restarted.Elapsed < AfterRecovery, $"finished {restarted.Elapsed} after the restart");
             Assert.Equal(expected, Findings(report));
@@ -171,9 +174,93 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
     static string UploadedId(string stderr, string bundle) =>
         stderr.Split('\n').First(l => l.Contains(": uploaded") && l.Contains(bundle)).Split(':')[0];
 
+    /// <summary>From the kill to the client's result under PostgreSQL membership: its probes (about 15-30 s) declare the silo dead.</summary>
+    static readonly TimeSpan AfterKill = TimeSpan.FromSeconds(90);
+
+    /// <summary>
+    /// PostgreSQL membership (the mode for real clusters) with a silo killed -9 while the client waits: the
+    /// survivor declares it dead, the job resumes there and the client finishes.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_silo_killed_during_a_compare_is_declared_dead_and_the_client_finishes_with_the_findings()
+    {
+        string expected = await EmbeddedFindingsAsync();
+        string db = await postgres.CreateDatabaseAsync();
+        string clusterId = "pgfault-" + Guid.NewGuid().ToString("N")[..8];
+        string store = Path.Combine(_work.Path, "store");
+        var env = new Dictionary<string, string?> { ["MAGNETON_CLUSTER_ID"] = clusterId };
+        string[] Args() => ["--postgres", db, "--storage-dir", store];
+        var first = await MagnetonProcess.StartOnFreePortsAsync((_, _) => Args(), env);
+        await using var second = await MagnetonProcess.StartOnFreePortsAsync((_, _) => Args(), env);
+        string gateways = $"127.0.0.1:{first.GatewayEndpoint.Port},127.0.0.1:{second.GatewayEndpoint.Port}";
+        string report = Path.Combine(_work.Path, "report.json");
+        await using var client = MagnetonProcess.StartClient(
+            ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"], env);
+
+        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited,
+            "the client uploaded both bundles", client);
+        var sw = Stopwatch.StartNew();
+        first.Kill();
+        await first.DisposeAsync();
+
+        var code = await client.WaitForExitAsync(AfterKill + TimeSpan.FromSeconds(10));
+        output.WriteLine($"exit {code} {sw.Elapsed.TotalSeconds:0.0} s after the kill; client stderr:\n{client.Stderr}");
+        Assert.True(code == 0, $"client exit {code?.ToString() ?? "none (still running)"}:\n{client.Stderr}\nsurvivor:\n{second.StderrTail(30)}");
+        Assert.True(sw.Elapsed < AfterKill, $"finished {sw.Elapsed} after the kill");
+        Assert.Equal(expected, Findings(report));
+    }
+
+    /// <summary>
+    /// Localhost clustering (<c>--primary</c>) is for development on one machine: the primary silo holds the
+    /// membership, so losing it leaves the others unable to agree on who is alive. What must hold even then: the
+    /// waiting client ends, with the findings or with one line (exit 2) within its --timeout; and after every
+    /// silo is restarted the same compare succeeds.
+    /// </summary>
+    [Fact]
+    public async Task Losing_the_primary_in_localhost_mode_ends_the_client_in_time_and_a_restart_recovers()
+    {
+        string expected = await EmbeddedFindingsAsync();
+        string store = Work("store");
+        var ports = MagnetonProcess.FreePorts(4);
+        string[] Primary() => ["--silo-port", $"{ports[0]}", "--gateway-port", $"{ports[1]}", "--storage-dir", store];
+        string[] Other() => ["--silo-port", $"{ports[2]}", "--gateway-port", $"{ports[3]}", "--storage-dir", store, "--primary", $"127.0.0.1:{ports[0]}"];
+        var primary = await MagnetonProcess.StartAsync(Primary());
+        var other = await MagnetonProcess.StartAsync(Other());
+        string cluster = $"127.0.0.1:{ports[3]}"; // the client knows only the other silo's gateway
+        const int timeout = 60;
+        string report = Work("report.json");
+        await using var client = MagnetonProcess.StartClient(
+            ["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet", "--timeout", $"{timeout}"]);
+        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+        var sw = Stopwatch.StartNew();
+        primary.Kill();
+        await primary.DisposeAsync();
+
+        var code = await client.WaitForExitAsync(TimeSpan.FromSeconds(timeout + 30));
+        output.WriteLine($"exit {code} {sw.Elapsed.TotalSeconds:0.0} s after the primary was killed; client stderr:\n{client.Stderr}");
+        Assert.NotNull(code);
+        if (code == 0) Assert.Equal(expected, Findings(report));
+        else
+        {
+            Assert.Equal(2, code);
+            Assert.Single(client.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("magneton: error: ", StringComparison.Ordinal));
+        }
+
+        // Recovery in this mode is a restart of every silo.
+        other.Kill();
+        await other.DisposeAsync();
+        await using var primaryAgain = await MagnetonProcess.StartAsync(Primary());
+        await using var otherAgain = await MagnetonProcess.StartAsync(Other());
+        string after = Work("after.json");
+        var again = await CliRunner.Run("compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", after, "--quiet");
+        Assert.True(again.Code == 0, again.Err);
+        Assert.Equal(expected, Findings(after));
+    }
+
     const int SIGINT = 2, SIGTERM = 15;
 
-    static int Count(string text, string what)
+    /// <summary>Lines saying a bundle was uploaded or found stored.</summary>
+    internal static int Count(string text, string what)
     {
         int n = 0;
         foreach (var line in text.Split('\n'))
@@ -181,7 +268,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
         return n;
     }
 
-    static async Task Until(Func<bool> condition, string what, MagnetonProcess client)
+    internal static async Task Until(Func<bool> condition, string what, MagnetonProcess client)
     {
         var sw = Stopwatch.StartNew();
         while (!condition())
@@ -191,9 +278,12 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    async Task<string> EmbeddedFindingsAsync(string threshold = "0.10")
+    Task<string> EmbeddedFindingsAsync(string threshold = "0.10") => EmbeddedFindingsAsync(_work.Path, threshold);
+
+    /// <summary>The findings (JSON) of the same compare on an embedded silo: the undisturbed outcome.</summary>
+    internal static async Task<string> EmbeddedFindingsAsync(string work, string threshold = "0.10")
     {
-        string file = Work($"embedded-{Guid.NewGuid():N}.json");
+        string file = Path.Combine(work, $"embedded-{Guid.NewGuid():N}.json");
         var r = await CliRunner.Run("compare", TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold, "--json", file, "--quiet");
         Assert.True(r.Code == 0, r.Err);
         var findings = Findings(file);
@@ -201,7 +291,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
         return findings;
     }
 
-    static string Findings(string reportFile)
+    internal static string Findings(string reportFile)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(reportFile));
         return doc.RootElement.GetProperty("findings").GetRawText();

@@ -103,6 +103,26 @@ public sealed class CaptureSchedulerTests(CaptureSchedulerTests.ShortTimeoutClus
     }
 
     [Fact]
+    public async Task The_queue_is_bounded_and_refuses_oversized_commands_with_one_line()
+    {
+        var queue = fx.Client.GetGrain<ICaptureSchedulerGrain>("test-" + Guid.NewGuid().ToString("N"));
+        var huge = await Assert.ThrowsAsync<MagnetonInputException>(() =>
+            queue.Submit(new CaptureSpec("big", ["python3", new string('x', CaptureSchedulerGrain.MaxCommandChars)])));
+        Assert.Contains("longer than", huge.Message);
+
+        await Task.WhenAll(Enumerable.Range(0, CaptureSchedulerGrain.MaxQueuedJobs).Select(i =>
+            queue.Submit(new CaptureSpec($"s{i}", ["python3", "run.py"]))));
+        var full = await Assert.ThrowsAsync<MagnetonInputException>(() => queue.Submit(new CaptureSpec("one-more", ["python3", "run.py"])));
+        Assert.Contains("queue is full", full.Message);
+        Assert.DoesNotContain("\n", full.Message);
+        Assert.Equal(CaptureSchedulerGrain.MaxQueuedJobs, (await queue.Jobs()).Count(j => j.State == CaptureState.Queued));
+
+        // A worker taking one makes room again.
+        Assert.NotNull(await queue.Heartbeat(Worker("n1")));
+        await queue.Submit(new CaptureSpec("now-fits", ["python3", "run.py"]));
+    }
+
+    [Fact]
     public async Task A_job_is_bound_to_its_workers_token_and_its_command_line_is_not_listed()
     {
         var queue = fx.Client.GetGrain<ICaptureSchedulerGrain>("test-" + Guid.NewGuid().ToString("N"));
