@@ -37,6 +37,7 @@ public sealed class ClusterConnection : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Error);
         // Orleans logs every failed connection attempt; the one-line error below says it better.
         builder.Logging.AddFilter("Orleans", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         var deadline = DateTime.UtcNow + ConnectTimeout;
@@ -50,6 +51,7 @@ public sealed class ClusterConnection : IAsyncDisposable
                 o.ServiceId = Environment.GetEnvironmentVariable("MAGNETON_SERVICE_ID") ?? "magneton";
             });
             client.AddMagnetonClient();
+            if (TlsArguments.Current is { } tls) client.UseMagnetonTls(tls);
             // OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set: the CLI's calls then open the job's trace.
             client.AddMagnetonTelemetry(MagnetonTelemetryExtensions.DefaultExport());
             client.UseConnectionRetryFilter(async (e, token) =>

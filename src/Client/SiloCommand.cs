@@ -20,7 +20,7 @@ public static class SiloCommand
             await stdout.WriteAsync(SiloArguments.Usage).ConfigureAwait(false);
             return Program.Ok;
         }
-        var options = parsed.ToHostOptions();
+        var options = parsed.ToHostOptions() with { Tls = TlsArguments.Current };
         if (options.Storage?.Directory is { } dir)
         {
             try { Directory.CreateDirectory(dir); }
@@ -57,6 +57,10 @@ public static class SiloCommand
                 throw new UsageException(message);
             }
 
+            await stderr.WriteLineAsync(options.Tls is { } tls
+                ? $"magneton silo: mutual TLS: certificate {tls.Own.Subject}, clients and silos must be signed by {tls.Authority[0].Subject}"
+                : "magneton silo: no TLS certificates (--tls-cert, --tls-key, --tls-ca): listening on loopback only; every local client may submit, run as a worker and read")
+                .ConfigureAwait(false);
             var info = SiloHost.Describe(host);
             await stdout.WriteLineAsync(info.ReadyLine).ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);

@@ -13,16 +13,16 @@ namespace Magneton.Grains;
 public interface IMatchingJobGrain : IGrainWithStringKey
 {
     /// <summary>Starts the job (idempotent: the same request again returns its status; another request is refused).</summary>
-    [Alias("Start")] Task<JobStatus> Start(CompareRequest request);
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Start")] Task<JobStatus> Start(CompareRequest request);
 
     /// <summary>The status once the job has finished, or after <paramref name="maxWait"/>, whichever comes first.</summary>
-    [Alias("Wait")] Task<JobStatus> Wait(TimeSpan maxWait);
+    [RequiresRole(ClusterRoles.Read)] [Alias("Wait")] Task<JobStatus> Wait(TimeSpan maxWait);
 
-    [Alias("GetStatus")] Task<JobStatus> GetStatus();
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetStatus")] Task<JobStatus> GetStatus();
 
     /// <summary>The report of a finished job; a failed job throws its <see cref="MagnetonInputException"/>.</summary>
-    [Alias("GetReport")] Task<ComparisonReport> GetReport();
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetReport")] Task<ComparisonReport> GetReport();
 
     /// <summary>Start, wait and report in one call (the embedded CLI, where the silo cannot be lost on its own).</summary>
-    [Alias("Compare")] Task<ComparisonReport> Compare(CompareRequest request);
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Compare")] Task<ComparisonReport> Compare(CompareRequest request);
 }
