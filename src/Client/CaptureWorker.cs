@@ -196,18 +196,13 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
     /// <summary>The probe options of a job: only those <c>magneton submit</c> takes (never --out, say), with valid values.</summary>
     static void CheckProbeArguments(string[] probeArguments)
     {
-        for (int i = 0; i < probeArguments.Length; i++)
+        try
         {
-            bool known;
-            try
-            {
-                known = CaptureCommand.ProbeOption(probeArguments, ref i, []);
-            }
-            catch (UsageException e)
-            {
-                throw new JobRefusedException(e.Message);
-            }
-            if (!known) throw new JobRefusedException($"probe option '{probeArguments[i]}' is not one a job may set");
+            ProbeOptionSet.Check(probeArguments);
+        }
+        catch (UsageException e)
+        {
+            throw new JobRefusedException("probe options of the job: " + e.Message);
         }
     }
 

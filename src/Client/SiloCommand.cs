@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using System.Net.Sockets;
 using Magneton.Silo;
@@ -12,14 +13,15 @@ namespace Magneton.Client;
 /// </summary>
 public static class SiloCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        var parsed = SiloArguments.Parse(args);
-        if (parsed.Help)
-        {
-            await stdout.WriteAsync(SiloArguments.Usage).ConfigureAwait(false);
-            return Program.Ok;
-        }
+        var definition = new SiloArguments.Definition();
+        definition.Command.SetAction((pr, ct) => RunAsync(definition.Read(pr, Environment.GetEnvironmentVariable), stdout, stderr, ct));
+        return definition.Command;
+    }
+
+    public static async Task<int> RunAsync(SiloArguments parsed, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
+    {
         var options = parsed.ToHostOptions() with { Tls = TlsArguments.Current };
         if (options.Storage?.Directory is { } dir)
         {

@@ -31,9 +31,9 @@ public static class TlsArguments
             }
             switch (args[i])
             {
-                case "--tls-cert": cert = CaptureCommand.Value(args, ref i); break;
-                case "--tls-key": key = CaptureCommand.Value(args, ref i); break;
-                case "--tls-ca": ca = CaptureCommand.Value(args, ref i); break;
+                case "--tls-cert": cert = Value(args, ref i); break;
+                case "--tls-key": key = Value(args, ref i); break;
+                case "--tls-ca": ca = Value(args, ref i); break;
                 default: rest.Add(args[i]); break;
             }
         }
@@ -56,6 +56,12 @@ public static class TlsArguments
             throw new UsageException(Program.OneLine(e.Message));
         }
         return [.. rest];
+    }
+
+    static string Value(string[] args, ref int i)
+    {
+        if (i + 1 >= args.Length || args[i + 1] == "--") throw new UsageException($"option {args[i]} needs a value");
+        return args[++i];
     }
 
     static string? Variable(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;

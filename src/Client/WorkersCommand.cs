@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Magneton.Grains;
@@ -7,15 +8,12 @@ namespace Magneton.Client;
 /// <summary><c>magneton workers --cluster h:p [--json]</c>: the cluster's GPU workers and its capture jobs.</summary>
 public static class WorkersCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
-    {
-        var (cluster, json, help) = RunsCommand.ParseListing(args, "workers", "lists a cluster's GPU workers and capture jobs");
-        if (help)
-        {
-            await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-            return Program.Ok;
-        }
+    internal static Command Definition(TextWriter stdout, TextWriter stderr) =>
+        RunsCommand.Listing("workers", "Lists a cluster's GPU workers (free, busy, lost) and its capture jobs.",
+            "print the workers and jobs as JSON", (cluster, json, ct) => RunAsync(cluster, json, stdout, ct));
 
+    public static async Task<int> RunAsync(ClusterTarget cluster, bool json, TextWriter stdout, CancellationToken ct)
+    {
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
         var scheduler = connection.Client.GetGrain<ICaptureSchedulerGrain>(CaptureWorker.Scheduler);
         var workers = await scheduler.Workers().ConfigureAwait(false);

@@ -53,7 +53,7 @@ public sealed record SiloHostOptions
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
     /// <summary>How long a graceful stop may take before Orleans stops without waiting.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
-    /// <summary>How long a GPU worker may stay silent before its capture job is queued again (null: the scheduler's 15 s).</summary>
+    /// <summary>How long a GPU worker may stay silent before its capture job is queued again (null: CaptureSchedulerOptions.DefaultWorkerTimeout, 15 s).</summary>
     public TimeSpan? WorkerTimeout { get; init; }
     /// <summary>
     /// Mutual TLS with the cluster's CA (<see cref="ClusterTls"/>); null: no TLS, and the silo may bind loopback only.
@@ -87,7 +87,6 @@ public static class SiloHost
     public static IHost Build(SiloHostOptions options)
     {
         Validate(options);
-        if (options.WorkerTimeout is { } timeout) Magneton.Grains.CaptureSchedulerGrain.WorkerTimeout = timeout;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
 
         // Logging as the embedded silo does it (single line, stderr, stdout kept for the ready line), but at
@@ -147,6 +146,8 @@ public static class SiloHost
             silo.AddMagnetonTelemetry(options.Telemetry);
             silo.AddMagneton(options.Storage);
             if (options.Tls is { } tls) silo.UseMagnetonTls(tls, options.SiloPort);
+            if (options.WorkerTimeout is { } timeout)
+                silo.Services.Configure<Magneton.Grains.CaptureSchedulerOptions>(o => o.WorkerTimeout = timeout);
             options.ConfigureSilo?.Invoke(silo);
         });
         return builder.Build();

@@ -19,6 +19,25 @@ public sealed record AuditReport(
     [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes)
 {
     public const string SchemaName = "magneton.audit/1";
+
+    /// <summary>
+    /// False with fewer than <see cref="AuditAnalysis.MinNodesForOutliers"/> nodes: there is no median and spread to
+    /// measure against, so no node is named an outlier and none is cleared either.
+    /// </summary>
+    [JsonPropertyName("outliers_decidable")]
+    public bool OutliersDecidable => Nodes.Count >= AuditAnalysis.MinNodesForOutliers;
+
+    /// <summary>The verdict in words, as the terminal summary and the HTML page say it.</summary>
+    public string Verdict() =>
+        Outliers.Count > 0
+            ? $"{Outliers.Count} outlier node{(Outliers.Count == 1 ? "" : "s")}: " + string.Join(", ", Outliers.Select(o => NodeName(o.Node)))
+            : OutliersDecidable
+                ? "No outlier node"
+                : $"Cannot name an outlier: {Nodes.Count} node{(Nodes.Count == 1 ? "" : "s")}, an outlier needs at least {AuditAnalysis.MinNodesForOutliers} to measure against";
+
+    /// <summary>"index (host)".</summary>
+    public string NodeName(int index) =>
+        Nodes.FirstOrDefault(n => n.Index == index) is { } n ? $"{index} ({n.Host})" : index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>One node's capture of the job: where it ran and what an iteration cost there.</summary>

@@ -10,6 +10,8 @@ internal sealed class OperatorAccumulator(int traceId, string op)
     public int TraceId { get; } = traceId;
     public string Op { get; } = op;
     public int Occurrences { get; set; }
+    /// <summary>Nanoseconds inside the operator's mg# ranges (its host time).</summary>
+    public long RangeNanos { get; set; }
 
     public void Add(in TraceActivity a)
     {
@@ -35,6 +37,6 @@ internal sealed class OperatorAccumulator(int traceId, string op)
             var k = _kernels[i];
             kernels[i] = new KernelCount(names.GetString(k.Name), TraceCategories.Name(k.Category), k.Count, k.Nanos / 1e9);
         }
-        return new TraceOperator(TraceId, Op, Occurrences, _nanos / 1e9, kernels);
+        return new TraceOperator(TraceId, Op, Occurrences, _nanos / 1e9, kernels) { HostSecondsTotal = RangeNanos / 1e9 };
     }
 }

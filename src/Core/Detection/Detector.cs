@@ -5,9 +5,11 @@ using Magneton.Core.Runs;
 namespace Magneton.Core.Detection;
 
 /// <summary>
-/// The 10%/1%/1% rule over grouped region pairs: waste when the wasteful side spends at least
+/// The 10%/1%/1% rule over region pairs grouped by cause (<see cref="CauseGroups"/>): waste when the wasteful side spends at least
 /// (1 + threshold) times the energy, the efficient side is at most 1% slower and the outputs are equivalent
 /// (they are by construction: regions end on equivalent values); a trade-off when the efficient side is slower.
+/// A CPU capture measured no energy: there the same rule runs on CPU time (the regions' aligned profiler ranges),
+/// every finding's verdict is "cpu-time" and its energies are zero, never waste.
 /// </summary>
 public static class Detector
 {
@@ -21,42 +23,44 @@ public static class Detector
 
     public static IReadOnlyList<Finding> Detect(MatchSession s, IReadOnlyList<RegionMatch> regions)
     {
-        var groups = new Dictionary<string, List<(RegionMatch R, RegionSide A, RegionSide B)>>();
-        var order = new List<string>();
+        bool cpu = s.A.IsCpuCapture || s.B.IsCpuCapture;
+        Func<RegionSide, double> cost = cpu ? x => x.CpuSeconds : x => x.EnergyJ;
+        // Regions of two unrelated graphs are not equivalent whatever the matcher paired: no claim at all.
+        if (!Comparability.Of(s, regions).Comparable) return [];
+        var pairs = new List<CauseGroups.Pair>();
         foreach (var r in regions)
         {
             var a = RegionSide.Of(s.A, r.NodesA);
             var b = RegionSide.Of(s.B, r.NodesB);
-            if (a.EnergyJ <= 0 && b.EnergyJ <= 0) continue;
+            if (cost(a) <= 0 && cost(b) <= 0) continue;
             if (SameWork(s, r)) continue;
-            var key = RegionKey.Of(a, b);
-            if (!groups.TryGetValue(key, out var list)) { groups[key] = list = []; order.Add(key); }
-            list.Add((r, a, b));
+            pairs.Add(new CauseGroups.Pair(r, a, b));
         }
 
+        // The threshold and the floor judge a cause's total over all its sites, not each site alone.
         var findings = new List<Finding>();
-        foreach (var key in order)
+        foreach (var g in CauseGroups.Of(s, pairs, cost))
         {
-            var g = groups[key];
-            double ea = g.Sum(x => x.A.EnergyJ), eb = g.Sum(x => x.B.EnergyJ);
-            double ta = g.Sum(x => x.A.GpuSeconds), tb = g.Sum(x => x.B.GpuSeconds);
-            bool aWastes = ea > eb;
-            double ew = aWastes ? ea : eb, ee = aWastes ? eb : ea;
-            double tw = aWastes ? ta : tb, te = aWastes ? tb : ta;
-            if (ew < (1 + s.Options.Threshold) * ee) continue;
+            bool aWastes = g.AWastes;
+            var wasteful = g.Pairs.Select(x => aWastes ? x.A : x.B).ToList();
+            var efficient = g.Pairs.Select(x => aWastes ? x.B : x.A).ToList();
+            double cw = wasteful.Sum(cost), ce = efficient.Sum(cost);
+            double ew = wasteful.Sum(x => x.EnergyJ), ee = efficient.Sum(x => x.EnergyJ);
+            double tw = wasteful.Sum(x => cpu ? x.CpuSeconds : x.GpuSeconds), te = efficient.Sum(x => cpu ? x.CpuSeconds : x.GpuSeconds);
+            if (cw < (1 + s.Options.Threshold) * ce) continue;
             var wastefulRun = aWastes ? s.A : s.B;
-            if (ew - ee < MinShareOfJob * wastefulRun.Energy.IterationEnergyJ) continue;
-            string verdict = te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
-            var sides = g.Select(x => aWastes ? x.A : x.B).ToList();
-            string source = string.Join("+", sides.Select(x => x.EnergySource).Concat(g.Select(x => aWastes ? x.B.EnergySource : x.A.EnergySource))
+            if (cw - ce < MinShareOfJob * (cpu ? wastefulRun.Energy.IterationSeconds : wastefulRun.Energy.IterationEnergyJ)) continue;
+            string verdict = cpu ? Finding.CpuTime : te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
+            string source = string.Join("+", wasteful.Concat(efficient).Select(x => x.EnergySource)
                 .SelectMany(x => x.Split('+')).Where(x => x != "none").Distinct().OrderBy(x => x));
-            string where = string.Join(", ", sides.SelectMany(x => x.Modules).Select(RegionKey.FoldIndices).Distinct().Take(3));
-            findings.Add(new Finding(0, verdict, aWastes ? "a" : "b", g.Select(x => x.R.Id).ToList(), g.Count,
-                ew, ee, tw, te, source, where));
+            var sites = CauseGroups.Sites(g);
+            findings.Add(new Finding(0, verdict, aWastes ? "a" : "b", g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
+                ew, ee, tw, te, source, CauseGroups.Where(sites)) { Kind = g.Kind, Sites = sites });
         }
         return findings
             .OrderBy(f => f.Verdict == Finding.Waste ? 0 : 1)
             .ThenByDescending(f => f.EnergyDeltaJ)
+            .ThenByDescending(f => f.WastefulSeconds - f.EfficientSeconds)
             .Select((f, i) => f with { Id = i + 1 })
             .ToList();
     }

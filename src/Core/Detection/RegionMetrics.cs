@@ -8,9 +8,12 @@ namespace Magneton.Core.Detection;
 public sealed record RegionSide(double EnergyJ, double GpuSeconds, string EnergySource, IReadOnlyList<string> Ops,
     IReadOnlyList<string> Modules)
 {
+    /// <summary>Host (CPU) time of the region's operators per iteration: the cost in a CPU capture.</summary>
+    public double CpuSeconds { get; init; }
+
     public static RegionSide Of(Run run, int[] nodes)
     {
-        double e = 0, t = 0;
+        double e = 0, t = 0, cpu = 0;
         bool replay = false, timeline = false;
         var ops = new List<string>();
         var modules = new List<string>();
@@ -19,6 +22,7 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
             var op = run.Operators[i];
             e += op.EnergyJ;
             t += op.GpuSeconds;
+            cpu += op.CpuSeconds;
             if (op.Source == Runs.EnergySource.Replay) replay = true;
             if (op.Source == Runs.EnergySource.Timeline) timeline = true;
             if (op.IsPureView) continue;
@@ -26,7 +30,7 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
             if (!modules.Contains(op.Module)) modules.Add(op.Module);
         }
         string source = replay && timeline ? "replay+timeline" : replay ? "replay" : timeline ? "timeline" : "none";
-        return new RegionSide(e, t, source, ops, modules);
+        return new RegionSide(e, t, source, ops, modules) { CpuSeconds = cpu };
     }
 }
 

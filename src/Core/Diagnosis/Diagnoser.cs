@@ -30,12 +30,8 @@ public static class Diagnoser
         var (wasteRun, effRun) = aWastes ? (s.A, s.B) : (s.B, s.A);
 
         var config = ConfigDiff(s.A, s.B);
-        string kind;
-        if (HasLayoutDifference(s, rs, aWastes)) kind = "layout";
-        else if (IsRedundant(wasteOps, effOps)) kind = "redundant";
-        else if (!wasteOps.Select(o => o.Op).SequenceEqual(effOps.Select(o => o.Op))) kind = "operator-set";
-        else if (!Kernels(opsA).SequenceEqual(Kernels(opsB))) kind = "kernel-choice";
-        else kind = config.Count > 0 ? "config" : "unknown";
+        // The grouping decided the kind for all the finding's sites; a finding from before grouping has none.
+        string kind = f.Kind is { Length: > 0 } k ? k : Classify(s, rs, aWastes).Kind;
 
         var allA = rs.SelectMany(r => Computing(s.A, r.NodesA)).ToList();
         var allB = rs.SelectMany(r => Computing(s.B, r.NodesB)).ToList();
@@ -53,6 +49,42 @@ public static class Diagnoser
             SourceLines = new PerSide<string>(SourceText(s.A, framesA), SourceText(s.B, framesB)),
         };
         return cause with { Suggestion = Suggest(cause, f, wasteRun, effRun, wasteOps, effOps) };
+    }
+
+    /// <summary>
+    /// The cause of one site (region pairs of one pattern, wasteful side given): its kind, and the key under which
+    /// sites of the same cause are one finding. Layout is a property of the job's tensors (one configuration), so
+    /// every layout site is one cause; otherwise the cause is the kind with what differs (the operators only one side
+    /// runs, the copies) and the module class the sites belong to (one class, one place to fix).
+    /// </summary>
+    public static RegionCause Classify(MatchSession s, IReadOnlyList<RegionMatch> rs, bool aWastes)
+    {
+        var opsA = Computing(s.A, rs[0].NodesA);
+        var opsB = Computing(s.B, rs[0].NodesB);
+        var (wasteOps, effOps) = aWastes ? (opsA, opsB) : (opsB, opsA);
+        var wasteRun = aWastes ? s.A : s.B;
+        string classes = string.Join(",", Classes(wasteRun, wasteOps).Order(StringComparer.Ordinal));
+        var (onlyWaste, onlyEff) = OperatorDifference(wasteOps, effOps);
+        string kind;
+        if (HasLayoutDifference(s, rs, aWastes)) return new RegionCause("layout", "layout");
+        if (IsRedundant(wasteOps, effOps)) kind = "redundant";
+        else if (!wasteOps.Select(o => o.Op).SequenceEqual(effOps.Select(o => o.Op))) kind = "operator-set";
+        else if (!Kernels(opsA).SequenceEqual(Kernels(opsB))) kind = "kernel-choice";
+        else kind = ConfigDiff(s.A, s.B).Count > 0 ? "config" : "unknown";
+        string what = kind is "redundant" or "operator-set"
+            ? string.Join(",", onlyWaste.Order(StringComparer.Ordinal)) + "=>" + string.Join(",", onlyEff.Order(StringComparer.Ordinal))
+            : "";
+        return new RegionCause(kind, $"{kind}|{what}|{classes}");
+    }
+
+    /// <summary>The operators (by name, with multiplicity) that only one side runs: what the two combinations differ in.</summary>
+    internal static (List<string> OnlyFirst, List<string> OnlySecond) OperatorDifference(IEnumerable<Operator> first, IEnumerable<Operator> second)
+    {
+        var onlyFirst = first.Select(o => o.Op).ToList();
+        var onlySecond = new List<string>();
+        foreach (var op in second.Select(o => o.Op))
+            if (!onlyFirst.Remove(op)) onlySecond.Add(op);
+        return (onlyFirst, onlySecond);
     }
 
     public static string Category(CauseReport c) => c.Kind switch
@@ -73,7 +105,7 @@ public static class Diagnoser
         ops.SelectMany(o => o.Kernels.Where(k => k.Category == "kernel").Select(k => k.Name));
 
     /// <summary>Same shapes, other strides on the region's values, or transposition kernels on one side only.</summary>
-    static bool HasLayoutDifference(MatchSession s, List<RegionMatch> rs, bool aWastes)
+    static bool HasLayoutDifference(MatchSession s, IReadOnlyList<RegionMatch> rs, bool aWastes)
     {
         foreach (var r in rs)
         {

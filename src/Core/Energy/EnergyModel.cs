@@ -18,6 +18,10 @@ public static class EnergyModel
     public static RunEnergy Apply(Run run)
     {
         var b = run.Bundle;
+        // A CPU capture measured no energy: nothing to attribute, and no number may pass for a measurement.
+        if (run.IsCpuCapture)
+            return new RunEnergy(0, b.Measure.Baseline.IterSeconds, 0, 0, 0, 0, 0, 0, null,
+                ["CPU capture: no GPU energy was measured"]);
         var notes = new List<string>();
         var replayPower = ReplayPowerBySignature(run, notes, out double? replayCheck);
         double idle = IdlePower(b, notes);

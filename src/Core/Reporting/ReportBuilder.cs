@@ -25,11 +25,20 @@ public static class ReportBuilder
 
         var regionReports = regions.Select(r => Region(s, r)).ToList();
         var findingReports = findings.Select((f, i) => Finding(s, f, causes[i])).ToList();
-        var notes = Notes(s, findings);
+        var comparability = Comparability.Of(s, regions);
+        var notes = Cpu(s) ? CpuNotes(s, findings, comparability) : Notes(s, findings, comparability);
         return new ComparisonReport(ComparisonReport.SchemaName, Side(s.A), Side(s.B), matching, EnergyModelSummary(s),
             regionReports, findingReports, new UnmatchedReport(Unmatched(s.A, inRegionA), Unmatched(s.B, inRegionB)), notes)
-        { Threshold = s.Options.Threshold };
+        {
+            Threshold = s.Options.Threshold,
+            Cost = Cpu(s) ? "cpu_time" : "energy",
+            Comparability = new ComparabilityReport(comparability.Comparable, comparability.Reason, comparability.EquivalentShareA,
+                comparability.EquivalentShareB, comparability.Splits, comparability.ResultsEquivalent, Comparability.MinEquivalentShare),
+        };
     }
+
+    /// <summary>A side is a CPU capture: no energy was measured, costs are CPU time.</summary>
+    static bool Cpu(MatchSession s) => s.A.IsCpuCapture || s.B.IsCpuCapture;
 
     static RunSide Side(Run r)
     {
@@ -39,6 +48,9 @@ public static class ReportBuilder
         {
             ReplayShare = e.ReplayShare, Closure = e.Closure, IdlePowerW = e.IdlePowerW, TimelinePowerW = e.TimelinePowerW,
             ReplayCheckMaxError = e.ReplayCheckMaxError,
+            Capture = CaptureInfo.Of(r.Bundle),
+            Device = r.IsCpuCapture ? "cpu" : "cuda", EnergyMeasured = !r.IsCpuCapture,
+            CpuTimeS = r.Operators.Sum(o => o.CpuSeconds),
         };
     }
 
@@ -58,7 +70,8 @@ public static class ReportBuilder
     {
         var a = RegionSide.Of(s.A, r.NodesA);
         var b = RegionSide.Of(s.B, r.NodesB);
-        return new RegionReport(r.Id, Ratio(a.EnergyJ, b.EnergyJ), Ratio(a.GpuSeconds, b.GpuSeconds),
+        bool cpu = Cpu(s);
+        return new RegionReport(r.Id, Ratio(a.EnergyJ, b.EnergyJ), cpu ? Ratio(a.CpuSeconds, b.CpuSeconds) : Ratio(a.GpuSeconds, b.GpuSeconds),
             SideReport(s.A, r.NodesA, a), SideReport(s.B, r.NodesB, b));
     }
 
@@ -67,23 +80,41 @@ public static class ReportBuilder
         b > 0 ? Math.Round(a / b, 4) : a > 0 ? Detector.RatioCap : 0;
 
     static RegionSideReport SideReport(Run run, int[] nodes, RegionSide side) =>
-        new(nodes.Select(i => run.Operators[i].Id).ToList(), side.Ops, side.Modules, side.EnergyJ, side.GpuSeconds, side.EnergySource);
+        new(nodes.Select(i => run.Operators[i].Id).ToList(), side.Ops, side.Modules, side.EnergyJ, side.GpuSeconds, side.EnergySource)
+        { CpuTimeS = side.CpuSeconds };
 
     static FindingReport Finding(MatchSession s, Finding f, CauseReport cause)
     {
         var wasteRun = f.Wasteful == "a" ? s.A : s.B;
-        double share = wasteRun.Energy.IterationEnergyJ > 0 ? f.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ : 0;
+        bool cpu = Cpu(s);
+        double delta = cpu ? f.WastefulSeconds - f.EfficientSeconds : f.EnergyDeltaJ;
+        double job = cpu ? wasteRun.Energy.IterationSeconds : wasteRun.Energy.IterationEnergyJ;
+        double share = job > 0 ? delta / job : 0;
         return new FindingReport(f.Id, f.Verdict, f.Wasteful, f.Regions, f.Instances, f.EnergyDeltaJ,
             Math.Round(f.EnergyRatio, 4), Math.Round(f.TimeRatio, 4), Diagnoser.Category(cause), cause,
-            Explain(f, cause, share))
-        { ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = f.EnergySource };
+            cpu ? ExplainCpu(f, cause, share) : Explain(f, cause, share))
+        {
+            ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = cpu ? "none" : f.EnergySource,
+            CpuTimeDeltaS = cpu ? delta : null,
+            Sites = f.Sites.Select(x => new SiteReport(x.Where, x.Regions, x.EnergyDeltaJ, x.WastefulEnergyJ, x.EfficientEnergyJ,
+                wasteRun.Energy.IterationEnergyJ > 0 ? Math.Round(x.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ, 5) : 0)).ToList(),
+        };
+    }
+
+    static string ExplainCpu(Finding f, CauseReport c, double share)
+    {
+        string side = f.Wasteful.ToUpperInvariant();
+        string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{side} spends {(f.WastefulSeconds - f.EfficientSeconds) * 1000:F3} ms more CPU time per iteration ({share:P1} of its job, {Fmt(f.TimeRatio)}x CPU time) in {f.Where}{inst} for equivalent outputs (CPU capture: no GPU energy measured). Cause: {c.Kind}. {c.Suggestion}");
     }
 
     static string Explain(Finding f, CauseReport c, double share)
     {
         string side = f.Wasteful.ToUpperInvariant();
         string other = f.Wasteful == "a" ? "B" : "A";
-        string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
+        int places = f.Sites.Count;
+        string inst = f.Instances == 1 ? "" : places > 1 ? $" ({f.Instances} instances at {places} sites)" : $" ({f.Instances} instances)";
         string speed = f.Verdict == Detection.Finding.Waste
             ? $"{other} is not slower ({Fmt(f.TimeRatio)}x GPU time on {side})"
             : $"but {other} is slower ({Fmt(1 / f.TimeRatio)}x GPU time): a trade-off";
@@ -100,14 +131,34 @@ public static class ReportBuilder
             .OrderByDescending(u => u.EnergyJ).ThenBy(u => u.Op, StringComparer.Ordinal)
             .ToList();
 
-    static EnergyModelSummary EnergyModelSummary(MatchSession s) => new(
+    static EnergyModelSummary EnergyModelSummary(MatchSession s) => Cpu(s)
+        ? new("none (CPU capture)",
+            "CPU capture: no GPU energy was measured and every energy field is 0, not a measurement. Regions and findings " +
+            "are ranked by CPU time: each operator's aligned profiler range (everything it called included), averaged over " +
+            "the profiler-pass iterations; verdict 'cpu-time', never 'waste'.")
+        : new(
         "replay, timeline",
         "Operator GPU energy = operator power x in-situ GPU time (profiler kernels, averaged over the energy-pass iterations). " +
         "Power from a long replay of the same operator signature where one exists (source 'replay'), else from the energy-pass " +
         "counter less idle and replayed energy, shared by GPU time (source 'timeline'). Idle/host energy = measured job energy " +
         "(uninstrumented baseline counter) - operator energy. closure = (operator energy + idle power x non-GPU time) / measured.");
 
-    static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings)
+    static List<string> CpuNotes(MatchSession s, IReadOnlyList<Finding> findings, Comparability comparability)
+    {
+        var (a, b) = (s.A, s.B);
+        var notes = new List<string>
+        {
+            $"CPU capture ({(a.IsCpuCapture ? "A" : "")}{(a.IsCpuCapture && b.IsCpuCapture ? " and " : "")}{(b.IsCpuCapture ? "B" : "")}): no GPU energy was measured; energy fields are 0 and not measurements",
+            string.Create(CultureInfo.InvariantCulture,
+                $"ranked by CPU time per iteration (operators' aligned profiler ranges): A {a.Operators.Sum(o => o.CpuSeconds) * 1000:F3} ms of {a.Energy.IterationSeconds * 1000:F3} ms, B {b.Operators.Sum(o => o.CpuSeconds) * 1000:F3} ms of {b.Energy.IterationSeconds * 1000:F3} ms (uninstrumented baseline)"),
+        };
+        if (!comparability.Comparable)
+            notes.Add($"not comparable: {comparability.Reason}; the two systems do not compute the same thing, so no difference is a finding");
+        else if (findings.Count == 0) notes.Add("no operator-level CPU-time difference above the threshold");
+        return notes;
+    }
+
+    static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings, Comparability comparability)
     {
         var notes = new List<string>();
         var (a, b) = (s.A.Energy, s.B.Energy);
@@ -115,6 +166,8 @@ public static class ReportBuilder
             $"whole job per iteration: A {a.IterationEnergyJ:F3} J / {a.IterationSeconds * 1000:F2} ms, B {b.IterationEnergyJ:F3} J / {b.IterationSeconds * 1000:F2} ms (measured, uninstrumented baseline counter)"));
         notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"operator GPU energy: A {a.OperatorEnergyJ:F3} J ({a.ReplayShare:P0} from replay), B {b.OperatorEnergyJ:F3} J ({b.ReplayShare:P0} from replay); idle/host energy: A {a.IdleHostEnergyJ:F3} J, B {b.IdleHostEnergyJ:F3} J; model closes at A {a.Closure:P0}, B {b.Closure:P0} of measured"));
+        if (!comparability.Comparable)
+            notes.Add($"not comparable: {comparability.Reason}; the two systems do not compute the same thing, so no energy difference is a waste claim");
         double jobDelta = b.IterationEnergyJ - a.IterationEnergyJ;
         double opDelta = b.OperatorEnergyJ - a.OperatorEnergyJ;
         double idleDelta = b.IdleHostEnergyJ - a.IdleHostEnergyJ;
@@ -122,7 +175,7 @@ public static class ReportBuilder
         if (Math.Abs(jobDelta) > 0.02 * Math.Max(a.IterationEnergyJ, b.IterationEnergyJ) && Math.Abs(idleDelta) > Math.Abs(opDelta))
             notes.Add(string.Create(CultureInfo.InvariantCulture,
                 $"the whole-job difference ({jobDelta:+0.000;-0.000} J, B - A) is mostly idle/host energy ({idleDelta:+0.000;-0.000} J) rather than operator work ({opDelta:+0.000;-0.000} J): the GPU idles between launches (host-bound), which no operator is to blame for"));
-        if (!waste)
+        if (!waste && comparability.Comparable)
             notes.Add("no operator-level energy waste above the threshold");
         foreach (var n in a.Notes) notes.Add("A: " + n);
         foreach (var n in b.Notes) notes.Add("B: " + n);

@@ -15,6 +15,8 @@ public sealed record CaptureOptions
     public string? Python { get; init; }
     /// <summary>The NVML index of the GPU to sample.</summary>
     public int Gpu { get; init; }
+    /// <summary>Where the job runs: a GPU sampled through NVML, or the CPU (no sampler, no energy, no replay).</summary>
+    public Magneton.Core.Bundles.CaptureDevice Device { get; init; }
     public IReadOnlyList<string> ProbeArguments { get; init; } = [];
     /// <summary>A directory prepended to PYTHONPATH so that <c>magneton_probe</c> imports without pip (MAGNETON_PROBE_PATH).</summary>
     public string? ProbePath { get; init; }
@@ -31,7 +33,11 @@ public sealed record CaptureOptions
 
 /// <summary>What a capture produced.</summary>
 public sealed record CaptureResult(string OutDir, int Operators, int ReplayItems, int Samples, double? OverheadFraction,
-    double BaselineIterationSeconds, double BaselineIterationEnergyJ);
+    double BaselineIterationSeconds, double BaselineIterationEnergyJ)
+{
+    /// <summary>A CPU capture measured no energy: <see cref="BaselineIterationEnergyJ"/> is 0 and means nothing.</summary>
+    public Magneton.Core.Bundles.CaptureDevice Device { get; init; }
+}
 
 /// <summary>A capture that could not be made as asked (exit code 2): bad command, a probe that refused, a bad bundle.</summary>
 public sealed class CaptureException(string message, int exitCode = 2) : Exception(message)

@@ -76,6 +76,11 @@ public static class ProbeLauncher
         foreach (var f in split.InterpreterFlags) psi.ArgumentList.Add(f);
         foreach (var a in new[] { "-m", Module, "--out", Path.GetFullPath(o.OutDir), "--system", o.System })
             psi.ArgumentList.Add(a);
+        if (o.Device == Magneton.Core.Bundles.CaptureDevice.Cpu)
+        {
+            psi.ArgumentList.Add("--device");
+            psi.ArgumentList.Add("cpu");
+        }
         foreach (var a in o.ProbeArguments) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("--");
         foreach (var a in split.Program) psi.ArgumentList.Add(a);

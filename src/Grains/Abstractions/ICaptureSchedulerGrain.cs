@@ -77,7 +77,7 @@ public sealed record WorkerView(
 /// <summary>
 /// The capture queue of a cluster (key "default"): GPU workers register and ask for work with their heartbeat,
 /// users submit captures addressed to a node or to any GPU node. A worker that stops beating for
-/// <c>CaptureSchedulerGrain.WorkerTimeout</c> is gone and its running job goes back to the queue (at most
+/// <c>CaptureSchedulerOptions.WorkerTimeout</c> is gone and its running job goes back to the queue (at most
 /// <c>MaxAttempts</c> times). Jobs and their outcomes are persisted. With TLS on, submitting needs the submit role
 /// and beating the worker role (see <c>ClusterRole</c>); listings show a job's command line only to its submitter.
 /// </summary>

@@ -9,7 +9,7 @@ namespace Magneton.Grains;
 public interface IRunGrain : IGrainWithStringKey
 {
     /// <summary>Reads and models the bundle (once per silo). Throws <see cref="MagnetonInputException"/> for bad input.</summary>
-    [Alias("Ingest")] Task<RunSummary> Ingest(RunRef run);
+    [Alias("Ingest"), ResponseTimeout("00:10:00")] Task<RunSummary> Ingest(RunRef run);
 
     /// <summary>The summary of the last successful ingest; throws InvalidOperationException if there was none.</summary>
     [RequiresRole(ClusterRoles.Read | ClusterRoles.Work)] [Alias("GetSummary")] Task<RunSummary> GetSummary();
@@ -24,10 +24,11 @@ public interface IRunGrain : IGrainWithStringKey
     [RequiresRole(ClusterRoles.Submit | ClusterRoles.Work)] [Alias("BeginUpload")] Task<bool> BeginUpload(BundleManifest manifest);
 
     /// <summary>Bytes of one file at an offset; chunks of a file come in order (a repeated chunk is ignored).</summary>
-    [RequiresRole(ClusterRoles.Submit | ClusterRoles.Work)] [Alias("UploadChunk")] Task UploadChunk(string file, long offset, byte[] data);
+    [RequiresRole(ClusterRoles.Submit | ClusterRoles.Work)] [Alias("UploadChunk"), ResponseTimeout("00:01:00")] Task UploadChunk(string file, long offset, byte[] data);
 
     /// <summary>Checks lengths and SHA-256 of every file, commits the bundle to the store and ingests it.</summary>
-    [RequiresRole(ClusterRoles.Submit | ClusterRoles.Work)] [Alias("CompleteUpload")] Task<RunSummary> CompleteUpload();
+    /// <remarks>Hashes, reads and ingests the whole bundle: minutes for the largest, hence its own timeout.</remarks>
+    [RequiresRole(ClusterRoles.Submit | ClusterRoles.Work)] [Alias("CompleteUpload"), ResponseTimeout("00:10:00")] Task<RunSummary> CompleteUpload();
 }
 
 /// <summary>Stored bundles, as the cluster's store lists them (any silo answers).</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Magneton.Grains;
 
@@ -19,10 +20,11 @@ public sealed class CaptureQueueState
 /// </summary>
 public sealed class CaptureSchedulerGrain(
     [PersistentState("captures", GrainServiceRegistration.JobStorage)] IPersistentState<CaptureQueueState> state,
-    ILogger<CaptureSchedulerGrain> log) : Grain, ICaptureSchedulerGrain
+    ILogger<CaptureSchedulerGrain> log,
+    IOptions<CaptureSchedulerOptions> options) : Grain, ICaptureSchedulerGrain
 {
     /// <summary>A worker not heard from for this long is gone; its running job is queued again.</summary>
-    public static TimeSpan WorkerTimeout { get; set; } = TimeSpan.FromSeconds(15);
+    TimeSpan WorkerTimeout { get; } = options.Value.WorkerTimeout;
     public const int MaxAttempts = 3;
     /// <summary>Finished jobs kept for <c>magneton workers</c> and <c>submit --wait</c>; older ones are dropped.</summary>
     public const int KeptFinishedJobs = 500;

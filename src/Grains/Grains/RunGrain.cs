@@ -54,8 +54,8 @@ public sealed class RunGrain(
 
     public async Task<BundleManifest?> GetManifest()
     {
-        if (state.State.Manifest is { } m) return m;
-        return _store is null ? null : await _store.GetManifestAsync(RunId);
+        // The store's own answer: a run it lost is not offered as stored (the client then uploads it again).
+        return _store is null ? state.State.Manifest : await _store.GetManifestAsync(RunId);
     }
 
     public async Task<bool> BeginUpload(BundleManifest manifest)

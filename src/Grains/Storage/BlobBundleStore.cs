@@ -62,14 +62,15 @@ public sealed class BlobBundleStore : IBundleStore
 
     /// <summary>
     /// The client options every Magneton blob client uses (bundle store and grain storage): service version
-    /// <see cref="ServiceVersion"/>, and exponential retries (8 retries, 0.25 s doubling up to 4 s, about 20 s
-    /// in all, 30 s per try) that ride out a storage server restart of a few seconds.
+    /// <see cref="ServiceVersion"/>, and exponential retries (16 retries, 0.25 s doubling up to 4 s, about 50 s
+    /// in all, 30 s per try) that ride out a storage server restart: 20 s was too short for an Azurite restart
+    /// on a loaded 2-core machine.
     /// </summary>
     public static BlobClientOptions CreateClientOptions()
     {
         var options = new BlobClientOptions(ServiceVersion);
         options.Retry.Mode = RetryMode.Exponential;
-        options.Retry.MaxRetries = 8;
+        options.Retry.MaxRetries = 16;
         options.Retry.Delay = TimeSpan.FromSeconds(0.25);
         options.Retry.MaxDelay = TimeSpan.FromSeconds(4);
         options.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
@@ -257,6 +258,19 @@ public sealed class BlobBundleStore : IBundleStore
             await blob.CommitBlockListAsync([], new CommitBlockListOptions(), ct).ConfigureAwait(false);
             await blob.DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
         }
+    }
+
+    public async Task ForgetAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        await _container.GetBlobClient(ManifestBlob(runId)).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+        var names = new List<string>();
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{BundlesPrefix}{runId}/" }, ct).ConfigureAwait(false))
+            names.Add(item.Name);
+        foreach (var name in names)
+            await _container.GetBlobClient(name).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+        try { Directory.Delete(Path.Combine(CacheDirectory, runId), recursive: true); } catch (DirectoryNotFoundException) { }
     }
 
     public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)

@@ -145,6 +145,18 @@ public sealed class DirectoryBundleStore : IBundleStore
         DeleteDirectory(UploadDir(runId));
     }
 
+    public async Task ForgetAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        using var _ = await LockRunAsync(runId, ct).ConfigureAwait(false);
+        var dir = BundleDir(runId);
+        if (!Directory.Exists(dir)) return;
+        // Renamed aside first, so no reader sees a bundle directory half deleted.
+        var gone = Path.Combine(_uploads, $"{runId}.forgotten-{Guid.NewGuid():N}");
+        Directory.Move(dir, gone);
+        DeleteDirectory(gone);
+    }
+
     public Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
     {
         BundleStoreNames.CheckRunId(runId);

@@ -39,6 +39,12 @@ public interface IBundleStore
     /// </summary>
     Task<string> MaterializeAsync(string runId, CancellationToken ct = default);
 
+    /// <summary>
+    /// Drops a stored bundle whose files turned out missing or damaged (its manifest first, so it is no longer
+    /// listed), so that it can be uploaded again. Nothing happens for a run that is not stored.
+    /// </summary>
+    Task ForgetAsync(string runId, CancellationToken ct = default);
+
     /// <summary>The manifests of all stored bundles, in no particular order.</summary>
     IAsyncEnumerable<BundleManifest> ListAsync(CancellationToken ct = default);
 

@@ -1,9 +1,10 @@
+using Magneton.Core;
 using Magneton.Core.Reporting;
 using Xunit;
 
 namespace Magneton.Tests.Analysis;
 
-/// <summary>The findings the H100 captures must produce (../shared/data/h100/README.md), end to end through Core.</summary>
+/// <summary>The findings the H100 captures must produce (samples/README.md), end to end through Core.</summary>
 public class RealPairFindingsTests
 {
     static IReadOnlyList<FindingReport> Waste(ComparisonReport r) => r.Findings.Where(f => f.Verdict == "waste").ToList();
@@ -84,6 +85,46 @@ public class RealPairFindingsTests
     {
         var r = Samples.Compare("convstage-layernorm");
         Assert.Empty(Waste(r));
+    }
+
+    /// <summary>
+    /// Two unrelated models (GPT-2 and ResNet-50): matching pairs the graphs as wholes, one region, and A's energy is
+    /// 1.6x B's there; but no value of one has an equivalent in the other, so there is no claim at all.
+    /// </summary>
+    [Theory]
+    [InlineData("gpt2-gelu", "resnet50-layout")]
+    [InlineData("llama-generate-null", "convstage-layernorm")]
+    public void UnrelatedModelsAreNotComparableAndMakeNoWasteClaim(string pairA, string pairB)
+    {
+        var r = Pipeline.Compare(Samples.Run(pairA, "A"), Samples.Run(pairB, "A"), new CompareOptions());
+        Assert.Empty(r.Findings);
+        Assert.False(r.HasWaste);
+        Assert.Equal(ComparisonReport.NotComparable, r.Verdict);
+        var c = r.Comparability!;
+        Assert.False(c.Comparable);
+        Assert.True(Math.Max(c.EquivalentShareA, c.EquivalentShareB) < Magneton.Core.Detection.Comparability.MinEquivalentShare,
+            $"shares {c.EquivalentShareA} {c.EquivalentShareB}");
+        Assert.Contains(r.Notes, n => n.StartsWith("not comparable"));
+        Assert.DoesNotContain(r.Notes, n => n.Contains("no operator-level energy waste"));
+        Assert.Contains("not comparable", TerminalReport.Render(r));
+        Assert.DoesNotContain("WASTE", TerminalReport.Render(r));
+    }
+
+    /// <summary>Every sample pair of one model is comparable, well above the floor.</summary>
+    [Theory]
+    [InlineData("gpt2-gelu")]
+    [InlineData("gpt2-tf32")]
+    [InlineData("resnet50-layout")]
+    [InlineData("llama-generate-null")]
+    [InlineData("convstage-layernorm")]
+    public void SamplePairsAreComparable(string pair)
+    {
+        var r = Samples.Compare(pair);
+        Assert.NotEqual(ComparisonReport.NotComparable, r.Verdict);
+        var c = r.Comparability!;
+        Assert.True(c.Comparable, c.Reason);
+        Assert.True(c.ResultsEquivalent);
+        Assert.True(Math.Min(c.EquivalentShareA, c.EquivalentShareB) >= 0.5, c.Reason);
     }
 
     [Theory]

@@ -31,7 +31,7 @@ public sealed class TestCluster : IAsyncDisposable
     public IClusterClient Client => Cluster.Client;
 
     public static async Task<TestCluster> StartAsync(string blobConnection, int silos = 3, string? container = null,
-        HoldingGate? gate = null, bool tls = false)
+        HoldingGate? gate = null, Action<ISiloBuilder>? configure = null, bool tls = false)
     {
         // With TLS: mutual TLS between the silos and to the client (a submitter), as `magneton silo --tls-*` runs it.
         var certificates = tls ? new TestCertificates() : null;
@@ -51,6 +51,7 @@ public sealed class TestCluster : IAsyncDisposable
                 CacheDirectory = Path.Combine(cacheRoot, options.SiloName),
             });
             silo.Services.AddSingleton<IMatchingStepGate>(gate);
+            configure?.Invoke(silo);
             if (siloTls is not null) silo.UseMagnetonTls(siloTls, options.SiloPort);
         });
         b.ConfigureClient(client =>

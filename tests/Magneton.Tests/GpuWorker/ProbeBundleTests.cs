@@ -30,7 +30,7 @@ public sealed class ProbeBundleTests(ProbeBundleTests.SyntheticPair pair, ITestO
             Directory.CreateDirectory(Root);
             foreach (var (dir, act) in new[] { (A, "gelu_new"), (B, "gelu_pytorch_tanh") })
             {
-                var r = ProbePython.RunAsync(["-m", "magneton_probe", "synthetic", dir, "--activation", act], TimeSpan.FromMinutes(2))
+                var r = ProbePython.RunAsync(["-m", "magneton_probe", "synthetic", dir, "--activation", act], ProbePython.Deadline)
                     .GetAwaiter().GetResult();
                 if (r.Code != 0) Error = $"synthetic {act} exited {r.Code}: {r.Err}";
             }
@@ -142,7 +142,7 @@ public sealed class ProbeBundleTests(ProbeBundleTests.SyntheticPair pair, ITestO
                 bundle.write_trace(os.path.join(d, "kineto.json.gz"), trace)
                 print(json.dumps(r.summary))
                 """;
-            var r = await ProbePython.RunAsync(["-c", program, dir], TimeSpan.FromMinutes(2));
+            var r = await ProbePython.RunAsync(["-c", program, dir], ProbePython.Deadline);
             Assert.True(r.Code == 0, $"rewrite exited {r.Code}: {r.Err}");
             output.WriteLine(r.Out);
 

@@ -1,68 +1,68 @@
 using Magneton.Grains;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace Magneton.Tests.Grains;
 
 /// <summary>The capture queue: addressed and any-node jobs, a lost worker's job reassigned, late workers ignored.</summary>
-[Collection(ClusterCollection.Name)]
-public sealed class CaptureSchedulerTests(ClusterFixture fx)
+public sealed class CaptureSchedulerTests(CaptureSchedulerTests.ShortTimeoutCluster fx) : IClassFixture<CaptureSchedulerTests.ShortTimeoutCluster>
 {
+    /// <summary>
+    /// A cluster of its own whose workers are lost after 3 s: long enough that n2, beating every 200 ms, is never
+    /// taken for lost on a busy test machine, short enough to see n1 lost.
+    /// </summary>
+    public sealed class ShortTimeoutCluster : ClusterFixture
+    {
+        protected override void ConfigureSilo(ISiloBuilder silo) =>
+            silo.Services.Configure<CaptureSchedulerOptions>(o => o.WorkerTimeout = TimeSpan.FromSeconds(3));
+    }
+
     static WorkerInfo Worker(string node, string? running = null) =>
         new($"worker-{node}", node, [new WorkerGpu(0, "NVIDIA H100 80GB HBM3", $"GPU-{node}", "580.65", 700)], running);
 
     [Fact]
     public async Task Jobs_go_to_their_node_or_any_free_GPU_node_and_a_lost_workers_job_is_reassigned()
     {
-        var timeout = CaptureSchedulerGrain.WorkerTimeout;
-        // Long enough that n2, beating every 200 ms, is never taken for lost on a busy test machine.
-        CaptureSchedulerGrain.WorkerTimeout = TimeSpan.FromSeconds(3);
-        try
+        var queue = fx.Client.GetGrain<ICaptureSchedulerGrain>("test-" + Guid.NewGuid().ToString("N"));
+        var forN2 = await queue.Submit(new CaptureSpec("gpt2-gelu_new", ["python3", "gpt2.py"], Node: "n2"));
+        var forAny = await queue.Submit(new CaptureSpec("gpt2-tanh", ["python3", "gpt2.py", "--tanh"]));
+
+        // A node without GPUs gets nothing; n1 gets the any-node job, n2 its own job.
+        Assert.Null(await queue.Heartbeat(Worker("cpu") with { Gpus = [] }));
+        var n1Job = await queue.Heartbeat(Worker("n1"));
+        Assert.Equal(forAny.JobId, n1Job?.Job.JobId);
+        var n2Job = await queue.Heartbeat(Worker("n2"));
+        Assert.Equal(forN2.JobId, n2Job?.Job.JobId);
+        Assert.Equal(CaptureState.Running, (await queue.GetJob(forAny.JobId)).State);
+
+        // n1 goes silent; n2 keeps beating while busy, finishes, and then takes over n1's job.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while ((await queue.GetJob(forAny.JobId)).State != CaptureState.Queued && DateTime.UtcNow < deadline)
         {
-            var queue = fx.Client.GetGrain<ICaptureSchedulerGrain>("test-" + Guid.NewGuid().ToString("N"));
-            var forN2 = await queue.Submit(new CaptureSpec("gpt2-gelu_new", ["python3", "gpt2.py"], Node: "n2"));
-            var forAny = await queue.Submit(new CaptureSpec("gpt2-tanh", ["python3", "gpt2.py", "--tanh"]));
-
-            // A node without GPUs gets nothing; n1 gets the any-node job, n2 its own job.
-            Assert.Null(await queue.Heartbeat(Worker("cpu") with { Gpus = [] }));
-            var n1Job = await queue.Heartbeat(Worker("n1"));
-            Assert.Equal(forAny.JobId, n1Job?.Job.JobId);
-            var n2Job = await queue.Heartbeat(Worker("n2"));
-            Assert.Equal(forN2.JobId, n2Job?.Job.JobId);
-            Assert.Equal(CaptureState.Running, (await queue.GetJob(forAny.JobId)).State);
-
-            // n1 goes silent; n2 keeps beating while busy, finishes, and then takes over n1's job.
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-            while ((await queue.GetJob(forAny.JobId)).State != CaptureState.Queued && DateTime.UtcNow < deadline)
-            {
-                await queue.Heartbeat(Worker("n2", running: forN2.JobId));
-                await Task.Delay(200);
-            }
-            var requeued = await queue.GetJob(forAny.JobId);
-            Assert.Equal(CaptureState.Queued, requeued.State);
-            Assert.Contains("worker-n1", requeued.Progress);
-            Assert.Equal(CaptureState.Done, (await queue.Complete(forN2.JobId, n2Job!.Token, "run-0000000000000002")).State);
-
-            var taken = await queue.Heartbeat(Worker("n2"));
-            Assert.Equal(forAny.JobId, taken?.Job.JobId);
-            Assert.Equal(2, taken!.Job.Attempts);
-            Assert.NotEqual(n1Job!.Token, taken.Token);
-
-            // n1 comes back and reports the job it lost with its old attempt's token: ignored, the job stays n2's.
-            var late = await queue.Complete(forAny.JobId, n1Job.Token, "run-00000000000000aa");
-            Assert.Equal("worker-n2", late.Worker);
-            Assert.Equal(CaptureState.Running, late.State);
-
-            var done = await queue.Complete(forAny.JobId, taken.Token, "run-0000000000000003");
-            Assert.Equal(CaptureState.Done, done.State);
-            Assert.Equal("run-0000000000000003", done.RunId);
-            var workers = await queue.Workers();
-            Assert.Contains(workers, w => w.Info.Node == "n2" && w.Alive);
-            Assert.Contains(workers, w => w.Info.Node == "n1" && !w.Alive);
+            await queue.Heartbeat(Worker("n2", running: forN2.JobId));
+            await Task.Delay(200);
         }
-        finally
-        {
-            CaptureSchedulerGrain.WorkerTimeout = timeout;
-        }
+        var requeued = await queue.GetJob(forAny.JobId);
+        Assert.Equal(CaptureState.Queued, requeued.State);
+        Assert.Contains("worker-n1", requeued.Progress);
+        Assert.Equal(CaptureState.Done, (await queue.Complete(forN2.JobId, n2Job!.Token, "run-0000000000000002")).State);
+
+        var taken = await queue.Heartbeat(Worker("n2"));
+        Assert.Equal(forAny.JobId, taken?.Job.JobId);
+        Assert.Equal(2, taken!.Job.Attempts);
+        Assert.NotEqual(n1Job!.Token, taken.Token);
+
+        // n1 comes back and reports the job it lost with its old attempt's token: ignored, the job stays n2's.
+        var late = await queue.Complete(forAny.JobId, n1Job.Token, "run-00000000000000aa");
+        Assert.Equal("worker-n2", late.Worker);
+        Assert.Equal(CaptureState.Running, late.State);
+
+        var done = await queue.Complete(forAny.JobId, taken.Token, "run-0000000000000003");
+        Assert.Equal(CaptureState.Done, done.State);
+        Assert.Equal("run-0000000000000003", done.RunId);
+        var workers = await queue.Workers();
+        Assert.Contains(workers, w => w.Info.Node == "n2" && w.Alive);
+        Assert.Contains(workers, w => w.Info.Node == "n1" && !w.Alive);
     }
 
     [Fact]
