@@ -137,3 +137,14 @@ public sealed class TlsClusterTests(ITestOutputHelper output) : IAsyncLifetime
     static WorkerInfo Worker(string node) =>
         new($"{node}/gpu0", node, [new WorkerGpu(0, "NVIDIA H100 80GB HBM3", $"GPU-{node}", "580.65", 700)], null);
 }
+
+/// <summary>A silo without certificates: loopback only, refused elsewhere before it binds anything.</summary>
+public sealed class SiloWithoutTlsTests
+{
+    [Fact]
+    public async Task A_silo_without_TLS_refuses_to_listen_beyond_loopback_with_one_line()
+    {
+        var r = await CliRunner.Run("silo", "--listen", "0.0.0.0", "--silo-port", "1", "--gateway-port", "2");
+        CliRunner.AssertOneLineError(r, "a silo without TLS listens on loopback only; to listen on 0.0.0.0 give --tls-cert, --tls-key and --tls-ca");
+    }
+}
