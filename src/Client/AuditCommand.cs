@@ -89,7 +89,11 @@ public static class AuditCommand
         double spread = (nodes.Max(n => n.IterationEnergyJ) - nodes.Min(n => n.IterationEnergyJ)) / median;
         notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"iteration energy spans {spread:P1} of the median {median:0.000} J over {nodes.Count} nodes"));
-        return new AuditReport(AuditReport.SchemaName, summaries[0].System, nodes, median, mad, typical, outliers, notes);
+        var resolution = AuditResolution.Of(median, mad);
+        notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"resolution +-{resolution.Resolution:P1} (NVML sensor tolerance +-{resolution.SensorTolerance:P0} per board, typical nodes' spread {resolution.TypicalSpread:P1}): "
+            + $"{nodes.Count(n => n.WithinSensorError)} node(s) within sensor error of the median"));
+        return new AuditReport(AuditReport.SchemaName, summaries[0].System, nodes, median, mad, typical, outliers, notes) { Resolution = resolution };
     }
 
     static string Summary(AuditReport r)
@@ -101,7 +105,7 @@ public static class AuditCommand
         sb.AppendLine(ci, $"{"#",3}  {"host",-28} {"gpu",-24} {"J/iter",9} {"s/iter",9} {"score",7}");
         foreach (var n in r.Nodes)
             sb.AppendLine(string.Create(ci, $"{n.Index,3}  {n.Host,-28} {n.Gpu ?? "?",-24} {n.IterationEnergyJ,9:0.000} {n.IterationTimeS,9:0.0000} {n.EnergyScore,7:0.00}")
-                + (n.Outlier ? "  OUTLIER" : n.Index == r.TypicalNode ? "  typical" : ""));
+                + (n.Outlier ? "  OUTLIER" : n.Index == r.TypicalNode ? "  typical" : n.WithinSensorError ? "  within sensor error" : ""));
         foreach (var o in r.Outliers)
         {
             sb.AppendLine(ci, $"node {o.Node}: {o.EnergyRatio:0.000}x the typical node's energy, {o.TimeRatio:0.000}x its time");

@@ -78,6 +78,7 @@ public sealed class ClusterConnection : IAsyncDisposable
                 o.ServiceId = Environment.GetEnvironmentVariable("MAGNETON_SERVICE_ID") ?? "magneton";
             });
             client.AddMagnetonClient();
+            if (TlsArguments.Current is { } tls) client.UseMagnetonTls(tls);
             // OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set: the CLI's calls then open the job's trace.
             client.AddMagnetonTelemetry(MagnetonTelemetryExtensions.DefaultExport());
             client.UseConnectionRetryFilter(async (e, token) =>

@@ -32,6 +32,7 @@ public static class Program
         {
             if (args.Length == 0)
                 throw new UsageException("no command given: magneton compare <bundleA> <bundleB> (see magneton --help)");
+            args = [args[0], .. TlsArguments.Apply(args[1..])];
             return await Cli.InvokeAsync(args, stdout, stderr, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -120,6 +121,10 @@ static class Usage
           magneton workers --cluster <h:p> [--json]   the cluster's GPU workers and capture jobs
           magneton help [<command>] | --help | <command> --help   the overview, or a command's own options
           magneton --version
+
+        TLS (silo, worker and every command with --cluster): --tls-cert <pem> --tls-key <pem> --tls-ca <pem>
+          (or MAGNETON_TLS_CERT, MAGNETON_TLS_KEY, MAGNETON_TLS_CA): mutual TLS with the cluster's CA; the
+          certificate's OU (submitter, worker, reader, silo) says what it may do.
 
         compare options:
           --threshold <x>    minimum relative energy excess of a finding, a number in (0, 10] (default 0.10)

@@ -22,7 +22,7 @@ public static class SiloCommand
 
     public static async Task<int> RunAsync(SiloArguments parsed, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
     {
-        var options = parsed.ToHostOptions();
+        var options = parsed.ToHostOptions() with { Tls = TlsArguments.Current };
         if (options.Storage?.Directory is { } dir)
         {
             try { Directory.CreateDirectory(dir); }
@@ -59,6 +59,10 @@ public static class SiloCommand
                 throw new UsageException(message);
             }
 
+            await stderr.WriteLineAsync(options.Tls is { } tls
+                ? $"magneton silo: mutual TLS: certificate {tls.Own.Subject}, clients and silos must be signed by {tls.Authority[0].Subject}"
+                : "magneton silo: no TLS certificates (--tls-cert, --tls-key, --tls-ca): listening on loopback only; every local client may submit, run as a worker and read")
+                .ConfigureAwait(false);
             var info = SiloHost.Describe(host);
             await stdout.WriteLineAsync(info.ReadyLine).ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);

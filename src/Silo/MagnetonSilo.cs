@@ -29,6 +29,8 @@ public static class MagnetonSiloExtensions
         silo.AddIncomingGrainCallFilter<WireErrors>();
         // Grain calls carry the caller's span, so a job's ingest, match and diagnose spans form one trace.
         silo.AddMagnetonActivityPropagation();
+        // Roles of RequiresRole methods; every caller has all of them unless TLS replaces ICallerAuthority.
+        silo.AddIncomingGrainCallFilter<RoleFilter>();
         return silo;
     }
 

@@ -53,10 +53,10 @@ public sealed record CampaignStatus(
 [Alias("Magneton.ICampaignGrain")]
 public interface ICampaignGrain : IGrainWithStringKey
 {
-    [Alias("Start")] Task<CampaignStatus> Start(CampaignRequest request);
-    [Alias("Wait")] Task<CampaignStatus> Wait(TimeSpan maxWait);
-    [Alias("GetStatus")] Task<CampaignStatus> GetStatus();
-    [Alias("GetReport")] Task<CampaignReport> GetReport();
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Start")] Task<CampaignStatus> Start(CampaignRequest request);
+    [RequiresRole(ClusterRoles.Read)] [Alias("Wait")] Task<CampaignStatus> Wait(TimeSpan maxWait);
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetStatus")] Task<CampaignStatus> GetStatus();
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetReport")] Task<CampaignReport> GetReport();
 }
 
 /// <summary>Ids of jobs and campaigns that name their work, so asking again finds the stored result.</summary>

@@ -84,20 +84,20 @@ public sealed record WorkerView(
 [Alias("Magneton.ICaptureSchedulerGrain")]
 public interface ICaptureSchedulerGrain : IGrainWithStringKey
 {
-    [Alias("Submit")] Task<CaptureJob> Submit(CaptureSpec spec);
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Submit")] Task<CaptureJob> Submit(CaptureSpec spec);
 
     /// <summary>Registers or refreshes a worker; a free worker gets its next job and the job's token (or null).</summary>
-    [Alias("Heartbeat")] Task<CaptureAssignment?> Heartbeat(WorkerInfo worker);
+    [RequiresRole(ClusterRoles.Work)] [Alias("Heartbeat")] Task<CaptureAssignment?> Heartbeat(WorkerInfo worker);
 
-    [Alias("Progress")] Task Progress(string jobId, string token, string message);
-    [Alias("Complete")] Task<CaptureJob> Complete(string jobId, string token, string runId);
-    [Alias("Fail")] Task<CaptureJob> Fail(string jobId, string token, string error);
+    [RequiresRole(ClusterRoles.Work)] [Alias("Progress")] Task Progress(string jobId, string token, string message);
+    [RequiresRole(ClusterRoles.Work)] [Alias("Complete")] Task<CaptureJob> Complete(string jobId, string token, string runId);
+    [RequiresRole(ClusterRoles.Work)] [Alias("Fail")] Task<CaptureJob> Fail(string jobId, string token, string error);
 
     /// <summary>A worker that stops (SIGTERM) hands its running job back: queued again at once, not after a timeout.</summary>
-    [Alias("Release")] Task<CaptureJob> Release(string jobId, string token, string reason);
+    [RequiresRole(ClusterRoles.Work)] [Alias("Release")] Task<CaptureJob> Release(string jobId, string token, string reason);
 
     /// <summary>The job, its command line hidden unless the caller submitted it.</summary>
-    [Alias("GetJob")] Task<CaptureJob> GetJob(string jobId);
-    [Alias("Jobs")] Task<CaptureJob[]> Jobs();
-    [Alias("Workers")] Task<WorkerView[]> Workers();
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetJob")] Task<CaptureJob> GetJob(string jobId);
+    [RequiresRole(ClusterRoles.Read)] [Alias("Jobs")] Task<CaptureJob[]> Jobs();
+    [RequiresRole(ClusterRoles.Read)] [Alias("Workers")] Task<WorkerView[]> Workers();
 }

@@ -14,8 +14,9 @@ public sealed class CaptureQueueState
 
 /// <summary>
 /// One queue of capture jobs and the workers that run them. Heartbeats are kept in memory only (a reactivated
-/// scheduler gives every worker a fresh timeout); jobs are persisted on every change of state. Each call checks the
-/// caller's role (<see cref="ICallerAuthority"/>), and a running job is reported only with its attempt's token.
+/// scheduler gives every worker a fresh timeout); jobs are persisted on every change of state. The roles of the
+/// calls are checked before they arrive (<see cref="RequiresRoleAttribute"/>); a running job is reported only with
+/// its attempt's token, and a job's command line is shown only to the caller that submitted it.
 /// </summary>
 public sealed class CaptureSchedulerGrain(
     [PersistentState("captures", GrainServiceRegistration.JobStorage)] IPersistentState<CaptureQueueState> state,
@@ -34,6 +35,7 @@ public sealed class CaptureSchedulerGrain(
     public const int MaxQueuedJobs = 200, MaxCommandChars = 16 * 1024;
 
     readonly Dictionary<string, (WorkerInfo Info, DateTimeOffset LastSeen)> _workers = new(StringComparer.Ordinal);
+    readonly Dictionary<string, string> _owners = new(StringComparer.Ordinal);
     DateTimeOffset _activated;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -48,7 +50,6 @@ public sealed class CaptureSchedulerGrain(
     public async Task<CaptureJob> Submit(CaptureSpec spec)
     {
         var caller = Caller;
-        caller.Demand(ClusterRoles.Submit, "submit a capture");
         if (string.IsNullOrWhiteSpace(spec.System)) throw new MagnetonInputException("capture: --system is empty");
         if (spec.Workload is { } w && (w.Length == 0 || spec.Command.Length > 0))
             throw new MagnetonInputException("capture: a workload job names the workload and its arguments, not a command");
@@ -66,8 +67,8 @@ public sealed class CaptureSchedulerGrain(
 
     public async Task<CaptureAssignment?> Heartbeat(WorkerInfo worker)
     {
-        Caller.Demand(ClusterRoles.Work, "take capture jobs");
         var now = DateTimeOffset.UtcNow;
+        WorkerOwner(worker.WorkerId);
         _workers[worker.WorkerId] = (worker, now);
         await RequeueForgottenAsync(worker);
         await SweepAsync(CancellationToken.None);
@@ -89,7 +90,6 @@ public sealed class CaptureSchedulerGrain(
 
     public Task Progress(string jobId, string token, string message)
     {
-        Caller.Demand(ClusterRoles.Work, "report a capture's progress");
         if (Owned(jobId, token) is { } job)
         {
             if (_workers.TryGetValue(job.Worker!, out var w)) _workers[job.Worker!] = (w.Info, DateTimeOffset.UtcNow);
@@ -116,6 +116,20 @@ public sealed class CaptureSchedulerGrain(
             : null;
 
     /// <summary>
+    /// With TLS, a worker id belongs to the certificate that registered it while that worker is alive: another
+    /// certificate cannot beat under it (and so take over or requeue its job).
+    /// </summary>
+    void WorkerOwner(string workerId)
+    {
+        var caller = Caller;
+        if (!caller.Identified) return;
+        if (_owners.TryGetValue(workerId, out var owner) && owner != caller.Name
+            && _workers.TryGetValue(workerId, out var seen) && DateTimeOffset.UtcNow - seen.LastSeen < WorkerTimeout)
+            throw new AccessDeniedException($"worker {workerId} is registered by another certificate ({owner})");
+        _owners[workerId] = caller.Name!;
+    }
+
+    /// <summary>
     /// A worker that restarted (same id) or never received the job a heartbeat gave it reports another running job
     /// than the scheduler holds for it: that job would otherwise stay Running for ever, since the worker keeps beating.
     /// </summary>
@@ -139,7 +153,6 @@ public sealed class CaptureSchedulerGrain(
 
     async Task<CaptureJob> Finish(string jobId, string token, Func<CaptureJob, CaptureJob> change)
     {
-        Caller.Demand(ClusterRoles.Work, "report a capture's outcome");
         var job = Get(jobId);
         // A worker that was declared gone and comes back late, or anyone without the attempt's token, does not
         // overwrite the job: they learn its state, not its command line.
@@ -161,14 +174,12 @@ public sealed class CaptureSchedulerGrain(
     public Task<CaptureJob> GetJob(string jobId)
     {
         var caller = Caller;
-        caller.Demand(ClusterRoles.Read, "read capture jobs");
         return Task.FromResult(ShownTo(caller, Get(jobId)));
     }
 
     public Task<CaptureJob[]> Jobs()
     {
         var caller = Caller;
-        caller.Demand(ClusterRoles.Read, "list capture jobs");
         return Task.FromResult(state.State.Jobs.Values.OrderBy(j => j.SubmittedAt).Select(j => ShownTo(caller, j)).ToArray());
     }
 
@@ -178,7 +189,6 @@ public sealed class CaptureSchedulerGrain(
 
     public Task<WorkerView[]> Workers()
     {
-        Caller.Demand(ClusterRoles.Read, "list workers");
         var now = DateTimeOffset.UtcNow;
         return Task.FromResult(_workers.Values.OrderBy(w => w.Info.WorkerId, StringComparer.Ordinal)
             .Select(w => new WorkerView(w.Info, w.LastSeen, now - w.LastSeen < WorkerTimeout)).ToArray());

@@ -14,14 +14,6 @@ public sealed record Caller(string? Name, ClusterRoles Roles)
 
     public bool Has(ClusterRoles role) => (Roles & role) == role;
 
-    /// <summary>Throws <see cref="AccessDeniedException"/> unless the caller has the role.</summary>
-    public void Demand(ClusterRoles role, string action)
-    {
-        if (!Has(role))
-            throw new AccessDeniedException(
-                $"not allowed to {action}: {(Name is null ? "no client certificate" : "certificate " + Name)} lacks the {RoleName(role)} role");
-    }
-
     public static string RoleName(ClusterRoles role) => role switch
     {
         ClusterRoles.Read => "reader",

@@ -239,6 +239,9 @@ public sealed class CliTests
         var root = doc.RootElement;
         var flagged = root.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("outlier").GetBoolean()).ToList();
         Assert.Equal(3, Assert.Single(flagged).GetProperty("index").GetInt32());
+        // The audit states its resolution; the three identical nodes are within sensor error, the outlier is not.
+        Assert.Equal(0.05, root.GetProperty("resolution").GetProperty("sensor_tolerance").GetDouble());
+        Assert.Equal([true, true, true, false], root.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("within_sensor_error").GetBoolean()));
         Assert.Equal(0, root.GetProperty("typical_node").GetInt32());
         var outlier = Assert.Single(root.GetProperty("outliers").EnumerateArray());
         Assert.InRange(outlier.GetProperty("energy_ratio").GetDouble(), 1.2, 1.3);

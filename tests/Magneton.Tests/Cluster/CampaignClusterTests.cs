@@ -31,8 +31,10 @@ public sealed class CampaignClusterTests(AzuriteFixture azurite)
 
     static string FindingsJson(IReadOnlyList<FindingReport> findings) => JsonSerializer.Serialize(findings, MagnetonSerialization.JsonOptions);
 
-    [Fact]
-    public async Task A_campaign_survives_losing_its_silo_and_compares_no_version_twice()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_campaign_survives_losing_its_silo_and_compares_no_version_twice(bool tls)
     {
         using var v0 = Relabelled(TestRepo.GeluA, "v0");
         using var v1 = Relabelled(TestRepo.GeluB, "v1");
@@ -44,7 +46,7 @@ public sealed class CampaignClusterTests(AzuriteFixture azurite)
 
         // Versions one after another, so the silo can be lost between two of them.
         await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString,
-            configure: silo => silo.Services.Configure<CampaignOptions>(o => o.Parallel = 1));
+            configure: silo => silo.Services.Configure<CampaignOptions>(o => o.Parallel = 1), tls: tls);
         var uploader = new BundleUploader(cluster.Client, TextWriter.Null);
         var baseline = await uploader.ResolveAsync(TestRepo.GeluB, CancellationToken.None);
         var refs = new List<RunRef>();

@@ -15,11 +15,13 @@ namespace Magneton.Tests.Cluster;
 [Collection(AzuriteCollection.Name)]
 public sealed class ClusterFaultTests(AzuriteFixture azurite)
 {
-    [Fact]
-    public async Task Azurite_restarting_during_an_upload_is_ridden_out_and_leaves_one_run()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Azurite_restarting_during_an_upload_is_ridden_out_and_leaves_one_run(bool tls)
     {
         await using var storage = await Azurite.StartAsync();
-        await using var cluster = await TestCluster.StartAsync(storage.ConnectionString, silos: 1);
+        await using var cluster = await TestCluster.StartAsync(storage.ConnectionString, silos: 1, tls: tls);
         var dir = TestRepo.GeluA;
         var manifest = await BundleUploader.ManifestAsync(dir, BundleReader.Read(dir).Dataflow.System, CancellationToken.None);
         var run = cluster.Client.GetGrain<IRunGrain>(manifest.RunId);
@@ -74,11 +76,13 @@ public sealed class ClusterFaultTests(AzuriteFixture azurite)
         Assert.Contains("no Magneton cluster answered", line);
     }
 
-    [Fact]
-    public async Task Malformed_and_oversized_bundles_are_refused_before_they_reach_a_grain()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Malformed_and_oversized_bundles_are_refused_before_they_reach_a_grain(bool tls)
     {
         // The checks run before the client connects, so the cluster here only shows that nothing reached it.
-        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString, silos: 1);
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString, silos: 1, tls: tls);
         using var truncated = TestRepo.CopyBundle(TestRepo.GeluA);
         truncated.Truncate("kineto.json.gz");
         using var oversized = TestRepo.CopyBundle(TestRepo.GeluA);
@@ -98,10 +102,12 @@ public sealed class ClusterFaultTests(AzuriteFixture azurite)
         Assert.All(cluster.Counters().Values, c => Assert.Equal(0, c.Ingestions));
     }
 
-    [Fact]
-    public async Task A_run_grain_refuses_bad_manifests_and_chunks_and_keeps_serving()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_run_grain_refuses_bad_manifests_and_chunks_and_keeps_serving(bool tls)
     {
-        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString, silos: 1);
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString, silos: 1, tls: tls);
         var dir = TestRepo.GeluB;
         var good = await BundleUploader.ManifestAsync(dir, "gelu-b", CancellationToken.None);
 

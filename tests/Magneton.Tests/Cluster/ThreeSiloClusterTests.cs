@@ -54,10 +54,12 @@ public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
         Assert.Equal(perSilo.Sum(), cluster.Counters().Sum(kv => kv.Value.SegmentsMatched - before[kv.Key]));
     }
 
-    [Fact]
-    public async Task Losing_the_jobs_silo_mid_comparison_resumes_elsewhere_without_redoing_finished_segments()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Losing_the_jobs_silo_mid_comparison_resumes_elsewhere_without_redoing_finished_segments(bool tls)
     {
-        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString);
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString, tls: tls);
         var request = await UploadAsync(cluster.Client);
         const int allowed = 10;
         cluster.Gate.HoldAfter(allowed);

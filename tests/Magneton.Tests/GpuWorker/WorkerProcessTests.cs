@@ -247,13 +247,13 @@ public sealed class WorkerProcessTests : IAsyncLifetime
         {
             ["OTEL_EXPORTER_OTLP_HEADERS"] = "authorization=Bearer worker-secret",
             ["AWS_SECRET_ACCESS_KEY"] = "worker-secret",
-            ["MAGNETON_TLS_KEY"] = "/etc/magneton/tls/tls.key",
+            ["MAGNETON_BLOB_CONNECTION"] = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=worker-secret",
         });
         var r = await CliRunner.Run("submit", "--cluster", Cluster, "--system", "env", "--workload", "synth", "--wait", "--", "--dump-env", dump);
         Assert.Equal(0, r.Code);
         var env = File.ReadAllLines(dump).Where(l => l.Contains('=')).ToDictionary(l => l[..l.IndexOf('=')], l => l[(l.IndexOf('=') + 1)..]);
         Assert.DoesNotContain(env, kv => kv.Value.Contains("worker-secret"));
-        Assert.DoesNotContain("MAGNETON_TLS_KEY", env.Keys);
+        Assert.DoesNotContain("MAGNETON_BLOB_CONNECTION", env.Keys);
         Assert.Equal("from-workload", env["SYNTH_SETTING"]);
         Assert.Equal("GPU-fa4e0000-0000-4000-8000-000000000000", env["CUDA_VISIBLE_DEVICES"]); // pinned to the sampled GPU
         Assert.True(env.ContainsKey("PATH"));

@@ -178,6 +178,7 @@ public sealed partial class ManifestContractTests
     [MemberData(nameof(Overlays))]
     public void Every_credential_comes_from_a_secret_reference(string overlay)
     {
+        const string TlsMount = "/etc/magneton/tls";
         var r = RenderedOverlay.Get(overlay);
         Assert.Empty(r.All<V1Secret>()); // Secrets are created by hand (k8s/README.md), never rendered from the repo.
         int checkedVars = 0;
@@ -190,6 +191,12 @@ public sealed partial class ManifestContractTests
                 if (c.Image.StartsWith("postgres:", StringComparison.Ordinal) && PostgresImageSettings.TryGetValue(env.Name, out var expected))
                 {
                     Assert.Equal(expected, env.Value);
+                    continue;
+                }
+                // TLS material is a file of a Secret volume, named by its path.
+                if (env.Name.StartsWith("MAGNETON_TLS_", StringComparison.Ordinal) && env.Value?.StartsWith(TlsMount + "/", StringComparison.Ordinal) == true)
+                {
+                    Assert.Contains(c.VolumeMounts, m => m.MountPath == TlsMount && m.ReadOnlyProperty == true);
                     continue;
                 }
                 Assert.True(env.ValueFrom?.SecretKeyRef is not null, $"{owner}/{c.Name}: {env.Name} is not from a secretKeyRef");
