@@ -21,12 +21,14 @@ public sealed class MatchSession
 
     public static MatchSession Create(Run a, Run b, CompareOptions options)
     {
-        var eq = ValueEquivalence.Build(a, b);
+        if (!(options.OutputTolerance > 0 && options.OutputTolerance < 1))
+            throw new ArgumentOutOfRangeException(nameof(options), options.OutputTolerance, "OutputTolerance must be above 0 and below 1");
+        var eq = ValueEquivalence.Build(a, b, options.OutputTolerance);
         var pa = ParamOnly(a);
         var pb = ParamOnly(b);
         var (start, ops) = FirstOutputIndex(b);
         var top = TopSegments(a, b, eq, pa, pb);
-        var rules = CutRules.Build(a, b, Fingerprint.DefaultTolerance);
+        var rules = CutRules.Build(a, b, options.OutputTolerance);
         var session = new MatchSession
         {
             A = a, B = b, Options = options, Values = eq, Segments = top, ParamOnlyA = pa, ParamOnlyB = pb,
