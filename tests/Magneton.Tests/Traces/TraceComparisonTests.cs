@@ -130,24 +130,14 @@ public sealed class TraceComparisonTests
     public void Extra_operators_without_gpu_time_leave_a_kernel_choice_and_energies_are_null_in_json()
     {
         using var dir = new TempDir();
-        var a = dir.Write("a.json", new TraceBuilder()
-            .Step(1, 0, 1000)
-            .Op("## forward ##", 10, 900)
-            .Op("aten::scaled_dot_product_attention", 20, 400)
-            .Launch(1, 30, "flash_fwd_kernel", 100, 100)
-            .Op("aten::relu", 500, 100)
-            .Launch(2, 510, "relu_kernel", 600, 50)
-            .ToString());
-        var b = dir.Write("b.json", new TraceBuilder()
-            .Step(1, 0, 1000)
-            .Op("## forward ##", 10, 900)
-            .Op("aten::scaled_dot_product_attention", 20, 400)
-            .Op("aten::view", 25, 5)
-            .Op("aten::transpose", 32, 5)
-            .Launch(1, 40, "attn_fwd", 100, 300)
-            .Op("aten::relu", 500, 100)
-            .Launch(2, 510, "relu_kernel", 600, 50)
-            .ToString());
+        string Trace(string kernel, double kernelDur, bool views)
+        {
+            var t = new TraceBuilder().Step(1, 0, 1000).Op("## forward ##", 10, 900).Op("aten::scaled_dot_product_attention", 20, 400);
+            if (views) t = t.Op("aten::view", 25, 5).Op("aten::transpose", 32, 5);
+            return t.Launch(1, 40, kernel, 100, kernelDur).Op("aten::relu", 500, 100).Launch(2, 510, "relu_kernel", 600, 50).ToString();
+        }
+        var a = dir.Write("a.json", Trace("flash_fwd_kernel", 100, views: false));
+        var b = dir.Write("b.json", Trace("attn_fwd", 300, views: true));
         var r = Compare(a, b, new TraceCompareOptions { Step = 1 });
         var f = Assert.Single(r.Findings);
         Assert.Equal("b", f.Wasteful);
