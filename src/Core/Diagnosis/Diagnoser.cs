@@ -208,10 +208,14 @@ public static class Diagnoser
         string keys = c.Config.Count == 0 ? "" :
             " Configuration that differs: " + string.Join(", ", c.Config.Take(4).Select(k =>
                 $"{k.Key} ({side}: {(f.Wasteful == "a" ? k.A : k.B) ?? "unset"}, {other}: {(f.Wasteful == "a" ? k.B : k.A) ?? "unset"})")) + ".";
+        var (onlyWaste, onlyEff) = OperatorDifference(wasteOps, effOps);
         return c.Kind switch
         {
+            // Name what differs, not the identical operators around it.
+            "operator-set" when onlyEff.Count == 0 && onlyWaste.Count > 0 =>
+                $"{side} runs {Summarise(onlyWaste)} that {other} does not need for the same result; remove {(onlyWaste.Count == 1 ? "it" : "them")}.{keys}",
             "operator-set" =>
-                $"Use {other}'s combination ({Summarise(effOps)}) instead of {side}'s ({Summarise(wasteOps)}).{keys}",
+                $"Use {other}'s combination ({Summarise(onlyEff.Count > 0 ? onlyEff : effOps.Select(o => o.Op))}) instead of {side}'s ({Summarise(onlyWaste.Count > 0 ? onlyWaste : wasteOps.Select(o => o.Op))}).{keys}",
             "kernel-choice" =>
                 $"Same operators and call stacks, different kernels: {side} runs {First(c, f.Wasteful)} where {other} runs {First(c, f.Wasteful == "a" ? "b" : "a")}.{keys}",
             "layout" =>
@@ -232,7 +236,11 @@ public static class Diagnoser
 
     internal static string Shorten(string kernel) => kernel.Length <= 90 ? kernel : kernel[..87] + "...";
 
-    internal static string Summarise(IReadOnlyList<Operator> ops) =>
-        ops.Count == 0 ? "nothing" :
-        string.Join(", ", ops.GroupBy(o => o.Op).Select(g => g.Count() > 1 ? $"{g.Key} x{g.Count()}" : g.Key));
+    internal static string Summarise(IReadOnlyList<Operator> ops) => Summarise(ops.Select(o => o.Op));
+
+    static string Summarise(IEnumerable<string> ops)
+    {
+        var groups = ops.GroupBy(o => o).Select(g => g.Count() > 1 ? $"{g.Key} x{g.Count()}" : g.Key).ToList();
+        return groups.Count == 0 ? "nothing" : string.Join(", ", groups);
+    }
 }

@@ -61,7 +61,7 @@ public sealed record CompareRequest(
     [property: Id(1)] RunRef B,
     [property: Id(4)] double Threshold = 0.10,
     [property: Id(5)] double TimeTolerance = 0.01,
-    [property: Id(6)] double OutputTolerance = 0.01)
+    [property: Id(6)] double OutputTolerance = Magneton.Core.Matching.Fingerprint.DefaultTolerance)
 {
     /// <summary>Two local bundle directories (every silo reads them itself).</summary>
     public static CompareRequest ForPaths(string bundleA, string bundleB, double threshold = 0.10) =>

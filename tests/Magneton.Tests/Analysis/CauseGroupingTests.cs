@@ -63,6 +63,9 @@ public class CauseGroupingTests
         Assert.True(ln1 < floor, $"the two ln_1 sites together: {ln1} J, floor {floor} J");
         Assert.Equal(f.EnergyDeltaJ / r.A.IterationEnergyJ, f.ShareOfJob, 4);
         Assert.Equal(["aten.layer_norm.default"], f.Cause.EfficientOps);
+        // The fix names what differs (the extra scale), not the layer norm both sides run.
+        Assert.StartsWith("A runs aten.mul.Scalar that B does not need", f.Cause.Suggestion);
+        Assert.DoesNotContain("layer_norm", f.Cause.Suggestion);
     }
 
     /// <summary>

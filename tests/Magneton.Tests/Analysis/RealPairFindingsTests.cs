@@ -110,6 +110,24 @@ public class RealPairFindingsTests
         Assert.DoesNotContain("WASTE", TerminalReport.Render(r));
     }
 
+    /// <summary>
+    /// CompareOptions.OutputTolerance is the value-equivalence tolerance: at the default, fp32 (A) and tf32 (B) GPT-2
+    /// values are equivalent (175 of 175); at 1e-6 the tf32 rounding (about 1e-3) separates every value computed after
+    /// the first matmul, so far fewer are equivalent and the report says so.
+    /// </summary>
+    [Fact]
+    public void OutputToleranceDecidesWhichValuesAreEquivalent()
+    {
+        var (a, b) = (Samples.Run("gpt2-tf32", "A"), Samples.Run("gpt2-tf32", "B"));
+        var loose = Samples.Compare("gpt2-tf32");
+        var strict = Pipeline.Compare(a, b, new CompareOptions { OutputTolerance = 1e-6 });
+        Assert.Equal(Magneton.Core.Matching.Fingerprint.DefaultTolerance, new CompareOptions().OutputTolerance);
+        Assert.True(strict.Matching.EquivalentValues < loose.Matching.EquivalentValues / 2,
+            $"equivalent values: {strict.Matching.EquivalentValues} at 1e-6, {loose.Matching.EquivalentValues} at the default");
+        Assert.True(strict.Matching.EquivalentValues > 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Pipeline.Compare(a, b, new CompareOptions { OutputTolerance = 0 }));
+    }
+
     /// <summary>Every sample pair of one model is comparable, well above the floor.</summary>
     [Theory]
     [InlineData("gpt2-gelu")]
