@@ -14,7 +14,19 @@ namespace Magneton.Client;
 /// </summary>
 public static class CaptureCommand
 {
-    internal static Command Definition(TextWriter stdout, TextWriter stderr)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr) =>
+        Definition((options, cluster, ct) => RunAsync(options, cluster, stdout, stderr, ct));
+
+    /// <summary>The capture options a command line means, read by the command's own definition (for tests and tools).</summary>
+    internal static CaptureOptions ParseOptions(IReadOnlyList<string> args)
+    {
+        CaptureOptions? parsed = null;
+        var command = Definition((options, _, _) => { parsed = options; return Task.FromResult(Program.Ok); });
+        Cli.Parse(command, args).Invoke();
+        return parsed ?? throw new InvalidOperationException("capture parsed without running its action");
+    }
+
+    static Command Definition(Func<CaptureOptions, ClusterTarget?, CancellationToken, Task<int>> run)
     {
         var system = CliOptions.Text("--system", "name", "name of the system, recorded in the bundle");
         system.Required = true;
@@ -42,11 +54,11 @@ public static class CaptureCommand
         cluster.AddTo(command);
         probe.AddTo(command);
         command.Add(tail);
-        command.SetAction((pr, ct) => RunAsync(new CaptureOptions
+        command.SetAction((pr, ct) => run(new CaptureOptions
         {
             System = pr.GetValue(system)!, OutDir = pr.GetValue(outDir)!, Command = pr.GetValue(tail)!, Python = pr.GetValue(python),
             Gpu = pr.GetValue(gpu), Device = pr.GetValue(device), ProbeArguments = probe.Read(pr), ProbePath = pr.GetValue(probePath),
-        }, cluster.Read(pr), stdout, stderr, ct));
+        }, cluster.Read(pr), ct));
         return command;
     }
 

@@ -315,13 +315,13 @@ public sealed class CaptureRunnerTests : IDisposable
     [Fact]
     public async Task A_cpu_capture_tells_the_probe_and_never_opens_nvml()
     {
-        var (options, _, _) = CaptureCommand.Parse(["--system", "s", "--out", "/tmp/x", "--device", "cpu", "--", "python3", "job.py"]);
+        var options = CaptureCommand.ParseOptions(["--system", "s", "--out", "/tmp/x", "--device", "cpu", "--", "python3", "job.py"]);
         Assert.Equal(CaptureDevice.Cpu, options.Device);
         var psi = ProbeLauncher.Probe(options);
         var args = psi.ArgumentList.ToList();
         Assert.Equal(["--device", "cpu"], args.Skip(args.IndexOf("--device")).Take(2));
         Assert.True(args.IndexOf("--device") < args.IndexOf("--"));
-        Assert.Equal(CaptureDevice.Gpu, CaptureCommand.Parse(["--system", "s", "--out", "/tmp/x", "--", "job.py"]).Options.Device);
+        Assert.Equal(CaptureDevice.Gpu, CaptureCommand.ParseOptions(["--system", "s", "--out", "/tmp/x", "--", "job.py"]).Device);
         Assert.DoesNotContain("--device", ProbeLauncher.Probe(Options("python3", "/tmp/x")).ArgumentList);
 
         // Without a driver a CPU capture still runs the probe: here a python3 that is not there, so exit 2 naming it.
