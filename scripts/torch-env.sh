@@ -29,7 +29,7 @@ host_mirror() {
       grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }'
     } | grep -v -- '-security' | head -1
 }
-mirror=${MAGNETON_TORCH_MIRROR:-$(host_mirror)}
+mirror=${MAGNETON_TORCH_MIRROR:-$(host_mirror || true)}
 packages="python3-torch python3-transformers python3-torchvision libopenblas0-pthread"
 root=$env_dir/root
 marker=$env_dir/ready
