@@ -52,7 +52,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
             await using var client = MagnetonProcess.StartClient(
                 ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold, "--json", report, "--quiet"]);
 
-            await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+            await Until(() => Count(client.Stderr, ": uploaded ") >= 2 || client.HasExited, "the client uploaded both bundles", client);
             first.Kill();
             second.Kill();
             await first.DisposeAsync();
@@ -87,7 +87,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
             var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", Work("store")]);
             await using var client = MagnetonProcess.StartClient(
                 ["compare", "--cluster", $"127.0.0.1:{silo.GatewayEndpoint.Port}", TestRepo.GeluA, TestRepo.GeluB, "--quiet"]);
-            await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+            await Until(() => Count(client.Stderr, ": uploaded ") >= 2 || client.HasExited, "the client uploaded both bundles", client);
             // The cluster goes away under the client: it now waits on calls that get no answer.
             silo.Kill();
             await silo.DisposeAsync();
@@ -115,7 +115,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
         await using var client = MagnetonProcess.StartClient(
             ["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"]);
 
-        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+        await Until(() => Count(client.Stderr, ": uploaded ") >= 2 || client.HasExited, "the client uploaded both bundles", client);
         await azurite.KillAsync();
         // The silo notices (a storage call fails and is retried) before storage comes back.
         await Until(() => silo.StderrTail(400).Contains("retry", StringComparison.Ordinal) || client.HasExited,
@@ -164,12 +164,16 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
         string report = Work("again.json");
         var again = await CliRunner.Run("compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--threshold", "0.3", "--json", report, "--quiet");
         Assert.True(again.Code == 0, again.Err);
-        Assert.Contains($"{lost}: uploaded", again.Err);
+        Assert.Contains($"{Magneton.Client.RunArgument.Typed(lost)}: uploaded", again.Err);
         Assert.Equal(expected, Findings(report));
     }
 
-    static string UploadedId(string stderr, string bundle) =>
-        stderr.Split('\n').First(l => l.Contains(": uploaded") && l.Contains(bundle)).Split(':')[0];
+    /// <summary>The run id of an upload line, "run:&lt;id&gt;: uploaded ... from &lt;bundle&gt;" (the store's directory name).</summary>
+    static string UploadedId(string stderr, string bundle)
+    {
+        var line = stderr.Split('\n').First(l => l.Contains(": uploaded") && l.Contains(bundle));
+        return Magneton.Client.RunArgument.Id(line[..line.IndexOf(": uploaded", StringComparison.Ordinal)]);
+    }
 
     const int SIGINT = 2, SIGTERM = 15;
 
