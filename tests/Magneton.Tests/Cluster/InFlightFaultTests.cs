@@ -52,7 +52,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
             await using var client = MagnetonProcess.StartClient(
                 ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold, "--json", report, "--quiet"]);
 
-            await Until(() => Count(client.Stderr, ": uploaded ") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+            await Until(() => Count(client.Stderr, Magneton.Client.RunArgument.Prefix) >= 2 || client.HasExited, "the client uploaded both bundles", client);
             first.Kill();
             second.Kill();
             await first.DisposeAsync();
@@ -87,7 +87,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
             var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", Work("store")]);
             await using var client = MagnetonProcess.StartClient(
                 ["compare", "--cluster", $"127.0.0.1:{silo.GatewayEndpoint.Port}", TestRepo.GeluA, TestRepo.GeluB, "--quiet"]);
-            await Until(() => Count(client.Stderr, ": uploaded ") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+            await Until(() => Count(client.Stderr, Magneton.Client.RunArgument.Prefix) >= 2 || client.HasExited, "the client uploaded both bundles", client);
             // The cluster goes away under the client: it now waits on calls that get no answer.
             silo.Kill();
             await silo.DisposeAsync();
@@ -115,7 +115,7 @@ public sealed class InFlightFaultTests(ITestOutputHelper output) : IDisposable
         await using var client = MagnetonProcess.StartClient(
             ["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"]);
 
-        await Until(() => Count(client.Stderr, ": uploaded ") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+        await Until(() => Count(client.Stderr, Magneton.Client.RunArgument.Prefix) >= 2 || client.HasExited, "the client uploaded both bundles", client);
         await azurite.KillAsync();
         // The silo notices (a storage call fails and is retried) before storage comes back.
         await Until(() => silo.StderrTail(400).Contains("retry", StringComparison.Ordinal) || client.HasExited,
