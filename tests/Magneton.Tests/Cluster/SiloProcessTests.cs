@@ -186,12 +186,21 @@ public sealed class SiloProcessTests(ITestOutputHelper output)
         Assert.True(k.Kubernetes);
         Assert.True(k.ToHostOptions().Kubernetes);
         Assert.Throws<ArgumentException>(() => SiloHost.Build(new SiloHostOptions { Kubernetes = true }));
+        // A pod's ports are reachable from the pod network: without TLS the silo refuses to serve there.
+        var noTls = Assert.Throws<ArgumentException>(() => SiloHost.Build(new SiloHostOptions
+        {
+            Kubernetes = true, PostgresConnectionString = "Host=127.0.0.1;Username=orleans", SiloPort = 11200, GatewayPort = 30200,
+        }));
+        Assert.Contains("--tls-cert", noTls.Message);
 
-        // In a pod: Kubernetes hosting binds all interfaces and advertises the pod IP (here: POD_IP unset, so
-        // the address of the pod name, i.e. this machine); the ports are the flags'. Built, not started.
+        // In a pod with the cluster's certificates: Kubernetes hosting binds all interfaces and advertises the pod IP
+        // (here: POD_IP unset, so the address of the pod name, i.e. this machine); the ports are the flags'. Built, not started.
+        using var certificates = new Infrastructure.TestCertificates();
+        var silo = certificates.Issue("silo");
         using var host = SiloHost.Build(new SiloHostOptions
         {
             Kubernetes = true, PostgresConnectionString = "Host=127.0.0.1;Username=orleans", SiloPort = 11200, GatewayPort = 30200,
+            Tls = Magneton.Silo.ClusterCertificates.Load(silo.Cert, silo.Key, certificates.CaPem),
         });
         var endpoints = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EndpointOptions>>().Value;
         Assert.Equal(new IPEndPoint(IPAddress.Any, 11200), endpoints.SiloListeningEndpoint);

@@ -142,7 +142,7 @@ public sealed class CaptureSchedulerTests(CaptureSchedulerTests.ShortTimeoutClus
 
         // Another client, even one that registers under the same worker id, cannot report, complete or fail the job
         // without the token; a wrong token changes nothing and reveals nothing.
-        await queue.Progress(job.JobId, "0" + assigned.Token[1..], "forged progress");
+        await queue.Progress(job.JobId, (assigned.Token[0] == '0' ? "1" : "0") + assigned.Token[1..], "forged progress"); // one hex digit off
         var forged = await queue.Complete(job.JobId, new string('a', 64), "run-00000000000000ff");
         Assert.Equal(CaptureState.Running, forged.State);
         Assert.Null(forged.RunId);
