@@ -16,6 +16,11 @@ public sealed record CompareOptions
     public double TimeTolerance { get; init; } = 0.01;
     /// <summary>Outputs of matched regions must agree within this (relative, on the fingerprints).</summary>
     public double OutputTolerance { get; init; } = 0.01;
+    /// <summary>
+    /// Drop regions whose two sides do identical work (same ops, inputs and kernels) before detection. Off only in
+    /// tests that check the energy model resolves identical work by itself.
+    /// </summary>
+    internal bool SameWorkGuard { get; init; } = true;
 }
 
 /// <summary>

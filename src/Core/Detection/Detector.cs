@@ -21,41 +21,54 @@ public static class Detector
 
     public static IReadOnlyList<Finding> Detect(MatchSession s, IReadOnlyList<RegionMatch> regions)
     {
-        var groups = new Dictionary<string, List<(RegionMatch R, RegionSide A, RegionSide B)>>();
+        var groups = new Dictionary<string, List<(RegionMatch R, RegionSide A, RegionSide B, RegionEnergy E)>>();
         var order = new List<string>();
         foreach (var r in regions)
         {
             var a = RegionSide.Of(s.A, r.NodesA);
             var b = RegionSide.Of(s.B, r.NodesB);
             if (a.EnergyJ <= 0 && b.EnergyJ <= 0) continue;
-            if (SameWork(s, r)) continue;
+            if (s.Options.SameWorkGuard && SameWork(s, r)) continue;
             var key = RegionKey.Of(a, b);
             if (!groups.TryGetValue(key, out var list)) { groups[key] = list = []; order.Add(key); }
-            list.Add((r, a, b));
+            list.Add((r, a, b, RegionEnergy.Of(s.A, r.NodesA, a, s.B, r.NodesB, b)));
         }
 
         var findings = new List<Finding>();
         foreach (var key in order)
         {
             var g = groups[key];
-            double ea = g.Sum(x => x.A.EnergyJ), eb = g.Sum(x => x.B.EnergyJ);
+            var energy = RegionEnergy.Sum(g.Select(x => x.E).ToList());
+            double ea = energy.A.ValueJ, eb = energy.B.ValueJ;
             double ta = g.Sum(x => x.A.GpuSeconds), tb = g.Sum(x => x.B.GpuSeconds);
             bool aWastes = ea > eb;
             double ew = aWastes ? ea : eb, ee = aWastes ? eb : ea;
             double tw = aWastes ? ta : tb, te = aWastes ? tb : ta;
-            if (ew < (1 + s.Options.Threshold) * ee) continue;
+            var interval = energy.Ratio(aWastes, RatioCap);
+            if (interval.Ratio < 1 + s.Options.Threshold) continue;
             var wastefulRun = aWastes ? s.A : s.B;
             if (ew - ee < MinShareOfJob * wastefulRun.Energy.IterationEnergyJ) continue;
-            string verdict = te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
+            // A claim needs the whole interval above the threshold; otherwise it is a possible difference below resolution.
+            string verdict = !interval.Clears(1 + s.Options.Threshold) ? Finding.Possible
+                : te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
             var sides = g.Select(x => aWastes ? x.A : x.B).ToList();
-            string source = string.Join("+", sides.Select(x => x.EnergySource).Concat(g.Select(x => aWastes ? x.B.EnergySource : x.A.EnergySource))
-                .SelectMany(x => x.Split('+')).Where(x => x != "none").Distinct().OrderBy(x => x));
+            var all = g.SelectMany(x => new[] { x.A, x.B }).ToList();
+            string source = string.Join("+", all.SelectMany(x => x.SourceShares.Keys).Distinct().Order().Select(EnergySources.Json));
+            double total = all.Sum(x => x.EnergyJ);
+            var shares = EnergySources.Measured.Where(k => all.Any(x => x.SourceShares.ContainsKey(k)))
+                .ToDictionary(k => k, k => total > 0 ? all.Sum(x => x.SourceShares.GetValueOrDefault(k) * x.EnergyJ) / total : 0);
+            bool dynamicOnly = !wastefulRun.Energy.GpuBound;
+            double saving = dynamicOnly ? Math.Max(0, ew - ee - wastefulRun.Energy.IdlePowerW * (tw - te)) : ew - ee;
             string where = string.Join(", ", sides.SelectMany(x => x.Modules).Select(RegionKey.FoldIndices).Distinct().Take(3));
             findings.Add(new Finding(0, verdict, aWastes ? "a" : "b", g.Select(x => x.R.Id).ToList(), g.Count,
-                ew, ee, tw, te, source, where));
+                ew, ee, tw, te, source.Length == 0 ? "none" : source, where)
+            {
+                Interval = interval, Basis = energy.Basis, SourceShares = shares, JobSavingJ = saving, SavingIsDynamic = dynamicOnly,
+                InSituRatio = energy.InSitu?.Ratio(aWastes, RatioCap).Ratio,
+            });
         }
         return findings
-            .OrderBy(f => f.Verdict == Finding.Waste ? 0 : 1)
+            .OrderBy(f => f.Verdict switch { Finding.Waste => 0, Finding.TradeOff => 1, _ => 2 })
             .ThenByDescending(f => f.EnergyDeltaJ)
             .Select((f, i) => f with { Id = i + 1 })
             .ToList();
