@@ -35,8 +35,8 @@ public static class EnergyModel
 
     public static RunEnergy Apply(Run run)
     {
-        var signatures = Signatures(run);
-        var est = Estimate(run, signatures, leftOut: -1);
+        var keys = OperatorKeys.Of(run);
+        var est = Estimate(run, keys, leftOut: -1);
         var notes = est.Notes;
         double idle = est.IdlePowerW;
         foreach (var op in run.Operators)
@@ -74,7 +74,7 @@ public static class EnergyModel
                     ? "the GPU draws more than idle power between launches (it stays clocked in short gaps), or runs work no operator range covers"
                     : "operators drew less in situ than in replay, or the energy pass ran in a power-limiter transient that the settled baseline does not have"));
 
-        var checks = ReplayChecks(run, signatures, est, notes, out double? maxError);
+        var checks = ReplayChecks(run, keys, notes, out double? maxError);
         return new RunEnergy(job.ValueJ, iter, opEnergy, gpu, idle, est.TimelinePowerW,
             shares[EnergySource.ReplayOp] + shares[EnergySource.ReplayModule], closure, maxError, notes)
         {
@@ -111,6 +111,16 @@ public static class EnergyModel
         return sb.ToString();
     }
 
+    /// <summary>What the model reads of each operator that does not depend on which replays it uses.</summary>
+    internal sealed record OperatorKeys(string[] Signatures, KernelClass[] Classes, string[] Kernels)
+    {
+        public static OperatorKeys Of(Run run)
+        {
+            var (classes, kernels) = KernelClasses.OfAll(run);
+            return new OperatorKeys(EnergyModel.Signatures(run), classes, kernels);
+        }
+    }
+
     internal static string[] Signatures(Run run)
     {
         var s = new string[run.Operators.Length];
@@ -119,8 +129,9 @@ public static class EnergyModel
     }
 
     /// <summary>The model with replay item <paramref name="leftOut"/> (index into replay.json items) ignored; -1 keeps all.</summary>
-    internal static Estimates Estimate(Run run, string[] signatures, int leftOut)
+    internal static Estimates Estimate(Run run, OperatorKeys keys, int leftOut)
     {
+        var signatures = keys.Signatures;
         var b = run.Bundle;
         var notes = new List<string>();
         double idle = IdlePower(b, notes);
@@ -146,7 +157,7 @@ public static class EnergyModel
             var op = ops[idx];
             opReplay.TryAdd(signatures[idx], w);
             if (op.GpuSeconds <= 0) continue;
-            points.Add(new PriorPoint(KernelClasses.Of(op), KernelClasses.DominantKernel(op), op.Op, op.GpuSeconds, w.PowerW));
+            points.Add(new PriorPoint(keys.Classes[idx], keys.Kernels[idx], op.Op, op.GpuSeconds, w.PowerW));
             if (item.CallUs > 0) timePairs.Add((op.GpuSeconds, item.CallUs * 1e-6));
         }
         var prior = new PowerPrior(points);
@@ -167,7 +178,7 @@ public static class EnergyModel
             }
             else if (prior.IsCalibrated)
             {
-                power[i] = Math.Clamp(prior.Predict(KernelClasses.Of(op), KernelClasses.DominantKernel(op), op.Op, t), idle, MaxPlausiblePowerW);
+                power[i] = Math.Clamp(prior.Predict(keys.Classes[i], keys.Kernels[i], op.Op, t), idle, MaxPlausiblePowerW);
                 source[i] = EnergySource.Prior;
                 sigma[i] = power[i] * t * Hypot(prior.RelativeSigma, transfer.RelativeSigma(t));
                 restGpu += t;
@@ -319,8 +330,9 @@ public static class EnergyModel
     /// operators as the model gives them without that module replay (op replays and prior): how well the operator model
     /// predicts a measured whole. Neither is replay.json recomputed against itself.
     /// </summary>
-    static List<ReplayCheck> ReplayChecks(Run run, string[] signatures, Estimates est, List<string> notes, out double? maxError)
+    static List<ReplayCheck> ReplayChecks(Run run, OperatorKeys keys, List<string> notes, out double? maxError)
     {
+        var signatures = keys.Signatures;
         var checks = new List<ReplayCheck>();
         maxError = null;
         var items = run.Bundle.Replay?.Items ?? [];
@@ -335,7 +347,7 @@ public static class EnergyModel
                 model = w.PowerW * run.Operators[idx].GpuSeconds;
             else if (item.Kind == "module" && item.Module is { } m)
             {
-                var without = Estimate(run, signatures, j);
+                var without = Estimate(run, keys, j);
                 var call = ModuleCalls.ReplayedAndTwins(run, m, signatures).FirstOrDefault();
                 if (call.Operators is { Length: > 0 }) model = call.Operators.Sum(i => without.EnergyJ(run, i));
             }

@@ -14,6 +14,22 @@ public static class KernelClasses
     /// <summary>The dominant kernel's name, for the prior's nearest neighbours.</summary>
     public static string DominantKernel(Operator op) => Dominant(op)?.Name ?? "";
 
+    /// <summary>Class and dominant kernel of every operator, each distinct kernel name classified once.</summary>
+    public static (KernelClass[] Class, string[] Kernel) OfAll(Run run)
+    {
+        var classes = new KernelClass[run.Operators.Length];
+        var kernels = new string[run.Operators.Length];
+        var byName = new Dictionary<string, KernelClass>(StringComparer.Ordinal);
+        foreach (var op in run.Operators)
+        {
+            if (Dominant(op) is not { } k) { kernels[op.Index] = ""; continue; }
+            if (!byName.TryGetValue(k.Name, out var c)) byName[k.Name] = c = Of(k.Name, k.Category);
+            classes[op.Index] = c;
+            kernels[op.Index] = k.Name;
+        }
+        return (classes, kernels);
+    }
+
     static KernelCount? Dominant(Operator op)
     {
         KernelCount? best = null;

@@ -21,7 +21,8 @@ public static class LeaveOneOut
     {
         var result = new List<LeaveOneOutItem>();
         var items = run.Bundle.Replay?.Items ?? [];
-        var signatures = EnergyModel.Signatures(run);
+        var keys = EnergyModel.OperatorKeys.Of(run);
+        var signatures = keys.Signatures;
         for (int j = 0; j < items.Count; j++)
         {
             var item = items[j];
@@ -34,7 +35,7 @@ public static class LeaveOneOut
                 ops = calls[0].Operators;
             else continue;
             if (ops.All(i => run.Operators[i].GpuSeconds <= 0)) continue;
-            var est = EnergyModel.Estimate(run, signatures, j);
+            var est = EnergyModel.Estimate(run, keys, j);
             double predicted = ops.Sum(i => est.EnergyJ(run, i));
             var from = ops.Where(i => run.Operators[i].GpuSeconds > 0).GroupBy(i => est.Source[i])
                 .MaxBy(g => g.Sum(i => est.EnergyJ(run, i)))!.Key;
