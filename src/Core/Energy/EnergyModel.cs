@@ -72,7 +72,7 @@ public static class EnergyModel
                 $"unexplained energy {unexplained:+0.000;-0.000} J per iteration ({unexplained / job.ValueJ:+0.0%;-0.0%} of measured) exceeds its uncertainty (+-{RatioInterval.Z * unexplainedSigma:F3} J): ") +
                 (unexplained > 0
                     ? "the GPU draws more than idle power between launches (it stays clocked in short gaps), or runs work no operator range covers"
-                    : "operators drew less in situ than in replay, or the energy pass ran in a power-limiter transient that the settled baseline does not have"));
+                    : "operators drew less in situ than in replay (in a sparse, host-bound loop clocks ramp down between launches), the energy pass ran in a power-limiter transient that the settled baseline does not have, or the idle window was measured warmer than the job's gaps"));
 
         var checks = ReplayChecks(run, keys, notes, out double? maxError);
         return new RunEnergy(job.ValueJ, iter, opEnergy, gpu, idle, est.TimelinePowerW,
