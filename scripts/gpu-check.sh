@@ -92,7 +92,7 @@ GW=127.0.0.1:31790
 SILO_PID=$!
 for _ in $(seq 1 60); do grep -q "ready" "$OUT/cluster/silo.out" 2>/dev/null && break; sleep 0.5; done
 cat "$OUT/cluster/silo.out"
-"$MAGNETON" worker --cluster $GW --node gpu-check --gpu 0 --work-dir "$OUT/cluster/work" --python "$PY" \
+"$MAGNETON" worker --cluster $GW --node gpu-check --gpu 0 --work-dir "$OUT/cluster/work" --python "$PY" --allow-any-command \
     > "$OUT/cluster/worker.out" 2> "$OUT/cluster/worker.log" &
 WORKER_PID=$!
 for _ in $(seq 1 60); do grep -q "ready" "$OUT/cluster/worker.out" 2>/dev/null && break; sleep 0.5; done

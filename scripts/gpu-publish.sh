@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Publishes the magneton CLI self-contained for linux-x64 as one compressed file, for a GPU machine without the .NET
 # SDK: scripts/gpu-check.sh runs it from .tmp/gpu/magneton (carry .tmp/gpu along to the machine).
-# Not trimmed: trimming changes Orleans' behaviour (see ../shared/docs/toolchain-notes.md, section 7).
+# Not trimmed: trimming an Orleans app silently changes behaviour (IL2104 on Orleans.Core and Orleans.Serialization;
+# a trimmed client returned records missing members). Compressed: ~43 MiB instead of ~83 MiB.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEST=${1:-$ROOT/.tmp/gpu}

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Magneton.Core.Scaling;
@@ -12,96 +13,69 @@ namespace Magneton.Client;
 /// </summary>
 public static class BenchCommand
 {
-    const string Help = """
-        magneton bench --operators <N> [--json <file|->] [--pair <name>] [--samples <dir>] [--mode auto|decode|job]
-                       [--plant-every <k>] [--plant-at <i,j,...>] [--plant kernel|chain]
-                       [--out-dir <dir>] [--keep] [--reuse] [--no-python] [--python-max-mb <mb, default 1000>]
-
-        Builds two bundles of about N operators per side by repeating a real sample pair (default
-        llama-generate-null: its last decode step, with fresh values, shifted trace events and a consistent energy
-        pass; in every k-th added step (default 4) side A's SiLU runs the unvectorized kernel, 5x slower, or with
-        --plant chain an eager fp32 chain), writes them under a
-        temporary directory (removed afterwards unless --keep or --out-dir; --reuse measures the pair already in
-        --out-dir again), and prints
-        {"operators", "ingest_mb_s", "ingest_events_s", "match_ms", "compare_ms", "peak_mb", ...}:
-          ingest_mb_s     uncompressed trace JSON through the trace reader (gunzip, scan, reduce), one core
-          match_ms        value equivalence + segment matching + region assembly + detection
-          compare_ms      the whole comparison from the two directories (ingest, match, detect, diagnose, report)
-          peak_mb         peak resident memory of the measured work (MiB)
-        and python3's json.load of the same uncompressed trace (MB/s) with the ratio.
-
-        """;
-
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        int operators = 0, plantEvery = 4;
-        List<int>? plantAt = null;
-        string? json = null, samples = null, outDir = null;
-        string pair = "llama-generate-null";
-        var mode = ScalingMode.Auto;
-        var plantKind = PlantKind.Kernel;
-        bool keep = false, python = true, reuse = false;
-        double pythonMax = 1000;
-        for (int i = 0; i < args.Length; i++)
+        var operators = CliOptions.Value("--operators", "N", "operators per side, e.g. 100000, 100k or 1m", v =>
+            TryCount(v, out int n) && n >= 1 ? n : throw new UsageException($"--operators: '{v}' is not a positive count (e.g. 100000 or 100k or 1m)"));
+        operators.Required = true;
+        var json = CliOptions.Text("--json", "file|-", "also write the result to a file ('-': stdout only)");
+        var pair = CliOptions.Text("--pair", "name", "the sample pair to scale (default llama-generate-null)");
+        var samples = CliOptions.Text("--samples", "dir", "the samples directory (default: the repository's samples/)");
+        var mode = CliOptions.Value("--mode", "auto|decode|job", "what is repeated: decode steps, the whole job, or whichever fits (default auto)", v => v switch
         {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"option {args[i]} needs a value");
-            switch (args[i])
+            "auto" => ScalingMode.Auto,
+            "decode" => ScalingMode.DecodeSteps,
+            "job" => ScalingMode.Job,
+            _ => throw new UsageException($"--mode: '{v}' is not auto, decode or job"),
+        });
+        mode.DefaultValueFactory = _ => ScalingMode.Auto;
+        mode.CompletionSources.Clear(); // not the enum's own names: the values as typed
+        mode.CompletionSources.Add("auto", "decode", "job");
+        var plantEvery = CliOptions.Value("--plant-every", "k", "plant a difference in every k-th added step (default 4)", v =>
+            int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int k) ? k : throw new UsageException($"--plant-every: '{v}' is not a count"));
+        plantEvery.DefaultValueFactory = _ => 4;
+        var plantAt = CliOptions.Value<List<int>?>("--plant-at", "i,j,...", "plant at these occurrences instead", v =>
+            [.. v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(part =>
+                int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var at) ? at : throw new UsageException($"--plant-at: '{part}' is not an occurrence index"))]);
+        var plant = CliOptions.Value("--plant", "kernel|chain",
+            "what is planted: side A's SiLU runs the unvectorized kernel, 5x slower (kernel), or an eager fp32 chain (chain)", v => v switch
             {
-                case "-h" or "--help":
-                    await stdout.WriteAsync(Help).ConfigureAwait(false);
-                    return Program.Ok;
-                case "--operators":
-                    var n = Next();
-                    if (!TryCount(n, out operators) || operators < 1)
-                        throw new UsageException($"--operators: '{n}' is not a positive count (e.g. 100000 or 100k or 1m)");
-                    break;
-                case "--json": json = Next(); break;
-                case "--pair": pair = Next(); break;
-                case "--samples": samples = Next(); break;
-                case "--out-dir": outDir = Next(); break;
-                case "--keep": keep = true; break;
-                case "--reuse": reuse = true; break;
-                case "--no-python": python = false; break;
-                case "--python-max-mb":
-                    var m = Next();
-                    if (!double.TryParse(m, NumberStyles.Float, CultureInfo.InvariantCulture, out pythonMax))
-                        throw new UsageException($"--python-max-mb: '{m}' is not a number");
-                    break;
-                case "--plant-every":
-                    var k = Next();
-                    if (!int.TryParse(k, NumberStyles.None, CultureInfo.InvariantCulture, out plantEvery))
-                        throw new UsageException($"--plant-every: '{k}' is not a count");
-                    break;
-                case "--plant-at":
-                    var list = Next();
-                    plantAt = [];
-                    foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                        plantAt.Add(int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var at)
-                            ? at : throw new UsageException($"--plant-at: '{part}' is not an occurrence index"));
-                    break;
-                case "--plant":
-                    plantKind = Next() switch
-                    {
-                        "kernel" => PlantKind.Kernel,
-                        "chain" => PlantKind.Chain,
-                        var x => throw new UsageException($"--plant: '{x}' is not kernel or chain"),
-                    };
-                    break;
-                case "--mode":
-                    mode = Next() switch
-                    {
-                        "auto" => ScalingMode.Auto,
-                        "decode" => ScalingMode.DecodeSteps,
-                        "job" => ScalingMode.Job,
-                        var x => throw new UsageException($"--mode: '{x}' is not auto, decode or job"),
-                    };
-                    break;
-                default:
-                    throw new UsageException($"bench: unknown argument '{args[i]}' (see magneton bench --help)");
-            }
-        }
-        if (operators == 0) throw new UsageException("bench: --operators <N> is required (see magneton bench --help)");
+                "kernel" => PlantKind.Kernel,
+                "chain" => PlantKind.Chain,
+                _ => throw new UsageException($"--plant: '{v}' is not kernel or chain"),
+            });
+        plant.DefaultValueFactory = _ => PlantKind.Kernel;
+        plant.CompletionSources.Clear();
+        plant.CompletionSources.Add("kernel", "chain");
+        var outDir = CliOptions.Text("--out-dir", "dir", "write the bundles here (kept) instead of a temporary directory");
+        var keep = CliOptions.Flag("--keep", "keep the temporary directory");
+        var reuse = CliOptions.Flag("--reuse", "measure the pair already in --out-dir again");
+        var noPython = CliOptions.Flag("--no-python", "skip python3's json.load of the same trace");
+        var pythonMax = CliOptions.Value("--python-max-mb", "mb", "largest trace python3 loads (default 1000)", v =>
+            double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double mb) ? mb : throw new UsageException($"--python-max-mb: '{v}' is not a number"));
+        pythonMax.DefaultValueFactory = _ => 1000;
+        var command = new Command("bench",
+            "Builds two bundles of about N operators per side by repeating a real sample pair (its last decode step, with fresh "
+            + "values, shifted trace events and a consistent energy pass, with planted differences), and prints {\"operators\", "
+            + "\"ingest_mb_s\", \"ingest_events_s\", \"match_ms\", \"compare_ms\", \"peak_mb\", ...}: ingest_mb_s is uncompressed "
+            + "trace JSON through the trace reader on one core, match_ms value equivalence + segment matching + region assembly + "
+            + "detection, compare_ms the whole comparison from the two directories, peak_mb the peak resident memory of the measured "
+            + "work; and python3's json.load of the same uncompressed trace (MB/s) with the ratio.")
+        {
+            operators, json, pair, samples, mode, plantEvery, plantAt, plant, outDir, keep, reuse, noPython, pythonMax,
+        };
+        command.SetAction((pr, ct) => RunAsync(new Arguments(pr.GetValue(operators), pr.GetValue(json), pr.GetValue(pair) ?? "llama-generate-null",
+            pr.GetValue(samples), pr.GetValue(mode), pr.GetValue(plantEvery), pr.GetValue(plantAt), pr.GetValue(plant), pr.GetValue(outDir),
+            pr.GetValue(keep), pr.GetValue(reuse), !pr.GetValue(noPython), pr.GetValue(pythonMax)), stdout, stderr, ct));
+        return command;
+    }
 
+    internal sealed record Arguments(int Operators, string? Json, string Pair, string? Samples, ScalingMode Mode, int PlantEvery,
+        List<int>? PlantAt, PlantKind PlantKind, string? OutDir, bool Keep, bool Reuse, bool Python, double PythonMax);
+
+    internal static async Task<int> RunAsync(Arguments a, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var (operators, json, pair, samples, mode, plantEvery, plantAt, plantKind, outDir, keep, reuse, python, pythonMax) = a;
         string root = samples ?? FindSamples() ?? throw new UsageException("bench: samples/ not found; give --samples <dir>");
         string pairDir = Path.Combine(root, pair);
         if (!Directory.Exists(pairDir)) throw new UsageException($"bench: no sample pair '{pair}' in {root}");

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Magneton.Core.Bundles;
 using Magneton.Grains;
+using Magneton.Grains.Storage;
 
 namespace Magneton.Client;
 
@@ -9,9 +10,19 @@ namespace Magneton.Client;
 /// checked here first (read in full, so a malformed or oversized bundle is refused before it reaches a grain),
 /// then uploaded in chunks unless the cluster already holds the same files.
 /// </summary>
-public sealed class BundleUploader(IClusterClient client, TextWriter log)
+public sealed class BundleUploader
 {
-    public const string RunPrefix = "run:";
+
+    readonly ClusterConnection _connection;
+    readonly TextWriter _log;
+
+    public BundleUploader(ClusterConnection connection, TextWriter log)
+    {
+        _connection = connection;
+        _log = log;
+    }
+
+    public BundleUploader(IClusterClient client, TextWriter log) : this(ClusterConnection.Over(client), log) { }
 
     /// <summary>A local bundle that passed the checks, with its manifest: ready to upload.</summary>
     public sealed record CheckedBundle(string Path, BundleManifest Manifest);
@@ -22,10 +33,14 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
     /// </summary>
     public static async Task<CheckedBundle?> CheckAsync(string argument, CancellationToken ct)
     {
-        if (argument.StartsWith(RunPrefix, StringComparison.Ordinal)) return null;
+        if (RunArgument.Is(argument))
+        {
+            RunArgument.Id(argument); // a run: without a usable id is refused before any connection
+            return null;
+        }
         var path = RunIds.NormalizePath(argument);
         CheckSizes(path);
-        var bundle = await Task.Run(() => BundleReader.Read(path), ct).ConfigureAwait(false);
+        var bundle = await Task.Run(() => LocalBundle.Read(argument), ct).ConfigureAwait(false);
         return new CheckedBundle(path, await ManifestAsync(path, bundle.Dataflow.System, ct).ConfigureAwait(false));
     }
 
@@ -37,8 +52,8 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
     {
         if (bundle is null)
         {
-            var id = argument[RunPrefix.Length..];
-            if (await client.GetGrain<IRunGrain>(id).GetManifest().ConfigureAwait(false) is null)
+            var id = RunArgument.Id(argument);
+            if (await _connection.CallAsync(c => c.GetGrain<IRunGrain>(id).GetManifest(), ct).ConfigureAwait(false) is null)
                 throw new UsageException($"{argument}: no such run in the cluster (see magneton runs --cluster ...)");
             return RunRef.Stored(id);
         }
@@ -48,28 +63,28 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
     async Task<RunRef> UploadAsync(CheckedBundle bundle, CancellationToken ct)
     {
         var (path, manifest) = bundle;
-        var run = client.GetGrain<IRunGrain>(manifest.RunId);
-
         const int attempts = 3;
         for (int attempt = 1; ; attempt++)
         {
+            // From the connection's current client: it is made anew when its gateways went away.
+            var run = _connection.Client.GetGrain<IRunGrain>(manifest.RunId);
             try
             {
                 if (await run.BeginUpload(manifest).ConfigureAwait(false))
                 {
-                    await log.WriteLineAsync($"{manifest.RunId}: already in the cluster ({path})").ConfigureAwait(false);
+                    await _log.WriteLineAsync($"{RunArgument.Typed(manifest.RunId)}: already in the cluster ({path})").ConfigureAwait(false);
                     return RunRef.Stored(manifest.RunId);
                 }
                 foreach (var file in manifest.Files)
                     await SendAsync(run, path, file, ct).ConfigureAwait(false);
                 await run.CompleteUpload().ConfigureAwait(false);
-                await log.WriteLineAsync($"{manifest.RunId}: uploaded {Describe(manifest.TotalBytes)} from {path}").ConfigureAwait(false);
+                await _log.WriteLineAsync($"{RunArgument.Typed(manifest.RunId)}: uploaded {Describe(manifest.TotalBytes)} from {path}").ConfigureAwait(false);
                 return RunRef.Stored(manifest.RunId);
             }
             catch (Exception e) when (attempt < attempts && Transient.Is(e))
             {
                 // The silo holding the upload was lost, or storage hiccuped: start the upload again.
-                await log.WriteLineAsync($"{manifest.RunId}: upload interrupted ({Program.OneLine(e.Message)}); starting again").ConfigureAwait(false);
+                await _log.WriteLineAsync($"{RunArgument.Typed(manifest.RunId)}: upload interrupted ({Program.OneLine(e.Message)}); starting again").ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromSeconds(attempt), ct).ConfigureAwait(false);
             }
         }
@@ -98,7 +113,7 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
         foreach (var file in Directory.EnumerateFiles(directory))
         {
             var name = Path.GetFileName(file);
-            long length = new FileInfo(file).Length;
+            long length = LengthOf(file);
             if (BundleFiles.IsKnown(name) && length > BundleLimits.MaxFileBytes(name))
                 throw new UsageException($"{file}: is {BundleLimits.Describe(length)}; the cluster accepts at most {BundleLimits.Describe(BundleLimits.MaxFileBytes(name))}");
         }
@@ -112,12 +127,19 @@ public sealed class BundleUploader(IClusterClient client, TextWriter log)
         {
             var name = Path.GetFileName(file);
             if (!BundleFiles.IsKnown(name)) continue; // notes, logs: not part of the capture
-            long length = new FileInfo(file).Length;
             await using var s = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            long length = s.Length; // of the file itself: a symbolic link's own length is that of its target's name
             var hash = await SHA256.HashDataAsync(s, ct).ConfigureAwait(false);
             entries.Add(new BundleFileEntry(name, length, Convert.ToHexStringLower(hash)));
         }
         return new BundleManifest(BundleManifest.RunIdOf(entries), system, [.. entries], directory, DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>The length of a bundle file, following a symbolic link to the file it names.</summary>
+    static long LengthOf(string file)
+    {
+        var info = new FileInfo(file);
+        return info.LinkTarget is null ? info.Length : (info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo)?.Length ?? 0;
     }
 
     static string Describe(long bytes) => BundleLimits.Describe(bytes);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -15,49 +16,43 @@ namespace Magneton.Client;
 public static class CampaignCommand
 {
     public sealed record Arguments(string Baseline, IReadOnlyList<string> Versions, double Threshold, string? Json,
-        string? Cluster, bool FailOnWaste, bool Quiet, string? Html = null);
+        ClusterTarget? Cluster, bool FailOnWaste, bool Quiet, string? Html = null);
 
-    public static Arguments Parse(string[] args)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        string? baseline = null, json = null, cluster = null, html = null;
-        var versions = new List<string>();
-        double threshold = CompareArguments.DefaultThreshold;
-        bool failOnWaste = false, quiet = false;
-        for (int i = 0; i < args.Length; i++)
+        var baseline = CliOptions.Value<string?>("--baseline", "bundle", "the bundle every version is compared against (side a)", v => v);
+        baseline.Required = true;
+        var versions = new Argument<string[]>("versions")
         {
-            string a = args[i];
-            string Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"option {a} needs a value");
-            switch (a)
-            {
-                case "--baseline": baseline = Next(); break;
-                case "--json": json = Next(); break;
-                case "--html": html = Next(); break;
-                case "--cluster": cluster = Next(); ClusterEndpoints.Parse(cluster); break;
-                case "--threshold": threshold = CompareArguments.Parse(["x", "y", "--threshold", Next()]).Threshold; break;
-                case "--fail-on-waste": failOnWaste = true; break;
-                case "--quiet" or "-q": quiet = true; break;
-                default:
-                    if (a.StartsWith('-') && a != "-") throw new UsageException($"unknown option '{a}' for campaign (see magneton --help)");
-                    versions.Add(a);
-                    break;
-            }
-        }
-        if (baseline is null) throw new UsageException("campaign needs --baseline <bundle>: magneton campaign --baseline <bundle> <bundle>...");
-        if (versions.Count == 0) throw new UsageException("campaign needs at least one version bundle after the baseline");
-        return new Arguments(baseline, versions, threshold, json, cluster, failOnWaste, quiet, html);
+            HelpName = "bundle", Arity = ArgumentArity.OneOrMore, Description = "the versions, in order (side b of each comparison)",
+        };
+        var threshold = CliOptions.Threshold();
+        var json = CliOptions.Json("campaign report (schema magneton.campaign/1)");
+        var html = CliOptions.Html();
+        var failOnWaste = CliOptions.FailOnWaste();
+        var quiet = CliOptions.Quiet();
+        var cluster = new ClusterOptionSet(required: false, "run on a cluster through its gateway(s) instead of an embedded silo");
+        var command = new Command("campaign",
+            "Compares many versions of a system against one baseline, each as a comparison job; progress on stderr as versions "
+            + "finish, then a magneton.campaign/1 report with recurring causes and regressions.")
+        {
+            baseline, versions, threshold, json, html, failOnWaste, quiet,
+        };
+        cluster.AddTo(command);
+        command.SetAction((pr, ct) => RunAsync(new Arguments(pr.GetValue(baseline)!, pr.GetValue(versions)!, pr.GetValue(threshold),
+            pr.GetValue(json), cluster.Read(pr), pr.GetValue(failOnWaste), pr.GetValue(quiet), pr.GetValue(html)), stdout, stderr, ct));
+        return command;
     }
 
-    public static async Task<int> RunAsync(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    public static async Task<int> RunAsync(Arguments args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        if (argv is ["-h" or "--help", ..]) { await stdout.WriteAsync(Usage.Text).ConfigureAwait(false); return Program.Ok; }
-        var args = Parse(argv);
         var progress = args.Quiet ? TextWriter.Null : stderr;
         string? htmlFile = args.Html is null ? null : HtmlReportFile.Check(args.Html);
         var report = await ProgressDisplay.RunAsync(ProgressDisplay.IsInteractive(stderr, args.Quiet), progress, "campaign", async display =>
         {
-            await using var session = await ClientSession.OpenAsync(args.Cluster, [args.Baseline, .. args.Versions], display.Log, ct).ConfigureAwait(false);
+            await using var session = await ClientSession.OpenAsync(args.Cluster, [args.Baseline, .. args.Versions], display.Log, ct, checkLocal: false).ConfigureAwait(false);
             var request = new CampaignRequest(session.Runs[0], [.. session.Runs.Skip(1)], args.Threshold);
-            return await RunCampaignAsync(session.Client, WorkIds.Campaign(request), request, display.Log, ct, display.Campaign).ConfigureAwait(false);
+            return await RunCampaignAsync(session.Connection, WorkIds.Campaign(request), request, display.Log, ct, display.Campaign).ConfigureAwait(false);
         }).ConfigureAwait(false);
 
         string json = JsonSerializer.Serialize(report, ReportJson.Options);
@@ -73,21 +68,33 @@ public static class CampaignCommand
     }
 
     /// <summary>Starts (or finds) the campaign and polls it to the end, printing each newly finished version.</summary>
-    public static async Task<CampaignReport> RunCampaignAsync(IClusterClient client, string campaignId, CampaignRequest request,
+    public static Task<CampaignReport> RunCampaignAsync(IClusterClient client, string campaignId, CampaignRequest request,
+        TextWriter progress, CancellationToken ct, Action<CampaignStatus>? onStatus = null) =>
+        RunCampaignAsync(ClusterConnection.Over(client), campaignId, request, progress, ct, onStatus);
+
+    public static async Task<CampaignReport> RunCampaignAsync(ClusterConnection connection, string campaignId, CampaignRequest request,
         TextWriter progress, CancellationToken ct, Action<CampaignStatus>? onStatus = null)
     {
-        var campaign = client.GetGrain<ICampaignGrain>(campaignId);
-        var status = await ClusterJob.Retrying(() => campaign.Start(request), ct).ConfigureAwait(false);
+        ICampaignGrain Campaign(IClusterClient c) => c.GetGrain<ICampaignGrain>(campaignId);
+        var status = await connection.CallAsync(c => Campaign(c).Start(request), ct).ConfigureAwait(false);
         var printed = new HashSet<string>();
+        DateTime? stuckSince = null;
         while (true)
         {
             onStatus?.Invoke(status);
             foreach (var line in status.Recent.Where(printed.Add))
-                await progress.WriteLineAsync($"[{status.Done + status.Failed}/{status.Versions}] {line}").ConfigureAwait(false);
+                await progress.WriteLineAsync(line).ConfigureAwait(false);
             if (status.Finished) break;
-            status = await ClusterJob.Retrying(() => campaign.Wait(TimeSpan.FromSeconds(1)), ct).ConfigureAwait(false);
+            if (status.MissingRun is not null) throw new MagnetonUnavailableException(status.Problem!, status.MissingRun);
+            if (status.Problem is { } problem)
+            {
+                stuckSince ??= DateTime.UtcNow;
+                if (DateTime.UtcNow - stuckSince > connection.UnreachableFor) throw new MagnetonUnavailableException(problem);
+            }
+            else stuckSince = null;
+            status = await connection.CallAsync(c => Campaign(c).Wait(TimeSpan.FromSeconds(1)), ct).ConfigureAwait(false);
         }
-        return await ClusterJob.Retrying(() => campaign.GetReport(), ct).ConfigureAwait(false);
+        return await connection.CallAsync(c => Campaign(c).GetReport(), ct).ConfigureAwait(false);
     }
 
     static string Summary(CampaignReport r)

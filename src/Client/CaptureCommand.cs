@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Magneton.GpuWorker.Capture;
 using Magneton.GpuWorker.Nvml;
@@ -13,35 +14,78 @@ namespace Magneton.Client;
 /// </summary>
 public static class CaptureCommand
 {
-    public const string Help = """
-        magneton capture --system <name> --out <dir> [options] -- <python command...>
+    internal static Command Definition(TextWriter stdout, TextWriter stderr) =>
+        Definition((options, cluster, ct) => RunAsync(options, cluster, stdout, stderr, ct));
 
-        Runs the command (python script.py args, script.py args, or -m module args) under the Magneton probe
-        while sampling the GPU's energy counter, and writes a capture bundle to <dir> (a new directory). The script
-        declares its job with magneton_probe.workload(step, ...) (see src/GpuWorker/probe/README.md).
-
-        options:
-          --system <name>       name of the system, recorded in the bundle (required)
-          --out <dir>           bundle directory to create (required; must be new or empty)
-          --cluster <h:p>       also upload the bundle to a cluster and print its run id
-          --gpu <n>             NVML index of the GPU to sample (default 0); the job runs on it
-                                (CUDA_VISIBLE_DEVICES is set to its UUID unless already set)
-          --python <path>       interpreter for `script.py` / `-m` commands (default: MAGNETON_PYTHON or python3)
-          --probe-path <dir>    directory put on PYTHONPATH so magneton_probe imports without pip
-                                (default: MAGNETON_PROBE_PATH)
-
-        """ + ProbeOptionsHelp + "\n";
-
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    /// <summary>The capture options a command line means, read by the command's own definition (for tests and tools).</summary>
+    internal static CaptureOptions ParseOptions(IReadOnlyList<string> args)
     {
-        var (options, cluster, help) = Parse(args);
-        if (help)
+        CaptureOptions? parsed = null;
+        var command = Definition((options, _, _) => { parsed = options; return Task.FromResult(Program.Ok); });
+        Cli.Parse(command, args).Invoke();
+        return parsed ?? throw new InvalidOperationException("capture parsed without running its action");
+    }
+
+    static Command Definition(Func<CaptureOptions, ClusterTarget?, CancellationToken, Task<int>> run)
+    {
+        var system = CliOptions.Text("--system", "name", "name of the system, recorded in the bundle");
+        system.Required = true;
+        var outDir = CliOptions.Text("--out", "dir", "bundle directory to create (must be new or empty)");
+        outDir.Required = true;
+        var cluster = new ClusterOptionSet(required: false, "also upload the bundle to a cluster and print its run id");
+        var gpu = CliOptions.Value("--gpu", "n",
+            "NVML index of the GPU to sample (default 0); the job runs on it (CUDA_VISIBLE_DEVICES is set to its UUID unless already set)",
+            CliOptions.Index("--gpu"));
+        var python = CliOptions.Text("--python", "path", "interpreter for `script.py` / `-m` commands (default: MAGNETON_PYTHON or python3)");
+        var probePath = CliOptions.Text("--probe-path", "dir",
+            "directory put on PYTHONPATH so magneton_probe imports without pip (default: MAGNETON_PROBE_PATH)");
+        var device = CliOptions.Value("--device", "cuda|cpu",
+            "where the job runs (default cuda). cpu: no GPU, no NVML, no energy, no replay; the bundle says so, and compare "
+            + "reports matching, regions, causes and CPU time", ParseDevice);
+        var probe = new ProbeOptionSet();
+        var tail = new CommandTail("magneton capture --system NAME --out DIR -- python script.py");
+        var command = new Command("capture",
+            "Runs the command (python script.py args, script.py args, or -m module args) under the Magneton probe while sampling "
+            + "the GPU's energy counter, and writes a capture bundle to --out (a new directory). The script declares its job with "
+            + "magneton_probe.workload(step, ...) (see src/GpuWorker/probe/README.md).")
         {
-            await stdout.WriteAsync(Help).ConfigureAwait(false);
-            return Program.Ok;
-        }
-        if (cluster is not null) ClusterEndpoints.Parse(cluster);
+            system, outDir, gpu, device, python, probePath,
+        };
+        cluster.AddTo(command);
+        probe.AddTo(command);
+        command.Add(tail);
+        command.SetAction((pr, ct) => run(new CaptureOptions
+        {
+            System = pr.GetValue(system)!, OutDir = pr.GetValue(outDir)!, Command = pr.GetValue(tail)!, Python = pr.GetValue(python),
+            Gpu = pr.GetValue(gpu), Device = pr.GetValue(device), ProbeArguments = probe.Read(pr), ProbePath = pr.GetValue(probePath),
+        }, cluster.Read(pr), ct));
+        return command;
+    }
+
+    public static async Task<int> RunAsync(CaptureOptions options, ClusterTarget? cluster, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
         CheckCommand(options.Command, options.Python); // a bad command is refused before NVML or Python start
+
+        CaptureResult result;
+        if (options.Device == Magneton.Core.Bundles.CaptureDevice.Cpu)
+        {
+            await stderr.WriteLineAsync("magneton capture: on the CPU (no GPU energy is measured); running the probe").ConfigureAwait(false);
+            try
+            {
+                using var none = new NoSampler();
+                result = await new CaptureRunner(stdout, stderr).RunAsync(options, none, null, ct).ConfigureAwait(false);
+            }
+            catch (CaptureException e)
+            {
+                await stderr.WriteLineAsync("magneton: error: " + Program.OneLine(e.Message)).ConfigureAwait(false);
+                return e.ExitCode;
+            }
+            await stdout.WriteLineAsync(string.Format(CultureInfo.InvariantCulture,
+                "captured {0} on the CPU (no GPU energy measured): {1} operators; baseline {2:0.000} ms per iteration{3}",
+                result.OutDir, result.Operators, result.BaselineIterationSeconds * 1e3,
+                result.OverheadFraction is double o ? string.Format(CultureInfo.InvariantCulture, "; profiler-pass overhead {0:+0.0;-0.0} %", o * 100) : "")).ConfigureAwait(false);
+            return await UploadAsync(result, cluster, stdout, stderr, ct).ConfigureAwait(false);
+        }
 
         NvmlSession nvml;
         try
@@ -52,7 +96,6 @@ public static class CaptureCommand
         {
             return await PowerCommand.NvmlErrorAsync(e, stderr).ConfigureAwait(false);
         }
-        CaptureResult result;
         using (nvml)
         {
             var device = SampledGpus(nvml, options.Gpu).Usable.Single();
@@ -78,66 +121,34 @@ public static class CaptureCommand
             result.BaselineIterationEnergyJ,
             result.OverheadFraction is double f ? string.Format(inv, "; energy-pass overhead {0:+0.0;-0.0} %", f * 100) : "")).ConfigureAwait(false);
 
+        return await UploadAsync(result, cluster, stdout, stderr, ct).ConfigureAwait(false);
+    }
+
+    static async Task<int> UploadAsync(CaptureResult result, ClusterTarget? cluster, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
         if (cluster is not null)
         {
             var checkedBundle = await BundleUploader.CheckAsync(result.OutDir, ct).ConfigureAwait(false);
             await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
             var run = await new BundleUploader(connection.Client, stderr).ResolveAsync(result.OutDir, checkedBundle, ct).ConfigureAwait(false);
-            await stdout.WriteLineAsync("run:" + run.RunId).ConfigureAwait(false);
+            await stdout.WriteLineAsync(RunArgument.Typed(run.RunId)).ConfigureAwait(false);
         }
         return Program.Ok;
     }
 
-    internal static (CaptureOptions Options, string? Cluster, bool Help) Parse(string[] args)
+    static Magneton.Core.Bundles.CaptureDevice ParseDevice(string text) => text switch
     {
-        string? system = null, outDir = null, cluster = null, python = null, probePath = null;
-        int gpu = 0;
-        var probeArgs = new List<string>();
-        int i = 0;
-        for (; i < args.Length; i++)
-        {
-            var a = args[i];
-            if (a == "--") break;
-            switch (a)
-            {
-                case "-h" or "--help":
-                    return (null!, null, true);
-                case "--system":
-                    system = Value(args, ref i);
-                    break;
-                case "--out":
-                    outDir = Value(args, ref i);
-                    break;
-                case "--cluster":
-                    cluster = Value(args, ref i);
-                    break;
-                case "--python":
-                    python = Value(args, ref i);
-                    break;
-                case "--probe-path":
-                    probePath = Value(args, ref i);
-                    break;
-                case "--gpu":
-                    gpu = NonNegative(a, Value(args, ref i));
-                    break;
-                case var _ when ProbeOption(args, ref i, probeArgs):
-                    break;
-                default:
-                    throw new UsageException(a.StartsWith('-')
-                        ? $"unknown option '{a}' for capture (see magneton capture --help)"
-                        : $"unexpected argument '{a}': the command to capture goes after -- (magneton capture --system NAME --out DIR -- python script.py)");
-            }
-        }
-        if (system is null) throw new UsageException("capture needs --system NAME (the name recorded in the bundle)");
-        if (outDir is null) throw new UsageException("capture needs --out DIR (the bundle directory to write)");
-        if (i >= args.Length - 1)
-            throw new UsageException("capture needs the command after --: magneton capture --system NAME --out DIR -- python script.py [args]");
-        var options = new CaptureOptions
-        {
-            System = system, OutDir = outDir, Command = args[(i + 1)..], Python = python, Gpu = gpu,
-            ProbeArguments = probeArgs, ProbePath = probePath,
-        };
-        return (options, cluster, false);
+        "cuda" => Magneton.Core.Bundles.CaptureDevice.Gpu,
+        "cpu" => Magneton.Core.Bundles.CaptureDevice.Cpu,
+        _ => throw new UsageException($"option --device needs cuda or cpu, got '{text}'"),
+    };
+
+    /// <summary>A CPU capture samples nothing.</summary>
+    sealed class NoSampler : ICaptureSampler
+    {
+        public void Start() { }
+        public Magneton.Core.Bundles.PowerSamples Stop() => new([], [], [], []);
+        public void Dispose() { }
     }
 
     /// <summary>A command the probe cannot run (not Python, no script) as a one-line usage error.</summary>
@@ -168,49 +179,4 @@ public static class CaptureCommand
             throw new UsageException($"GPU {asked[0].Index} ({asked[0].Name}) has no energy counter (Volta or later is needed)");
         return (usable, asked.Where(d => !d.HasEnergyCounter).ToList());
     }
-
-    /// <summary>The probe's own options (shared by capture and submit); false when args[i] is not one.</summary>
-    internal static bool ProbeOption(string[] args, ref int i, List<string> probeArgs)
-    {
-        var a = args[i];
-        switch (a)
-        {
-            case "--iterations" or "--replay-repeat":
-                probeArgs.Add(a);
-                probeArgs.Add(NonNegative(a, Value(args, ref i)).ToString(CultureInfo.InvariantCulture));
-                return true;
-            case "--replay-budget" or "--baseline-seconds":
-                var v = Value(args, ref i);
-                if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !(s > 0))
-                    throw new UsageException($"option {a} needs a positive number of seconds, got '{v}'");
-                probeArgs.Add(a);
-                probeArgs.Add(v);
-                return true;
-            case "--no-replay":
-                probeArgs.Add(a);
-                return true;
-            default:
-                return false;
-        }
-    }
-
-    /// <summary>Help lines of the probe options, shared by capture and submit.</summary>
-    internal const string ProbeOptionsHelp = """
-          --iterations <n>      energy-pass iterations (default: about 0.6 s of the job)
-          --no-replay           skip the per-operator replay (operator power from the timeline only)
-          --replay-repeat <n>   replay the n longest operators twice (repeatability check)
-          --replay-budget <s>   seconds for all replays together (default 240)
-          --baseline-seconds <s> length of the uninstrumented baseline (default 2)
-        """;
-
-    internal static string Value(string[] args, ref int i)
-    {
-        if (i + 1 >= args.Length || args[i + 1] == "--") throw new UsageException($"option {args[i]} needs a value");
-        return args[++i];
-    }
-
-    internal static int NonNegative(string option, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n)
-            ? n
-            : throw new UsageException($"option {option} needs a non-negative integer, got '{value}'");
 }

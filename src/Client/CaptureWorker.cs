@@ -19,6 +19,8 @@ public sealed record CaptureWorkerOptions
     public bool KeepBundles { get; init; }
     public string? Python { get; init; }
     public string? ProbePath { get; init; }
+    /// <summary>What this node runs: its workload file's workloads, and any command only with --allow-any-command.</summary>
+    public required JobPolicy Policy { get; init; }
 }
 
 /// <summary>One GPU of the node as a worker sees it: what it tells the scheduler, and how to sample its energy.</summary>
@@ -47,7 +49,7 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
 
     public async Task<WorkerTotals> RunAsync(CancellationToken stop)
     {
-        CaptureJob? job = null;
+        CaptureAssignment? job = null;
         Task? running = null;
         using var jobStop = new CancellationTokenSource();
         string? reported = null;
@@ -61,13 +63,13 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
                 (job, running, reported) = (null, null, null);
             }
 
-            CaptureJob? next = null;
+            CaptureAssignment? next = null;
             try
             {
-                next = await _scheduler.Heartbeat(new WorkerInfo(WorkerId, options.Node, [slot.Gpu], job?.JobId)).ConfigureAwait(false);
+                next = await _scheduler.Heartbeat(new WorkerInfo(WorkerId, options.Node, [slot.Gpu], job?.Job.JobId)).ConfigureAwait(false);
                 if (job is not null && _probeOutput.Latest is { } line && line != reported)
                 {
-                    await _scheduler.Progress(WorkerId, job.JobId, line).ConfigureAwait(false);
+                    await _scheduler.Progress(job.Job.JobId, job.Token, line).ConfigureAwait(false);
                     reported = line;
                 }
                 if (unreachable) log.LogInformation("{Worker}: the cluster answers again", WorkerId);
@@ -103,27 +105,46 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
         return new WorkerTotals(_done, _failed, _released);
     }
 
-    async Task RunJobAsync(CaptureJob job, CancellationToken stop)
+    async Task RunJobAsync(CaptureAssignment assignment, CancellationToken stop)
     {
+        var (job, token) = (assignment.Job, assignment.Token);
         var spec = job.Spec;
         var outDir = Path.Combine(options.WorkDir, "captures", $"{job.JobId}-{job.Attempts}");
-        log.LogInformation("{Worker}: {Job} (attempt {Attempt}) system={System}: {Command}",
-            WorkerId, job.JobId, job.Attempts, spec.System, string.Join(' ', spec.Command));
+        AllowedJob allowed;
+        try
+        {
+            CheckProbeArguments(spec.ProbeArguments ?? []);
+            allowed = options.Policy.Resolve(spec.Workload, spec.Arguments ?? [], spec.Command);
+        }
+        catch (JobRefusedException e)
+        {
+            // Refused before anything starts: the submitter reads why in the job's error.
+            Interlocked.Increment(ref _failed);
+            log.LogWarning("{Worker}: {Job} refused: {Reason}", WorkerId, job.JobId, e.Message);
+            await ReportAsync(() => _scheduler.Fail(job.JobId, token, $"refused by {WorkerId}: {e.Message}"), job).ConfigureAwait(false);
+            return;
+        }
+        // The command line is logged by name only: its arguments are the submitter's and may hold secrets.
+        log.LogInformation("{Worker}: {Job} (attempt {Attempt}) system={System}: {What}",
+            WorkerId, job.JobId, job.Attempts, spec.System, spec.Workload is { } w ? "workload " + w : "command " + spec.Command[0]);
         bool uploaded = false;
         if (Directory.Exists(outDir)) TryDelete(outDir); // left by this node's worker before a crash: not a result
         try
         {
+            var environment = new Dictionary<string, string>(allowed.Environment);
+            foreach (var (name, value) in ProbeLauncher.PinToGpu(slot.Gpu.Uuid)) environment[name] = value;
             var capture = new CaptureOptions
             {
                 System = spec.System,
                 OutDir = outDir,
-                Command = spec.Command,
+                Command = allowed.Command,
                 ProbeArguments = spec.ProbeArguments ?? [],
                 Python = options.Python,
                 ProbePath = options.ProbePath,
                 Gpu = slot.Gpu.Index,
-                WorkingDirectory = options.WorkDir,
-                Environment = ProbeLauncher.PinToGpu(slot.Gpu.Uuid),
+                WorkingDirectory = allowed.WorkingDirectory ?? options.WorkDir,
+                Environment = environment,
+                InheritEnvironment = false,
             };
             CaptureResult result;
             using (var sampler = slot.NewSampler())
@@ -133,7 +154,7 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
             var checkedBundle = await BundleUploader.CheckAsync(outDir, stop).ConfigureAwait(false);
             var run = await new BundleUploader(client, output).ResolveAsync(outDir, checkedBundle, stop).ConfigureAwait(false);
             uploaded = true;
-            await Transient.RetryAsync(() => _scheduler.Complete(WorkerId, job.JobId, run.RunId), log, $"{job.JobId}: reporting run {run.RunId}")
+            await Transient.RetryAsync(() => _scheduler.Complete(job.JobId, token, run.RunId), log, $"{job.JobId}: reporting run {run.RunId}")
                 .ConfigureAwait(false);
             Interlocked.Increment(ref _done);
             log.LogInformation("{Worker}: {Job} done: run {Run} ({Operators} operators, {Replay} replay items, {Samples} NVML samples)",
@@ -144,7 +165,7 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
             Interlocked.Increment(ref _released);
             log.LogInformation("{Worker}: {Job}: worker stopping; the capture was stopped and the job handed back", WorkerId, job.JobId);
             TryDelete(outDir); // half a capture; the job runs again from the start
-            await ReportAsync(() => _scheduler.Release(WorkerId, job.JobId, $"worker {WorkerId} stopped"), job).ConfigureAwait(false);
+            await ReportAsync(() => _scheduler.Release(job.JobId, token, $"worker {WorkerId} stopped"), job).ConfigureAwait(false);
         }
         catch (Exception e) when (!ClusterTrouble(e))
         {
@@ -157,7 +178,7 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
             // "see its messages above" is on the node; the submitter sees the last of them here.
             if (e is CaptureException && _probeOutput.LastError is { } last) reason += $"; last error output: {last}";
             log.LogWarning("{Worker}: {Job} failed: {Reason} (kept in {Dir})", WorkerId, job.JobId, reason, outDir);
-            await ReportAsync(() => _scheduler.Fail(WorkerId, job.JobId, reason), job).ConfigureAwait(false);
+            await ReportAsync(() => _scheduler.Fail(job.JobId, token, reason), job).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -169,6 +190,19 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
         finally
         {
             if (uploaded && !options.KeepBundles) TryDelete(outDir);
+        }
+    }
+
+    /// <summary>The probe options of a job: only those <c>magneton submit</c> takes (never --out, say), with valid values.</summary>
+    static void CheckProbeArguments(string[] probeArguments)
+    {
+        try
+        {
+            ProbeOptionSet.Check(probeArguments);
+        }
+        catch (UsageException e)
+        {
+            throw new JobRefusedException("probe options of the job: " + e.Message);
         }
     }
 

@@ -12,31 +12,37 @@ public sealed class ClientSession : IAsyncDisposable
 {
     readonly IAsyncDisposable _owner;
 
-    ClientSession(IAsyncDisposable owner, IClusterClient client, IReadOnlyList<RunRef> runs, bool embedded)
+    ClientSession(IAsyncDisposable owner, ClusterConnection connection, IReadOnlyList<RunRef> runs, bool embedded)
     {
         _owner = owner;
-        Client = client;
+        Connection = connection;
         Runs = runs;
         Embedded = embedded;
     }
 
-    public IClusterClient Client { get; }
+    /// <summary>Grain calls of the command: retried, and on a cluster reconnected when its gateways go away.</summary>
+    public ClusterConnection Connection { get; }
+    public IClusterClient Client => Connection.Client;
     /// <summary>One run per bundle argument, in order.</summary>
     public IReadOnlyList<RunRef> Runs { get; }
     public bool Embedded { get; }
 
-    public static async Task<ClientSession> OpenAsync(string? cluster, IReadOnlyList<string> bundles, TextWriter log, CancellationToken ct)
+    /// <param name="checkLocal">read local bundles here before the embedded silo starts (errors naming the bundle); a
+    /// campaign leaves a broken version to its comparison, which fails alone</param>
+    public static async Task<ClientSession> OpenAsync(ClusterTarget? cluster, IReadOnlyList<string> bundles, TextWriter log, CancellationToken ct,
+        bool checkLocal = true)
     {
         if (cluster is null)
         {
             foreach (var b in bundles)
             {
-                if (b.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+                if (RunArgument.Is(b))
                     throw new UsageException($"{b}: stored runs are in a cluster; add --cluster host:port");
                 if (!Directory.Exists(b)) throw new UsageException($"{b}: bundle not found (no such directory)");
             }
-            var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
-            return new ClientSession(silo, silo.Client, [.. bundles.Select(RunRef.Local)], embedded: true);
+            if (checkLocal) await LocalBundle.CheckAllAsync(bundles, ct).ConfigureAwait(false); // before the silo starts
+            var silo = await EmbeddedSilo.StartAsync(CliLogging.Configure, ct).ConfigureAwait(false);
+            return new ClientSession(silo, ClusterConnection.Over(silo.Client), [.. bundles.Select(RunRef.Local)], embedded: true);
         }
 
         // Bad input is refused here, before any connection: nothing malformed or oversized reaches a grain.
@@ -45,10 +51,10 @@ public sealed class ClientSession : IAsyncDisposable
         var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
         try
         {
-            var uploader = new BundleUploader(connection.Client, log);
+            var uploader = new BundleUploader(connection, log);
             var runs = new List<RunRef>();
             for (int i = 0; i < bundles.Count; i++) runs.Add(await uploader.ResolveAsync(bundles[i], checks[i], ct).ConfigureAwait(false));
-            return new ClientSession(connection, connection.Client, runs, embedded: false);
+            return new ClientSession(connection, connection, runs, embedded: false);
         }
         catch
         {

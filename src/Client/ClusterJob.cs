@@ -5,61 +5,101 @@ namespace Magneton.Client;
 
 /// <summary>
 /// A comparison on a running cluster: upload (or name) both runs, start the job, poll it to the end and fetch
-/// the report. Polling is what carries a job through the loss of a silo: a poll that fails is retried, and the
-/// retry reactivates the job grain on a surviving silo, which resumes from its persisted progress.
+/// the report. Polling is what carries a job through the loss of a silo: a poll that fails is retried (see
+/// <see cref="ClusterConnection.CallAsync"/>), and the retry reactivates the job grain on a surviving silo, which
+/// resumes from its persisted progress. A job that waits for a run its store lost gets the bundle again from
+/// this client when it holds it.
 /// </summary>
 public static class ClusterJob
 {
-    /// <summary>How long polls may keep failing in a row before the client gives up.</summary>
-    public static TimeSpan UnreachableFor { get; set; } = TimeSpan.FromMinutes(2);
+    /// <summary>Uploads of one lost run before the client gives up on it.</summary>
+    const int MaxUploadsAgain = 2;
 
-    public static async Task<ComparisonReport> CompareAsync(string cluster, string bundleA, string bundleB, double threshold,
-        TextWriter log, CancellationToken ct, Action<JobStatus>? onStatus = null)
+    public static async Task<ComparisonReport> CompareAsync(ClusterTarget cluster, string bundleA, string bundleB, double threshold,
+        TextWriter log, CancellationToken ct, Action<JobStatus>? onStatus = null, bool cancelOnStop = false)
     {
         // Bad input is refused here, before any connection: nothing malformed or oversized reaches a grain.
         var checkedA = await BundleUploader.CheckAsync(bundleA, ct).ConfigureAwait(false);
         var checkedB = await BundleUploader.CheckAsync(bundleB, ct).ConfigureAwait(false);
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
-        var uploader = new BundleUploader(connection.Client, log);
+        var uploader = new BundleUploader(connection, log);
         var a = await uploader.ResolveAsync(bundleA, checkedA, ct).ConfigureAwait(false);
         var b = await uploader.ResolveAsync(bundleB, checkedB, ct).ConfigureAwait(false);
+        var held = new[] { checkedA, checkedB }.OfType<BundleUploader.CheckedBundle>().ToDictionary(c => c.Manifest.RunId);
         var request = new CompareRequest(a, b, threshold);
-        return await RunAsync(connection.Client, request, log, ct, onStatus).ConfigureAwait(false);
+        return await RunAsync(connection, request, log, ct, onStatus, cancelOnStop,
+            async (runId, token) =>
+            {
+                if (!held.TryGetValue(runId, out var bundle)) return false;
+                await uploader.ResolveAsync(bundle.Path, bundle, token).ConfigureAwait(false);
+                return true;
+            }).ConfigureAwait(false);
     }
+
+    /// <summary>A comparison through a client this process already has (a test cluster's).</summary>
+    public static Task<ComparisonReport> RunAsync(IClusterClient client, CompareRequest request, TextWriter log, CancellationToken ct,
+        Action<JobStatus>? onStatus = null) =>
+        RunAsync(ClusterConnection.Over(client), request, log, ct, onStatus);
 
     /// <param name="onStatus">called after each poll (a live progress display); polls are then more frequent</param>
-    public static async Task<ComparisonReport> RunAsync(IClusterClient client, CompareRequest request, TextWriter log, CancellationToken ct,
-        Action<JobStatus>? onStatus = null)
+    /// <param name="cancelOnStop">when <paramref name="ct"/> is cancelled (Ctrl-C, --timeout), also cancel the job in the cluster</param>
+    /// <param name="uploadAgain">uploads a run the store lost, if this client holds its bundle (false: it does not)</param>
+    public static async Task<ComparisonReport> RunAsync(ClusterConnection connection, CompareRequest request, TextWriter log,
+        CancellationToken ct, Action<JobStatus>? onStatus = null, bool cancelOnStop = false,
+        Func<string, CancellationToken, Task<bool>>? uploadAgain = null)
     {
-        var job = client.GetGrain<IMatchingJobGrain>(WorkIds.Job(request));
-        var status = await Retrying(() => job.Start(request), ct).ConfigureAwait(false);
-        var poll = TimeSpan.FromSeconds(onStatus is null ? 2 : 0.5);
-        onStatus?.Invoke(status);
-        while (!status.Finished)
+        var jobId = WorkIds.Job(request);
+        IMatchingJobGrain Job(IClusterClient c) => c.GetGrain<IMatchingJobGrain>(jobId);
+        try
         {
-            status = await Retrying(() => job.Wait(poll), ct).ConfigureAwait(false);
+            var status = await connection.CallAsync(c => Job(c).Start(request), ct).ConfigureAwait(false);
+            var poll = TimeSpan.FromSeconds(onStatus is null ? 2 : 0.5);
+            var uploads = new Dictionary<string, int>();
+            DateTime? stuckSince = null;
             onStatus?.Invoke(status);
+            while (!status.Finished)
+            {
+                if (status.MissingRun is { } missing)
+                {
+                    uploads[missing] = uploads.GetValueOrDefault(missing) + 1;
+                    if (uploads[missing] > MaxUploadsAgain || uploadAgain is null || !await uploadAgain(missing, ct).ConfigureAwait(false))
+                        throw new MagnetonUnavailableException(status.Problem ?? $"run:{missing}: the cluster's store does not hold this run's bundle; upload it again", missing);
+                    await log.WriteLineAsync($"{missing}: the cluster's store had lost this run; uploaded it again").ConfigureAwait(false);
+                    status = await connection.CallAsync(c => Job(c).Start(request), ct).ConfigureAwait(false);
+                    continue;
+                }
+                if (status.Problem is { } problem)
+                {
+                    // The job stopped for a reason that may pass (storage down); each poll takes it up again.
+                    stuckSince ??= DateTime.UtcNow;
+                    if (DateTime.UtcNow - stuckSince > connection.UnreachableFor) throw new MagnetonUnavailableException(problem);
+                }
+                else stuckSince = null;
+                status = await connection.CallAsync(c => Job(c).Wait(poll), ct).ConfigureAwait(false);
+                onStatus?.Invoke(status);
+            }
+            if (status.Resumes > 0)
+                await log.WriteLineAsync($"{status.JobId}: resumed {status.Resumes} time(s) after losing a silo").ConfigureAwait(false);
+            return await connection.CallAsync(c => Job(c).GetReport(), ct).ConfigureAwait(false);
         }
-        if (status.Resumes > 0)
-            await log.WriteLineAsync($"{status.JobId}: resumed {status.Resumes} time(s) after losing a silo").ConfigureAwait(false);
-        return await Retrying(() => job.GetReport(), ct).ConfigureAwait(false);
+        catch (OperationCanceledException) when (cancelOnStop && ct.IsCancellationRequested)
+        {
+            await CancelAsync(connection, jobId, log).ConfigureAwait(false);
+            throw;
+        }
     }
 
-    internal static async Task<T> Retrying<T>(Func<Task<T>> call, CancellationToken ct)
+    /// <summary>Asks the cluster to stop the job; gives up after a second (the client is ending).</summary>
+    static async Task CancelAsync(ClusterConnection connection, string jobId, TextWriter log)
     {
-        var firstFailure = (DateTime?)null;
-        while (true)
+        try
         {
-            try
-            {
-                return await call().ConfigureAwait(false);
-            }
-            catch (Exception e) when (Transient.Is(e) && !ct.IsCancellationRequested)
-            {
-                firstFailure ??= DateTime.UtcNow;
-                if (DateTime.UtcNow - firstFailure > UnreachableFor) throw;
-                await Task.Delay(500, ct).ConfigureAwait(false);
-            }
+            await connection.Client.GetGrain<IMatchingJobGrain>(jobId).Cancel().WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            await log.WriteLineAsync($"{jobId}: cancelled in the cluster").ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException || Transient.Is(e))
+        {
+            await log.WriteLineAsync($"{jobId}: could not cancel it in the cluster ({Program.OneLine(e.Message)})").ConfigureAwait(false);
         }
     }
 }

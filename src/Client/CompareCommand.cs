@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -12,6 +13,41 @@ public static class CompareCommand
 {
     public static System.Text.Json.JsonSerializerOptions ReportJson => Magneton.Core.Reporting.ReportJson.Options;
 
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
+    {
+        var a = new Argument<string>("bundleA") { Description = "side a: a capture bundle directory, run:<id> on a cluster, or a profiler trace" };
+        var b = new Argument<string>("bundleB") { Description = "side b, the same kind as side a" };
+        var threshold = CliOptions.Threshold();
+        var json = CliOptions.Json("report (schema magneton.report/1)");
+        var html = CliOptions.Html();
+        var failOnWaste = CliOptions.FailOnWaste();
+        var step = CliOptions.Value<int?>("--step", "N",
+            "two profiler traces: compare ProfilerStep#N (default: each side's last complete step)", v => CliOptions.Index("--step")(v));
+        var rank = CliOptions.Value<int?>("--rank", "R",
+            "two multi-rank profiler traces: compare rank R (default: the lowest rank)", v => CliOptions.Index("--rank")(v));
+        var quiet = CliOptions.Quiet();
+        var timeout = CliOptions.Value<double?>("--timeout", "s",
+            $"with --cluster: end with one line (exit 2) when no result came within this many seconds (default {CompareArguments.DefaultTimeout.TotalSeconds:0})",
+            v => CliOptions.Seconds("--timeout", 7 * 86400)(v));
+        var cancel = CliOptions.Flag("--cancel", "with --cluster: Ctrl-C or SIGTERM also cancels the comparison in the cluster");
+        var cluster = new ClusterOptionSet(required: false,
+            "run on a cluster through its gateway(s) host:port[,host:port] instead of an embedded silo; local bundles are "
+            + "checked here, then uploaded to the cluster's store (once: the run id is the hash of the files); run:<id> names a stored run");
+        var command = new Command("compare",
+            "Compares two capture bundles of systems that do the same job: matches their equivalent subgraphs by tensor values and "
+            + "reports where one side spends more GPU energy for the same result, and why. Two plain PyTorch profiler traces (*.json, "
+            + "*.json.gz, or directories of per-rank traces) are compared by operator name and call-tree position within one step "
+            + "instead (GPU time only).")
+        {
+            a, b, threshold, json, html, failOnWaste, step, rank, quiet, timeout, cancel,
+        };
+        cluster.AddTo(command);
+        command.SetAction((pr, ct) => RunAsync(new CompareArguments(pr.GetValue(a)!, pr.GetValue(b)!, pr.GetValue(threshold), pr.GetValue(json),
+            pr.GetValue(failOnWaste), pr.GetValue(quiet), cluster.Read(pr), pr.GetValue(html), pr.GetValue(step), pr.GetValue(rank),
+            pr.GetValue(timeout) is double t ? TimeSpan.FromSeconds(t) : null, pr.GetValue(cancel)), stdout, stderr, ct));
+        return command;
+    }
+
     public static async Task<int> RunAsync(CompareArguments args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
     {
         // Check what can be checked before any silo is involved: bad input fails fast.
@@ -22,8 +58,7 @@ public static class CompareCommand
         ComparisonReport report = TraceCompareCommand.Applies(args)
             ? await Task.Run(() => TraceCompareCommand.Compare(args, ct), ct).ConfigureAwait(false)
             : args.Cluster is { } cluster
-            ? await ProgressDisplay.RunAsync(ProgressDisplay.IsInteractive(stderr, args.Quiet), stderr, "compare",
-                p => ClusterJob.CompareAsync(cluster, args.BundleA, args.BundleB, args.Threshold, p.Log, ct, p.Job)).ConfigureAwait(false)
+            ? await CompareOnClusterAsync(cluster, args, stderr, ct).ConfigureAwait(false)
             : await CompareEmbeddedAsync(args, ct).ConfigureAwait(false);
 
         string json = JsonSerializer.Serialize(report, ReportJson);
@@ -41,6 +76,10 @@ public static class CompareCommand
         if (jsonToStdout) await stdout.WriteLineAsync(json).ConfigureAwait(false);
         if (htmlFile is not null) await HtmlReportFile.WriteComparisonAsync(htmlFile, report, args.BundleA, args.BundleB, ct).ConfigureAwait(false);
 
+        // Unrelated runs are bad input (exit 2, one line), after the report that says why has been written.
+        if (!report.Comparable)
+            throw new UsageException($"{args.BundleA} and {args.BundleB} are not comparable: {report.Comparability!.Reason}; the systems do not compute the same thing (no waste claim)");
+
         if (!args.Quiet)
         {
             var summary = jsonToStdout ? stderr : stdout;
@@ -51,12 +90,31 @@ public static class CompareCommand
         return args.FailOnWaste && report.HasWaste ? Program.WasteFound : Program.Ok;
     }
 
+    /// <summary>The comparison on a cluster, within --timeout (default <see cref="CompareArguments.DefaultTimeout"/>).</summary>
+    static async Task<ComparisonReport> CompareOnClusterAsync(ClusterTarget cluster, CompareArguments args, TextWriter stderr, CancellationToken ct)
+    {
+        var timeout = args.Timeout ?? CompareArguments.DefaultTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            return await ProgressDisplay.RunAsync(ProgressDisplay.IsInteractive(stderr, args.Quiet), stderr, "compare",
+                p => ClusterJob.CompareAsync(cluster, args.BundleA, args.BundleB, args.Threshold, p.Log, deadline.Token, p.Job, args.Cancel))
+                .ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && deadline.IsCancellationRequested)
+        {
+            throw new ClusterUnavailableException($"--cluster {cluster}: no result within --timeout {timeout.TotalSeconds:0} s");
+        }
+    }
+
     static async Task<ComparisonReport> CompareEmbeddedAsync(CompareArguments args, CancellationToken ct)
     {
         string bundleA = CheckBundle(args.BundleA), bundleB = CheckBundle(args.BundleB);
-        await using var silo = await EmbeddedSilo.StartAsync(ct: ct).ConfigureAwait(false);
+        await LocalBundle.CheckAllAsync([args.BundleA, args.BundleB], ct).ConfigureAwait(false); // before the silo starts
+        await using var silo = await EmbeddedSilo.StartAsync(CliLogging.Configure, ct).ConfigureAwait(false);
         var job = silo.Grains.GetGrain<IMatchingJobGrain>("cli-" + Guid.NewGuid().ToString("N"));
-        var report = await job.Compare(CompareRequest.ForPaths(bundleA, bundleB, args.Threshold)).ConfigureAwait(false);
+        var report = await job.Compare(CompareRequest.ForPaths(bundleA, bundleB, args.Threshold)).WaitAsync(ct).ConfigureAwait(false);
         await silo.StopAsync().ConfigureAwait(false); // graceful: about 60 ms
         return report;
     }
@@ -74,7 +132,7 @@ public static class CompareCommand
 
     static string CheckBundle(string path)
     {
-        if (path.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+        if (RunArgument.Is(path))
             throw new UsageException($"{path}: stored runs are in a cluster; add --cluster host:port");
         if (Directory.Exists(path) || File.Exists(path)) return RunIds.NormalizePath(path);
         throw new UsageException($"{path}: bundle not found (no such directory)");

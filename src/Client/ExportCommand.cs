@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using Magneton.Core;
@@ -13,45 +14,34 @@ namespace Magneton.Client;
 /// </summary>
 public static class ExportCommand
 {
-    public const string Help = """
-        magneton export <bundle> --out <trace.json|-> [--report <report.json>] [--side a|b]
-
-        Writes the bundle's run as a Chrome trace-event JSON, which ui.perfetto.dev and chrome://tracing open:
-          - one iteration of the energy pass: operators as slices (laid out back to back by their mean GPU time;
-            the run model keeps GPU time, not start times) and their kernels on a track below,
-          - counter tracks: operator power (W), operator energy (mJ), cumulative operator energy (mJ),
-          - the capture's power.csv as a counter track on the same clock,
-          - with --report (a magneton.report/1 JSON from compare --json): each finding as an instant event on the
-            first operator of each of its regions, and as a span on a "findings" track. The bundle's side in the
-            report is found from its path or system name; --side a|b says it when neither matches.
-
-        """;
-
-    public static async Task<int> RunAsync(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        string? bundle = null, output = null, reportFile = null, side = null;
-        for (int i = 0; i < argv.Length; i++)
+        var bundle = new Argument<string>("bundle") { Description = "the capture bundle directory" };
+        var output = CliOptions.Value<string?>("--out", "trace.json|-", "the trace file to write; '-' writes it to stdout", v => v, "-o");
+        output.Required = true;
+        var report = CliOptions.Value<string?>("--report", "report.json",
+            "a magneton.report/1 JSON (compare --json): each finding as an instant event on the first operator of each of its "
+            + "regions, and as a span on a \"findings\" track", v => v);
+        var side = CliOptions.Value<string?>("--side", "a|b",
+            "the bundle's side in the report, where neither its path nor its system name tells", v => v.ToLowerInvariant() is "a" or "b"
+                ? v.ToLowerInvariant()
+                : throw new UsageException($"--side: '{v}' is not a or b"));
+        side.CompletionSources.Add("a", "b");
+        var command = new Command("export",
+            "Writes the bundle's run as a Chrome trace-event JSON for ui.perfetto.dev and chrome://tracing: one iteration of the "
+            + "energy pass with operators as slices (laid out back to back by their mean GPU time; the run model keeps GPU time, "
+            + "not start times) and their kernels on a track below; counter tracks of operator power (W), operator energy (mJ) and "
+            + "cumulative operator energy (mJ); the capture's power.csv on the same clock; and with --report the report's findings.")
         {
-            string a = argv[i];
-            string Next() => i + 1 < argv.Length ? argv[++i] : throw new UsageException($"option {a} needs a value");
-            switch (a)
-            {
-                case "-h" or "--help": await stdout.WriteAsync(Help).ConfigureAwait(false); return Program.Ok;
-                case "--out" or "-o": output = Next(); break;
-                case "--report": reportFile = Next(); break;
-                case "--side":
-                    side = Next().ToLowerInvariant();
-                    if (side is not ("a" or "b")) throw new UsageException($"--side: '{argv[i]}' is not a or b");
-                    break;
-                default:
-                    if (a.StartsWith('-') && a != "-") throw new UsageException($"unknown option '{a}' for export (see magneton export --help)");
-                    if (bundle is not null) throw new UsageException($"unexpected argument '{a}': export takes one bundle");
-                    bundle = a;
-                    break;
-            }
-        }
-        if (bundle is null) throw new UsageException("export needs a bundle: magneton export <bundle> --out <trace.json>");
-        if (output is null) throw new UsageException("export needs --out <trace.json> (or --out - for stdout)");
+            bundle, output, report, side,
+        };
+        command.SetAction((pr, ct) => RunAsync(pr.GetValue(bundle)!, pr.GetValue(output)!, pr.GetValue(report), pr.GetValue(side), stdout, stderr, ct));
+        return command;
+    }
+
+    public static async Task<int> RunAsync(string bundle, string output, string? reportFile, string? side, TextWriter stdout, TextWriter stderr,
+        CancellationToken ct)
+    {
         if (!Directory.Exists(bundle) && !File.Exists(bundle)) throw new UsageException($"{bundle}: bundle not found (no such directory)");
         string? outFile = output == "-" ? null : CheckOutput(output);
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -11,24 +12,16 @@ namespace Magneton.Client;
 /// </summary>
 public static class GpusCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        bool json = false;
-        foreach (var a in args)
-        {
-            switch (a)
-            {
-                case "--json":
-                    json = true;
-                    break;
-                case "-h" or "--help":
-                    await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-                    return Program.Ok;
-                default:
-                    throw new UsageException($"unexpected argument '{a}' for gpus (magneton gpus [--json])");
-            }
-        }
+        var json = CliOptions.JsonFlag("print the GPUs as JSON");
+        var command = new Command("gpus", "The NVIDIA GPUs NVML sees: name, UUID, driver, power limits, power, energy counter, clocks, temperature.") { json };
+        command.SetAction((pr, ct) => RunAsync(pr.GetValue(json), stdout, stderr, ct));
+        return command;
+    }
 
+    public static async Task<int> RunAsync(bool json, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
         string driver;
         List<(GpuDevice Device, GpuReading Reading)> gpus = [];
         try

@@ -54,7 +54,7 @@ public static class HtmlReportFile
     /// <summary>A bundle argument's power.csv samples, or null and why not.</summary>
     public static (PowerSamples? Samples, string? Note) LoadPower(string bundle)
     {
-        if (bundle.StartsWith(BundleUploader.RunPrefix, StringComparison.Ordinal))
+        if (RunArgument.Is(bundle))
             return (null, "a stored run of the cluster; its power.csv is not on this machine");
         if (!Directory.Exists(bundle)) return (null, "not a capture bundle directory (no power.csv)");
         var path = Path.Combine(bundle, "power.csv");

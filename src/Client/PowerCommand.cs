@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -18,52 +19,48 @@ public static class PowerCommand
 {
     const string Synopsis = "magneton power <samples.csv> --from <unix ns> --to <unix ns> [--json]";
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        string? file = null, from = null, to = null, sample = null, output = null, device = null, interval = null;
-        bool json = false, energyOnly = false;
-        for (int i = 0; i < args.Length; i++)
+        var file = new Argument<string?>("samples.csv")
         {
-            string a = args[i];
-            switch (a)
-            {
-                case "--from" or "--to" or "--sample" or "--out" or "--device" or "--interval-ms":
-                    if (i + 1 >= args.Length) throw new UsageException($"option {a} needs a value ({Synopsis})");
-                    string v = args[++i];
-                    switch (a)
-                    {
-                        case "--from": from = v; break;
-                        case "--to": to = v; break;
-                        case "--sample": sample = v; break;
-                        case "--out": output = v; break;
-                        case "--device": device = v; break;
-                        default: interval = v; break;
-                    }
-                    break;
-                case "--json":
-                    json = true;
-                    break;
-                case "--energy-only":
-                    energyOnly = true;
-                    break;
-                case "-h" or "--help":
-                    await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-                    return Program.Ok;
-                default:
-                    if (a.StartsWith('-') && a.Length > 1)
-                        throw new UsageException($"unknown option '{a}' for power ({Synopsis})");
-                    if (file is not null) throw new UsageException($"power takes one samples file, got '{file}' and '{a}' ({Synopsis})");
-                    file = a;
-                    break;
-            }
-        }
+            Arity = ArgumentArity.ZeroOrOne,
+            Description = "a power.csv, baseline_power.csv or replay_counter.csv of a bundle",
+        };
+        var from = CliOptions.Text("--from", "unix ns", "start of the window (default: the file's first sample)");
+        var to = CliOptions.Text("--to", "unix ns", "end of the window (default: the file's last sample)");
+        var json = CliOptions.JsonFlag("print {\"power_w\", \"energy_j\", \"updates\", \"update_period_ms\"} instead of text");
+        var sample = CliOptions.Value<double?>("--sample", "seconds", "record NVML samples of one GPU for this long, to --out, then report their whole span",
+            v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && double.IsFinite(s) && s > 0 && s <= 86_400
+                ? s
+                : throw new UsageException($"--sample: '{v}' is not a number of seconds in (0, 86400]"));
+        var output = CliOptions.Text("--out", "file", "with --sample: the power.csv to write");
+        var device = CliOptions.Value<int?>("--device", "i", "with --sample: the GPU's NVML index (default 0)",
+            v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int i) ? i : throw new UsageException($"--device: '{v}' is not a GPU index"));
+        var interval = CliOptions.Value<double?>("--interval-ms", "ms", "with --sample: time between samples (default 0: as fast as NVML answers)",
+            v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double ms) && double.IsFinite(ms) && ms is >= 0 and <= 10_000
+                ? ms
+                : throw new UsageException($"--interval-ms: '{v}' is not a number of milliseconds in [0, 10000]"));
+        var energyOnly = CliOptions.Flag("--energy-only", "with --sample: read only the energy counter (no instant or average power)");
+        var command = new Command("power",
+            "The power of a window of a recorded power.csv from its energy-counter updates, so any window can be audited; or, with "
+            + "--sample, records such a file from NVML first (the worker's sampler on its own) and reports its whole span.")
+        {
+            file, from, to, json, sample, output, device, interval, energyOnly,
+        };
+        command.SetAction((pr, ct) => RunAsync(pr.GetValue(file), pr.GetValue(from), pr.GetValue(to), pr.GetValue(json), pr.GetValue(sample),
+            pr.GetValue(output), pr.GetValue(device), pr.GetValue(interval), pr.GetValue(energyOnly), stdout, stderr, ct));
+        return command;
+    }
 
+    public static async Task<int> RunAsync(string? file, string? from, string? to, bool json, double? sample, string? output, int? device,
+        double? interval, bool energyOnly, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
         if (sample is not null)
         {
             if (file is not null || from is not null || to is not null)
                 throw new UsageException("power --sample records a new file: give --out, not a samples file, --from or --to");
             if (output is null) throw new UsageException("power --sample needs --out <file> for the samples it records");
-            return await SampleAsync(sample, output, device, interval, energyOnly, json, stdout, stderr, ct).ConfigureAwait(false);
+            return await SampleAsync(sample.Value, output, device ?? 0, interval ?? 0, energyOnly, json, stdout, stderr, ct).ConfigureAwait(false);
         }
         if (device is not null || interval is not null || output is not null || energyOnly)
             throw new UsageException("--out, --device, --interval-ms and --energy-only go with --sample");
@@ -100,19 +97,9 @@ public static class PowerCommand
         return Program.Ok;
     }
 
-    static async Task<int> SampleAsync(string seconds, string output, string? device, string? interval, bool energyOnly, bool json,
+    static async Task<int> SampleAsync(double s, string output, int index, double intervalMs, bool energyOnly, bool json,
         TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        if (!double.TryParse(seconds, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) || !double.IsFinite(s) || s <= 0 || s > 86_400)
-            throw new UsageException($"--sample: '{seconds}' is not a number of seconds in (0, 86400]");
-        int index = 0;
-        if (device is not null && (!int.TryParse(device, NumberStyles.None, CultureInfo.InvariantCulture, out index)))
-            throw new UsageException($"--device: '{device}' is not a GPU index");
-        double intervalMs = 0;
-        if (interval is not null && (!double.TryParse(interval, NumberStyles.Float, CultureInfo.InvariantCulture, out intervalMs)
-                                     || !double.IsFinite(intervalMs) || intervalMs < 0 || intervalMs > 10_000))
-            throw new UsageException($"--interval-ms: '{interval}' is not a number of milliseconds in [0, 10000]");
-
         PowerSamples samples;
         try
         {

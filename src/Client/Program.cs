@@ -11,11 +11,16 @@ public static class Program
 {
     public const int Ok = 0, InternalError = 1, BadInput = 2, WasteFound = 3;
 
+    /// <summary>Commands that only wait on others (a cluster, an embedded comparison): a signal ends them at once.</summary>
+    static readonly HashSet<string> ClientCommands = ["compare", "campaign", "audit", "runs", "submit", "workers"];
+
     public static async Task<int> Main(string[] args)
     {
         var stdout = Console.Out;
         var stderr = Console.Error;
-        int rc = await RunAsync(args, stdout, stderr).ConfigureAwait(false);
+        // Long-running commands (silo, worker, capture) stop gracefully on their own signal handling.
+        using var stop = args.Length > 0 && ClientCommands.Contains(args[0]) ? new StopSignals(default, exitAfter: TimeSpan.FromSeconds(1.5)) : null;
+        int rc = await RunAsync(args, stdout, stderr, stop?.Token ?? default).ConfigureAwait(false);
         await stdout.FlushAsync().ConfigureAwait(false);
         await stderr.FlushAsync().ConfigureAwait(false);
         return rc;
@@ -27,53 +32,13 @@ public static class Program
         {
             if (args.Length == 0)
                 throw new UsageException("no command given: magneton compare <bundleA> <bundleB> (see magneton --help)");
-            switch (args[0])
-            {
-                case "-h" or "--help" or "help":
-                    await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-                    return Ok;
-                case "--version" or "version":
-                    await stdout.WriteLineAsync($"magneton {Version}").ConfigureAwait(false);
-                    return Ok;
-                case "compare":
-                    var parsed = CompareArguments.Parse(args.AsSpan(1));
-                    if (parsed.Help)
-                    {
-                        await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-                        return Ok;
-                    }
-                    return await CompareCommand.RunAsync(parsed, stdout, stderr, ct).ConfigureAwait(false);
-                case "audit":
-                    return await AuditCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "campaign":
-                    return await CampaignCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "runs":
-                    return await RunsCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "silo":
-                    return await SiloCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "power":
-                    return await PowerCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "gpus":
-                    return await GpusCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "bench":
-                    return await BenchCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "inspect":
-                    return await InspectCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "export":
-                    return await ExportCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "capture":
-                    return await CaptureCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "worker":
-                    return await WorkerCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "submit":
-                    return await SubmitCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                case "workers":
-                    return await WorkersCommand.RunAsync(args[1..], stdout, stderr, ct).ConfigureAwait(false);
-                default:
-                    throw new UsageException(args[0].StartsWith('-')
-                        ? $"unknown option '{args[0]}' (see magneton --help)"
-                        : $"unknown command '{args[0]}' (see magneton --help)");
-            }
+            args = [args[0], .. TlsArguments.Apply(args[1..])];
+            return await Cli.InvokeAsync(args, stdout, stderr, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await stderr.WriteLineAsync("magneton: interrupted").ConfigureAwait(false);
+            return StopSignals.Interrupted;
         }
         catch (Exception e) when (InputError(e) is { } message)
         {
@@ -95,6 +60,8 @@ public static class Program
         UsageException u => u.Message,
         ClusterUnavailableException c => c.Message,
         Magneton.Grains.MagnetonInputException m => OneLine(m.Message),
+        Magneton.Grains.MagnetonUnavailableException u => OneLine(u.Message),
+        Magneton.Grains.AccessDeniedException d => OneLine(d.Message),
         BundleException b => OneLine(b.Message),
         AggregateException { InnerExceptions.Count: 1 } a => InputError(a.InnerException!),
         _ => null,
@@ -146,13 +113,18 @@ static class Usage
           magneton bench --operators <N> [--json <file|->]   scale a sample pair to N operators a side and measure
           magneton capture --system <name> --out <dir> [--cluster <h:p>] -- <python command...>
                              run a PyTorch script under the probe and write its bundle (see magneton capture --help)
-          magneton worker --cluster <h:p> [--node <name>] [--gpu <n>|all] [--work-dir <dir>]
-                             a GPU worker: registers this node's GPUs and runs the cluster's capture jobs
+          magneton worker --cluster <h:p> --workloads <file>|--allow-any-command [--node <name>] [--gpu <n>|all]
+                             a GPU worker: registers this node's GPUs and runs the capture jobs its node allows
+          magneton submit --cluster <h:p> --system <name> --workload <name> [--node <name>] [--wait] [-- <args>]
           magneton submit --cluster <h:p> --system <name> [--node <name>] [--wait] -- <python command...>
                              queue a capture for the GPU workers; --wait prints run:<id> when it is done
           magneton workers --cluster <h:p> [--json]   the cluster's GPU workers and capture jobs
-          magneton help | --help
+          magneton help [<command>] | --help | <command> --help   the overview, or a command's own options
           magneton --version
+
+        TLS (silo, worker and every command with --cluster): --tls-cert <pem> --tls-key <pem> --tls-ca <pem>
+          (or MAGNETON_TLS_CERT, MAGNETON_TLS_KEY, MAGNETON_TLS_CA): mutual TLS with the cluster's CA; the
+          certificate's OU (submitter, worker, reader, silo) says what it may do.
 
         compare options:
           --threshold <x>    minimum relative energy excess of a finding, a number in (0, 10] (default 0.10)
@@ -166,7 +138,11 @@ static class Usage
           --cluster <h:p>    run on a cluster through its gateway(s) (host:port[,host:port]) instead of an
                              embedded silo; local bundles are checked here, then uploaded to the cluster's
                              store (once: the run id is the hash of the files); run:<id> names a stored run
-          -h, --help         show this help
+          --timeout <s>      with --cluster: give up after this many seconds in all, with one line (default 3600)
+          --cancel           with --cluster: Ctrl-C or SIGTERM also cancels the job in the cluster (without it
+                             the job carries on, and asking again later returns its report)
+          -h, --help         show compare's options
+          -v, --verbose      (any command) print the log file's path and show the errors Orleans logged
 
         <bundleA> and <bundleB> may also be two plain PyTorch profiler traces (*.json, *.json.gz, or directories of
         per-rank traces): their operators are then matched by name and call-tree position within one step, values
@@ -181,6 +157,7 @@ static class Usage
           2  bad input: arguments, a bundle that cannot be read (one line names the file and the field),
              or a --cluster that does not answer
           3  with --fail-on-waste: waste was found
+          130 interrupted (Ctrl-C, SIGTERM): the command ends within 2 s
 
         """;
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Magneton.Core.Bundles;
@@ -8,15 +9,23 @@ namespace Magneton.Client;
 /// <summary><c>magneton runs --cluster host:port [--json]</c>: the bundles stored in a cluster.</summary>
 public static class RunsCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
-    {
-        var (cluster, json, help) = ParseListing(args, "runs", "lists a cluster's stored bundles");
-        if (help)
-        {
-            await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-            return Program.Ok;
-        }
+    internal static Command Definition(TextWriter stdout, TextWriter stderr) =>
+        Listing("runs", "Lists the bundles stored in a cluster: run id (as compare takes it), system, size, when and from where.",
+            "print the runs as JSON", (cluster, json, ct) => RunAsync(cluster, json, stdout, ct));
 
+    /// <summary>A listing of a cluster's state (runs, workers): --cluster, required, and --json.</summary>
+    internal static Command Listing(string name, string description, string json, Func<ClusterTarget, bool, CancellationToken, Task<int>> run)
+    {
+        var cluster = new ClusterOptionSet(required: true);
+        var asJson = CliOptions.JsonFlag(json);
+        var command = new Command(name, description) { asJson };
+        cluster.AddTo(command);
+        command.SetAction((pr, ct) => run(cluster.ReadRequired(pr), pr.GetValue(asJson), ct));
+        return command;
+    }
+
+    public static async Task<int> RunAsync(ClusterTarget cluster, bool json, TextWriter stdout, CancellationToken ct)
+    {
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
         var catalog = connection.Client.GetGrain<ICatalogGrain>(0);
         var runs = await catalog.ListRuns().ConfigureAwait(false);
@@ -37,36 +46,9 @@ public static class RunsCommand
         {
             var stored = r.StoredAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
             await stdout.WriteLineAsync(
-                $"{r.RunId,-22} {Trim(r.System, 36),-36} {BundleLimits.Describe(r.TotalBytes),10}  {stored,-19}  {r.Origin}").ConfigureAwait(false);
+                $"{RunArgument.Typed(r.RunId),-22} {Trim(r.System, 36),-36} {BundleLimits.Describe(r.TotalBytes),10}  {stored,-19}  {r.Origin}").ConfigureAwait(false);
         }
         return Program.Ok;
-    }
-
-    /// <summary>The arguments of a cluster listing (runs, workers): --cluster (required) and --json.</summary>
-    internal static (string Cluster, bool Json, bool Help) ParseListing(string[] args, string command, string what)
-    {
-        string? cluster = null;
-        bool json = false;
-        for (int i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--cluster":
-                    cluster = CaptureCommand.Value(args, ref i);
-                    ClusterEndpoints.Parse(cluster);
-                    break;
-                case "--json":
-                    json = true;
-                    break;
-                case "-h" or "--help":
-                    return ("", false, true);
-                default:
-                    throw new UsageException($"unexpected argument '{args[i]}' for {command} (magneton {command} --cluster host:port [--json])");
-            }
-        }
-        return cluster is null
-            ? throw new UsageException($"{command} {what}: magneton {command} --cluster host:port")
-            : (cluster, json, false);
     }
 
     static string Trim(string s, int width) => s.Length <= width ? s : s[..(width - 1)] + "…";

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -5,7 +6,7 @@ using Magneton.Silo;
 
 namespace Magneton.Client;
 
-/// <summary>Arguments of <c>magneton silo</c>, parsed by hand like compare's (exact one-line errors naming the flag).</summary>
+/// <summary>Arguments of <c>magneton silo</c>: its options (<see cref="Definition"/>) with the environment's defaults.</summary>
 public sealed record SiloArguments
 {
     public const string BlobConnectionVariable = "MAGNETON_BLOB_CONNECTION";
@@ -27,104 +28,127 @@ public sealed record SiloArguments
     public TelemetryExport Telemetry { get; init; }
     public bool Kubernetes { get; init; }
     public TimeSpan? WorkerTimeout { get; init; }
-    public bool Help { get; init; }
+    /// <summary>--allow-path: local directories whose bundles clients may name by path (development only).</summary>
+    public IReadOnlyList<string> AllowedPaths { get; init; } = [];
 
-    /// <summary>Parses the arguments after <c>silo</c>; <paramref name="env"/> reads environment variables (tests pass their own).</summary>
-    public static SiloArguments Parse(ReadOnlySpan<string> args, Func<string, string?>? env = null)
+    /// <summary>Parses the arguments after <c>silo</c> with the command's definition; <paramref name="env"/> reads environment variables (tests pass their own).</summary>
+    public static SiloArguments Parse(IReadOnlyList<string> args, Func<string, string?>? env = null)
     {
-        env ??= Environment.GetEnvironmentVariable;
-        int siloPort = SiloHostOptions.DefaultSiloPort, gatewayPort = SiloHostOptions.DefaultGatewayPort;
-        string? primary = null, listen = null, storageDir = null, blob = null, postgres = null, telemetry = null;
-        TimeSpan? workerTimeout = null;
-        string container = "magneton";
-        string clusterId = Blank(env(ClusterIdVariable)) is { } c ? ParseId(ClusterIdVariable, c) : SiloHostOptions.DefaultClusterId;
-        string serviceId = Blank(env(ServiceIdVariable)) is { } s ? ParseId(ServiceIdVariable, s) : SiloHostOptions.DefaultServiceId;
-
-        for (int i = 0; i < args.Length; i++)
-        {
-            string arg = args[i];
-            if (!arg.StartsWith('-'))
-                throw new UsageException($"unexpected argument '{arg}': silo takes only options (see magneton silo --help)");
-            string name = arg;
-            string? inline = null;
-            int eq = arg.IndexOf('=');
-            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 2) { name = arg[..eq]; inline = arg[(eq + 1)..]; }
-            string? next = i + 1 < args.Length ? args[i + 1] : null;
-
-            string Value(ref int index)
-            {
-                if (inline is not null) return inline;
-                if (next is null) throw new UsageException($"option {name} needs a value");
-                index++;
-                return next;
-            }
-
-            switch (name)
-            {
-                case "-h" or "--help":
-                    return new SiloArguments { Help = true };
-                case "--silo-port": siloPort = ParsePort(name, Value(ref i), allowZero: false); break;
-                case "--gateway-port": gatewayPort = ParsePort(name, Value(ref i), allowZero: true); break;
-                case "--primary": primary = NonEmpty(name, Value(ref i)); break;
-                case "--listen": listen = NonEmpty(name, Value(ref i)); break;
-                case "--storage-dir": storageDir = NonEmpty(name, Value(ref i)); break;
-                case "--blob-connection": blob = NonEmpty(name, Value(ref i)); break;
-                case "--container": container = ParseContainer(Value(ref i)); break;
-                case "--cluster-id": clusterId = ParseId(name, Value(ref i)); break;
-                case "--service-id": serviceId = ParseId(name, Value(ref i)); break;
-                case "--postgres": postgres = NonEmpty(name, Value(ref i)); break;
-                case "--telemetry": telemetry = Value(ref i); break;
-                case "--worker-timeout": workerTimeout = ParseSeconds(name, Value(ref i)); break;
-                default:
-                    throw new UsageException($"unknown option '{name}' for silo (see magneton silo --help)");
-            }
-        }
-
-        if (storageDir is not null && blob is not null)
-            throw new UsageException("--storage-dir and --blob-connection exclude each other: bundles go to one store");
-        blob ??= storageDir is null ? Blank(env(BlobConnectionVariable)) : null;
-        if (blob is null) storageDir ??= DefaultStorageDir(env);
-        storageDir = storageDir is null ? null : Path.GetFullPath(storageDir);
-
-        postgres ??= Blank(env(PostgresVariable));
-        bool kubernetes = !string.IsNullOrEmpty(env("KUBERNETES_SERVICE_HOST"));
-        if (kubernetes && postgres is null)
-            throw new UsageException($"--postgres: in Kubernetes (KUBERNETES_SERVICE_HOST is set) the silo needs PostgreSQL membership; give --postgres <connection string> or set {PostgresVariable}");
-        if (postgres is not null && primary is not null)
-            throw new UsageException("--primary: a primary silo is for localhost clustering only; with --postgres the silos find each other in the membership table");
-        if (postgres is not null) CheckConnectionString(postgres);
-
-        TelemetryExport export;
-        if (telemetry is null)
-            export = string.IsNullOrWhiteSpace(env(MagnetonTelemetryExtensions.OtlpEndpointVariable)) ? TelemetryExport.None : TelemetryExport.Otlp;
-        else if (!MagnetonTelemetryExtensions.TryParseExport(telemetry, out export))
-            throw new UsageException($"--telemetry: '{telemetry}' is not one of console, otlp, none");
-
-        if (gatewayPort == siloPort)
-            throw new UsageException($"--gateway-port: {gatewayPort} is also the silo port");
-
-        return new SiloArguments
-        {
-            SiloPort = siloPort,
-            GatewayPort = gatewayPort,
-            Primary = primary is null ? null : ParseEndpoint(primary),
-            Listen = listen is null ? null : ParseAddress(listen),
-            StorageDir = storageDir,
-            BlobConnection = blob,
-            Container = container,
-            ClusterId = clusterId,
-            ServiceId = serviceId,
-            Postgres = postgres,
-            Telemetry = export,
-            Kubernetes = kubernetes,
-            WorkerTimeout = workerTimeout,
-        };
+        var definition = new Definition();
+        return definition.Read(Cli.Parse(definition.Command, args), env ?? Environment.GetEnvironmentVariable);
     }
 
-    static TimeSpan ParseSeconds(string name, string value) =>
-        double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s is > 0 and <= 3600
-            ? TimeSpan.FromSeconds(s)
-            : throw new UsageException($"option {name} needs a number of seconds in (0, 3600], got '{value}'");
+    /// <summary>The options of <c>magneton silo</c>, and how they and the environment make <see cref="SiloArguments"/>.</summary>
+    internal sealed class Definition
+    {
+        readonly Option<int> _siloPort = CliOptions.Value("--silo-port", "n", "silo-to-silo port", v => ParsePort("--silo-port", v, allowZero: false));
+        readonly Option<int> _gatewayPort = CliOptions.Value("--gateway-port", "n", "port clients connect to, 0 for none",
+            v => ParsePort("--gateway-port", v, allowZero: true));
+        readonly Option<IPEndPoint?> _primary = CliOptions.Value<IPEndPoint?>("--primary", "host:port",
+            "localhost clustering: the primary silo's silo port; without it this silo is the primary", ParseEndpoint);
+        readonly Option<IPAddress?> _listen = CliOptions.Value<IPAddress?>("--listen", "addr",
+            "address the ports bind to and that is advertised (default 127.0.0.1; 0.0.0.0 binds all interfaces and advertises POD_IP "
+            + "or the first non-loopback address; in Kubernetes the default is all interfaces with the pod IP advertised)", ParseAddress);
+        readonly Option<string?> _storageDir = CliOptions.NonEmpty("--storage-dir", "dir",
+            "keep bundles, reports and grain state in a directory, shared by the silos of one machine "
+            + "(default $XDG_DATA_HOME/magneton or ~/.local/share/magneton)");
+        readonly Option<string?> _blob = CliOptions.NonEmpty("--blob-connection", "str",
+            $"Azure Blob storage instead (Azurite locally); also {BlobConnectionVariable}; excludes --storage-dir");
+        readonly Option<string> _container = CliOptions.Value("--container", "name", "blob container of bundles and reports", ParseContainer);
+        readonly Option<string?> _clusterId = CliOptions.Value<string?>("--cluster-id", "id",
+            $"Orleans cluster id (default ${ClusterIdVariable} or {SiloHostOptions.DefaultClusterId}); clients must use the same", v => ParseId("--cluster-id", v));
+        readonly Option<string?> _serviceId = CliOptions.Value<string?>("--service-id", "id",
+            $"Orleans service id (default ${ServiceIdVariable} or {SiloHostOptions.DefaultServiceId})", v => ParseId("--service-id", v));
+        readonly Option<string?> _postgres = CliOptions.NonEmpty("--postgres", "connstr",
+            $"cluster membership in PostgreSQL (Npgsql connection string) instead of localhost clustering; also {PostgresVariable}; required in Kubernetes");
+        readonly Option<string?> _telemetry = CliOptions.Text("--telemetry", "export",
+            "console | otlp | none (default otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set, else none); OTLP is configured by the standard OTEL_* variables");
+        readonly Option<double?> _workerTimeout = CliOptions.Value<double?>("--worker-timeout", "s",
+            "a GPU worker silent this long has its capture job queued again (default 15)", v => CliOptions.Seconds("--worker-timeout", 3600)(v));
+        readonly Option<string[]> _allowPath = new("--allow-path")
+        {
+            HelpName = "dir",
+            Description = "clients may name bundle directories under <dir> by path (repeatable; local development only: otherwise a silo "
+                + "reads bundles only from its store)",
+            Arity = ArgumentArity.OneOrMore, // repeatable: one directory per --allow-path
+            AllowMultipleArgumentsPerToken = false,
+        };
+
+        public Definition()
+        {
+            _siloPort.DefaultValueFactory = _ => SiloHostOptions.DefaultSiloPort;
+            _gatewayPort.DefaultValueFactory = _ => SiloHostOptions.DefaultGatewayPort;
+            _container.DefaultValueFactory = _ => "magneton";
+            _telemetry.CompletionSources.Add("console", "otlp", "none");
+            Command = new Command("silo",
+                "Runs one Orleans silo of a Magneton cluster until SIGTERM or SIGINT (then stops cleanly, exit 0). Prints one line on "
+                + "stdout once it is active: magneton silo: ready silo=<addr:port> gateway=<addr:port> cluster=<id> storage=<where>, and "
+                + "logs to stderr. A local two-silo cluster: magneton silo --storage-dir /tmp/mg & magneton silo --storage-dir /tmp/mg "
+                + "--silo-port 11112 --gateway-port 30001 --primary 127.0.0.1:11111 &")
+            {
+                _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout, _allowPath,
+            };
+        }
+
+        public Command Command { get; }
+
+        public SiloArguments Read(ParseResult pr, Func<string, string?> env)
+        {
+            int siloPort = pr.GetValue(_siloPort), gatewayPort = pr.GetValue(_gatewayPort);
+            var primary = pr.GetValue(_primary);
+            var listen = pr.GetValue(_listen);
+            string? storageDir = pr.GetValue(_storageDir),
+                blob = pr.GetValue(_blob), postgres = pr.GetValue(_postgres), telemetry = pr.GetValue(_telemetry);
+            TimeSpan? workerTimeout = pr.GetValue(_workerTimeout) is double s ? TimeSpan.FromSeconds(s) : null;
+            string container = pr.GetValue(_container)!;
+            string clusterId = pr.GetValue(_clusterId)
+                ?? (Blank(env(ClusterIdVariable)) is { } c ? ParseId(ClusterIdVariable, c) : SiloHostOptions.DefaultClusterId);
+            string serviceId = pr.GetValue(_serviceId)
+                ?? (Blank(env(ServiceIdVariable)) is { } v ? ParseId(ServiceIdVariable, v) : SiloHostOptions.DefaultServiceId);
+
+            if (storageDir is not null && blob is not null)
+                throw new UsageException("--storage-dir and --blob-connection exclude each other: bundles go to one store");
+            blob ??= storageDir is null ? Blank(env(BlobConnectionVariable)) : null;
+            if (blob is null) storageDir ??= DefaultStorageDir(env);
+            storageDir = storageDir is null ? null : Path.GetFullPath(storageDir);
+
+            postgres ??= Blank(env(PostgresVariable));
+            bool kubernetes = !string.IsNullOrEmpty(env("KUBERNETES_SERVICE_HOST"));
+            if (kubernetes && postgres is null)
+                throw new UsageException($"--postgres: in Kubernetes (KUBERNETES_SERVICE_HOST is set) the silo needs PostgreSQL membership; give --postgres <connection string> or set {PostgresVariable}");
+            if (postgres is not null && primary is not null)
+                throw new UsageException("--primary: a primary silo is for localhost clustering only; with --postgres the silos find each other in the membership table");
+            if (postgres is not null) CheckConnectionString(postgres);
+
+            TelemetryExport export;
+            if (telemetry is null)
+                export = string.IsNullOrWhiteSpace(env(MagnetonTelemetryExtensions.OtlpEndpointVariable)) ? TelemetryExport.None : TelemetryExport.Otlp;
+            else if (!MagnetonTelemetryExtensions.TryParseExport(telemetry, out export))
+                throw new UsageException($"--telemetry: '{telemetry}' is not one of console, otlp, none");
+
+            if (gatewayPort == siloPort)
+                throw new UsageException($"--gateway-port: {gatewayPort} is also the silo port");
+
+            return new SiloArguments
+            {
+                SiloPort = siloPort,
+                GatewayPort = gatewayPort,
+                Primary = primary,
+                Listen = listen,
+                StorageDir = storageDir,
+                BlobConnection = blob,
+                Container = container,
+                ClusterId = clusterId,
+                ServiceId = serviceId,
+                Postgres = postgres,
+                Telemetry = export,
+                Kubernetes = kubernetes,
+                WorkerTimeout = workerTimeout,
+                AllowedPaths = (pr.GetValue(_allowPath) ?? []).Select(p => string.IsNullOrWhiteSpace(p)
+                    ? throw new UsageException("option --allow-path needs a non-empty value") : Path.GetFullPath(p)).ToList(),
+            };
+        }
+    }
 
     /// <summary>The silo host options these arguments mean.</summary>
     public SiloHostOptions ToHostOptions() => new()
@@ -140,6 +164,7 @@ public sealed record SiloArguments
             Directory = BlobConnection is null ? StorageDir : null,
             BlobConnectionString = BlobConnection,
             Container = Container,
+            AllowedPaths = AllowedPaths,
         },
         PostgresConnectionString = Postgres,
         Kubernetes = Kubernetes,
@@ -157,9 +182,6 @@ public sealed record SiloArguments
     }
 
     static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
-
-    static string NonEmpty(string name, string value) =>
-        string.IsNullOrWhiteSpace(value) ? throw new UsageException($"option {name} needs a non-empty value") : value;
 
     static int ParsePort(string name, string text, bool allowZero)
     {
@@ -185,7 +207,7 @@ public sealed record SiloArguments
         return text;
     }
 
-    static IPAddress ParseAddress(string text)
+    static IPAddress? ParseAddress(string text)
     {
         if (text == "localhost") return IPAddress.Loopback;
         if (!IPAddress.TryParse(text, out var address))
@@ -193,7 +215,7 @@ public sealed record SiloArguments
         return address;
     }
 
-    static IPEndPoint ParseEndpoint(string text)
+    static IPEndPoint? ParseEndpoint(string text)
     {
         int colon = text.LastIndexOf(':');
         if (colon <= 0 || colon == text.Length - 1)
@@ -226,43 +248,4 @@ public sealed record SiloArguments
             throw new UsageException($"--postgres: not a valid Npgsql connection string ({Program.OneLine(e.Message)})");
         }
     }
-
-    public const string Usage = """
-        magneton silo: runs one Orleans silo of a Magneton cluster until SIGTERM or SIGINT (then stops cleanly,
-        exit 0). Prints one line on stdout once it is active:
-          magneton silo: ready silo=<addr:port> gateway=<addr:port> cluster=<id> storage=<where>
-        and logs to stderr.
-
-        Usage:
-          magneton silo [options]
-
-        options:
-          --silo-port <n>           silo-to-silo port (default 11111)
-          --gateway-port <n>        port clients connect to, 0 for none (default 30000)
-          --primary <host:port>     localhost clustering: the primary silo's silo port; without it this silo is
-                                    the primary
-          --listen <addr>           address the ports bind to and that is advertised (default 127.0.0.1;
-                                    0.0.0.0 binds all interfaces and advertises POD_IP or the first
-                                    non-loopback address; in Kubernetes the default is all interfaces
-                                    with the pod IP advertised)
-          --storage-dir <dir>       keep bundles, reports and grain state in a directory, shared by the silos
-                                    of one machine (default $XDG_DATA_HOME/magneton or ~/.local/share/magneton)
-          --blob-connection <str>   Azure Blob storage instead (Azurite locally); also MAGNETON_BLOB_CONNECTION;
-                                    excludes --storage-dir
-          --container <name>        blob container of bundles and reports (default magneton)
-          --cluster-id <id>         Orleans cluster id (default $MAGNETON_CLUSTER_ID or magneton); clients
-                                    must use the same
-          --service-id <id>         Orleans service id (default $MAGNETON_SERVICE_ID or magneton)
-          --postgres <connstr>      cluster membership in PostgreSQL (Npgsql connection string) instead of
-                                    localhost clustering; also MAGNETON_POSTGRES; required in Kubernetes
-          --telemetry <export>      console | otlp | none (default otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set,
-                                    else none); OTLP is configured by the standard OTEL_* variables
-          --worker-timeout <s>      a GPU worker silent this long has its capture job queued again (default 15)
-          -h, --help                show this help
-
-        A local two-silo cluster:
-          magneton silo --storage-dir /tmp/mg &
-          magneton silo --storage-dir /tmp/mg --silo-port 11112 --gateway-port 30001 --primary 127.0.0.1:11111 &
-
-        """;
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
 using System.Net.Sockets;
 using Magneton.Silo;
@@ -12,15 +13,16 @@ namespace Magneton.Client;
 /// </summary>
 public static class SiloCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        var parsed = SiloArguments.Parse(args);
-        if (parsed.Help)
-        {
-            await stdout.WriteAsync(SiloArguments.Usage).ConfigureAwait(false);
-            return Program.Ok;
-        }
-        var options = parsed.ToHostOptions();
+        var definition = new SiloArguments.Definition();
+        definition.Command.SetAction((pr, ct) => RunAsync(definition.Read(pr, Environment.GetEnvironmentVariable), stdout, stderr, ct));
+        return definition.Command;
+    }
+
+    public static async Task<int> RunAsync(SiloArguments parsed, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
+    {
+        var options = parsed.ToHostOptions() with { Tls = TlsArguments.Current };
         if (options.Storage?.Directory is { } dir)
         {
             try { Directory.CreateDirectory(dir); }
@@ -57,6 +59,10 @@ public static class SiloCommand
                 throw new UsageException(message);
             }
 
+            await stderr.WriteLineAsync(options.Tls is { } tls
+                ? $"magneton silo: mutual TLS: certificate {tls.Own.Subject}, clients and silos must be signed by {tls.Authority[0].Subject}"
+                : "magneton silo: no TLS certificates (--tls-cert, --tls-key, --tls-ca): listening on loopback only; every local client may submit, run as a worker and read")
+                .ConfigureAwait(false);
             var info = SiloHost.Describe(host);
             await stdout.WriteLineAsync(info.ReadyLine).ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);

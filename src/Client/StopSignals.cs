@@ -9,12 +9,21 @@ namespace Magneton.Client;
 /// </summary>
 public sealed class StopSignals : IDisposable
 {
+    /// <summary>The exit code of a client command ended by a signal (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
+
     readonly CancellationTokenSource _stop;
     readonly PosixSignalRegistration[] _registrations;
+    readonly TimeSpan? _exitAfter;
     int _signals;
 
-    public StopSignals(CancellationToken ct)
+    /// <param name="exitAfter">
+    /// a client command: after the first signal, the process exits with <see cref="Interrupted"/> this long
+    /// later even if something still holds it (a grain call, a host stopping), so Ctrl-C always ends it at once
+    /// </param>
+    public StopSignals(CancellationToken ct, TimeSpan? exitAfter = null)
     {
+        _exitAfter = exitAfter;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _registrations =
         [
@@ -31,7 +40,16 @@ public sealed class StopSignals : IDisposable
         if (Interlocked.Increment(ref _signals) > 1) return;
         context.Cancel = true;
         try { _stop.Cancel(); } catch (ObjectDisposedException) { }
+        if (_exitAfter is { } grace)
+            _ = Task.Delay(grace).ContinueWith(_ =>
+            {
+                Console.Error.WriteLine("magneton: interrupted");
+                Environment.Exit(Interrupted);
+            }, TaskScheduler.Default);
     }
+
+    /// <summary>True once a signal arrived.</summary>
+    public bool Signalled => Volatile.Read(ref _signals) > 0;
 
     public void Dispose()
     {

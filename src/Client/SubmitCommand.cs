@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Magneton.Grains;
 
 namespace Magneton.Client;
@@ -12,66 +13,52 @@ public static class SubmitCommand
     /// <summary>Exit code of --wait when the capture job failed on its worker.</summary>
     public const int CaptureFailed = 1;
 
-    public const string Help = """
-        magneton submit --cluster <h:p> --system <name> [options] -- <python command...>
-
-        Queues a capture (as magneton capture would run it) for the cluster's GPU workers (magneton worker) and
-        prints the job id. The command runs in the worker's work directory: its script must exist on the GPU node.
-        A job whose worker disappears is given to another worker (at most 3 attempts).
-
-        options:
-          --cluster <h:p>       the cluster's gateway(s) (required)
-          --system <name>       name of the system, recorded in the bundle (required)
-          --node <name>         run on this node's worker (default: any GPU node)
-          --wait                follow the job (progress on stderr) and print run:<id> when it is done;
-                                exit 1 if the capture failed
-
-        """ + CaptureCommand.ProbeOptionsHelp + "\n";
-
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        string? cluster = null, system = null, node = null;
-        bool wait = false;
-        var probeArgs = new List<string>();
-        int i = 0;
-        for (; i < args.Length && args[i] != "--"; i++)
+        var cluster = new ClusterOptionSet(required: true);
+        var system = CliOptions.Text("--system", "name", "name of the system, recorded in the bundle");
+        system.Required = true;
+        var node = CliOptions.Text("--node", "name", "run on this node's worker (default: any GPU node)");
+        var workload = CliOptions.NonEmpty("--workload", "name", "the node's workload to run; after -- only the arguments it declares");
+        var wait = CliOptions.Flag("--wait", "follow the job (progress on stderr) and print run:<id> when it is done; exit 1 if the capture failed");
+        var probe = new ProbeOptionSet();
+        var tail = new CommandTail("magneton submit --cluster H:P --system NAME -- python script.py");
+        tail.Arity = ArgumentArity.ZeroOrMore; // with --workload, only the declared arguments (maybe none) follow --
+        var command = new Command("submit",
+            "Queues a capture (as magneton capture would run it) for the cluster's GPU workers (magneton worker) and prints the job "
+            + "id. A workload is one the worker's workload file names, with only the arguments it declares; a command runs only on "
+            + "workers started with --allow-any-command, in their work directory (its script must exist on the GPU node). A worker "
+            + "refuses what its node does not allow: the job fails with the reason. A job whose worker disappears is given to "
+            + "another worker (at most 3 attempts).")
         {
-            switch (args[i])
-            {
-                case "-h" or "--help":
-                    await stdout.WriteAsync(Help).ConfigureAwait(false);
-                    return Program.Ok;
-                case "--cluster":
-                    cluster = CaptureCommand.Value(args, ref i);
-                    break;
-                case "--system":
-                    system = CaptureCommand.Value(args, ref i);
-                    break;
-                case "--node":
-                    node = CaptureCommand.Value(args, ref i);
-                    break;
-                case "--wait":
-                    wait = true;
-                    break;
-                case var _ when CaptureCommand.ProbeOption(args, ref i, probeArgs):
-                    break;
-                default:
-                    throw new UsageException(args[i].StartsWith('-')
-                        ? $"unknown option '{args[i]}' for submit (see magneton submit --help)"
-                        : $"unexpected argument '{args[i]}': the command to capture goes after -- (magneton submit --cluster H:P --system NAME -- python script.py)");
-            }
-        }
-        if (cluster is null) throw new UsageException("submit needs --cluster <host:port> (the cluster whose GPU workers run the capture)");
-        if (system is null) throw new UsageException("submit needs --system NAME (the name recorded in the bundle)");
-        if (i >= args.Length - 1)
-            throw new UsageException("submit needs the command after --: magneton submit --cluster H:P --system NAME -- python script.py [args]");
-        var command = args[(i + 1)..];
-        CaptureCommand.CheckCommand(command); // refused here rather than on a GPU node
-        ClusterEndpoints.Parse(cluster);
+            system, workload, node, wait,
+        };
+        cluster.AddTo(command);
+        probe.AddTo(command);
+        command.Add(tail);
+        command.SetAction((pr, ct) => RunAsync(cluster.ReadRequired(pr),
+            Spec(pr.GetValue(system)!, pr.GetValue(workload), pr.GetValue(tail) ?? [], pr.GetValue(node), [.. probe.Read(pr)]),
+            pr.GetValue(wait), stdout, stderr, ct));
+        return command;
+    }
+
+    /// <summary>A named workload with its declared arguments, or (for --allow-any-command workers) a command.</summary>
+    static CaptureSpec Spec(string system, string? workload, string[] after, string? node, string[] probeArgs)
+    {
+        if (workload is not null) return new CaptureSpec(system, [], node, probeArgs, workload, after);
+        if (after.Length == 0)
+            throw new UsageException("submit needs --workload NAME or the command after --: magneton submit --cluster H:P --system NAME -- python script.py [args]");
+        return new CaptureSpec(system, after, node, probeArgs);
+    }
+
+    public static async Task<int> RunAsync(ClusterTarget cluster, CaptureSpec spec, bool wait, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (spec.Workload is null) CaptureCommand.CheckCommand(spec.Command); // refused here rather than on a GPU node
+        string? node = spec.Node;
 
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
         var scheduler = connection.Client.GetGrain<ICaptureSchedulerGrain>(CaptureWorker.Scheduler);
-        var job = await scheduler.Submit(new CaptureSpec(system, command, node, [.. probeArgs])).ConfigureAwait(false);
+        var job = await scheduler.Submit(spec).ConfigureAwait(false);
         var alive = (await scheduler.Workers().ConfigureAwait(false))
             .Count(w => w.Alive && (node is null || w.Info.Node == node) && w.Info.Gpus.Length > 0);
         await stderr.WriteLineAsync(alive == 0
@@ -100,7 +87,7 @@ public static class SubmitCommand
             return CaptureFailed;
         }
         await stderr.WriteLineAsync($"{job.JobId}: done on {job.Worker} (attempt {job.Attempts})").ConfigureAwait(false);
-        await stdout.WriteLineAsync(BundleUploader.RunPrefix + job.RunId).ConfigureAwait(false);
+        await stdout.WriteLineAsync(RunArgument.Typed(job.RunId!)).ConfigureAwait(false);
         return Program.Ok;
     }
 }

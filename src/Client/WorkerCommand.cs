@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Magneton.GpuWorker.Capture;
 using Magneton.GpuWorker.Nvml;
@@ -17,38 +18,65 @@ public static class WorkerCommand
 {
     public const string ReadyPrefix = "magneton worker: ready";
 
-    public const string Help = """
-        magneton worker --cluster <h:p> [options]
-
-        A GPU worker: registers this node's GPUs with the cluster (node, GPUs, driver, free/busy), runs the capture
-        jobs given to it (magneton submit) under the probe while sampling NVML, uploads each bundle and reports its
-        run id. One job at a time per GPU. Prints one line on stdout once registered:
-          magneton worker: ready node=<node> workers=<node>/gpu<i>,... cluster=<h:p> work-dir=<dir>
-        logs to stderr, and on SIGTERM stops the running capture, hands its job back to the queue and exits 0.
-
-        options:
-          --cluster <h:p>       the cluster's gateway(s) (required)
-          --node <name>         node name jobs are addressed to (default $NODE_NAME, else the host name)
-          --gpu <n>|all         the GPU(s) to work with, by NVML index (default all)
-          --work-dir <dir>      current directory of the captures and where bundles are written
-                                (default $TMPDIR/magneton-worker)
-          --keep-bundles        keep uploaded bundles in the work directory (failed captures are always kept)
-          --python <path>       interpreter for `script.py` / `-m` commands (default: MAGNETON_PYTHON or python3)
-          --probe-path <dir>    directory put on PYTHONPATH so magneton_probe imports without pip
-                                (default: MAGNETON_PROBE_PATH)
-          --heartbeat <s>       seconds between beats (default 2; the silo's --worker-timeout must be longer)
-
-        """;
-
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        var a = Parse(args);
-        if (a is null)
+        var cluster = new ClusterOptionSet(required: true);
+        var node = CliOptions.Value<string?>("--node", "name", "node name jobs are addressed to (default $NODE_NAME, else the host name)", CheckNode);
+        var gpu = CliOptions.Value<int?>("--gpu", "n|all", "the GPU(s) to work with, by NVML index (default all)",
+            v => v == "all" ? null : CliOptions.Index("--gpu")(v));
+        gpu.CompletionSources.Add("all");
+        var workDir = CliOptions.Text("--work-dir", "dir",
+            "current directory of the captures and where bundles are written (default $TMPDIR/magneton-worker)");
+        var keep = CliOptions.Flag("--keep-bundles", "keep uploaded bundles in the work directory (failed captures are always kept)");
+        var python = CliOptions.Text("--python", "path", "interpreter for `script.py` / `-m` commands (default: MAGNETON_PYTHON or python3)");
+        var probePath = CliOptions.Text("--probe-path", "dir",
+            "directory put on PYTHONPATH so magneton_probe imports without pip (default: MAGNETON_PROBE_PATH)");
+        var workloads = CliOptions.NonEmpty("--workloads", "file", "the workloads this node runs (JSON, see README \"GPU workers\")");
+        var anyCommand = CliOptions.Flag("--allow-any-command", "also run any Python command a submitter sends (a single-user machine only)");
+        var heartbeat = CliOptions.Value("--heartbeat", "s", "seconds between beats (default 2; the silo's --worker-timeout must be longer)",
+            v => CliOptions.Seconds("--heartbeat", 60)(v));
+        heartbeat.DefaultValueFactory = _ => 2;
+        var command = new Command("worker",
+            "A GPU worker: registers this node's GPUs with the cluster (node, GPUs, driver, free/busy), runs the capture jobs given "
+            + "to it (magneton submit) under the probe while sampling NVML, uploads each bundle and reports its run id. One job at a "
+            + "time per GPU. Prints one line on stdout once registered: " + ReadyPrefix + " node=<node> workers=<node>/gpu<i>,... "
+            + "cluster=<h:p> work-dir=<dir>; logs to stderr, and on SIGTERM stops the running capture, hands its job back to the "
+            + "queue and exits 0. Runs only what this node allows: the named workloads of --workloads (magneton submit --workload "
+            + "NAME, with the arguments each declares), and arbitrary Python commands only with --allow-any-command; anything else "
+            + "fails its job with the reason and nothing runs. Jobs start from a minimal environment, not the worker's.")
         {
-            await stdout.WriteAsync(Help).ConfigureAwait(false);
-            return Program.Ok;
+            workloads, anyCommand, node, gpu, workDir, keep, python, probePath, heartbeat,
+        };
+        cluster.AddTo(command);
+        command.SetAction((pr, ct) => RunAsync(new Arguments(cluster.ReadRequired(pr),
+            pr.GetValue(node) ?? CheckNode(Environment.GetEnvironmentVariable("NODE_NAME") is { Length: > 0 } n ? n : Environment.MachineName),
+            pr.GetValue(gpu), pr.GetValue(workDir), pr.GetValue(keep), pr.GetValue(python), pr.GetValue(probePath),
+            TimeSpan.FromSeconds(pr.GetValue(heartbeat)), Policy(pr.GetValue(workloads), pr.GetValue(anyCommand))), stdout, stderr, ct));
+        return command;
+    }
+
+    /// <summary>What this node runs: its workload file's workloads, and any command only when told so.</summary>
+    static JobPolicy Policy(string? workloads, bool anyCommand)
+    {
+        if (workloads is null && !anyCommand)
+            throw new UsageException("worker needs --workloads <file> (the workloads this node runs) or --allow-any-command (a single-user machine)");
+        try
+        {
+            return new JobPolicy(workloads is null ? new Dictionary<string, Workload>() : WorkloadFile.Load(workloads), anyCommand);
         }
-        ClusterEndpoints.Parse(a.Cluster);
+        catch (CaptureException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    static string CheckNode(string node) =>
+        string.IsNullOrWhiteSpace(node) || node.Contains('/')
+            ? throw new UsageException($"--node: '{node}' is not a node name (non-empty, no '/')")
+            : node;
+
+    internal static async Task<int> RunAsync(Arguments a, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
         var workDir = Path.GetFullPath(a.WorkDir ?? Path.Combine(Path.GetTempPath(), "magneton-worker"));
         try
         {
@@ -76,7 +104,7 @@ public static class WorkerCommand
             var options = new CaptureWorkerOptions
             {
                 Node = a.Node, WorkDir = workDir, Heartbeat = a.Heartbeat, KeepBundles = a.KeepBundles,
-                Python = a.Python, ProbePath = a.ProbePath,
+                Python = a.Python, ProbePath = a.ProbePath, Policy = a.Policy,
             };
             using var stop = new StopSignals(ct);
             await using var connection = await ClusterConnection.ConnectAsync(a.Cluster, stop.Token).ConfigureAwait(false);
@@ -90,7 +118,9 @@ public static class WorkerCommand
             var workers = devices.Select(d => new CaptureWorker(connection.Client, Slot(nvml, d), options, stderr, log)).ToList();
             var runs = workers.Select(w => w.RunAsync(stop.Token)).ToList();
             await stdout.WriteLineAsync(
-                $"{ReadyPrefix} node={a.Node} workers={string.Join(',', workers.Select(w => w.WorkerId))} cluster={a.Cluster} work-dir={workDir}")
+                $"{ReadyPrefix} node={a.Node} workers={string.Join(',', workers.Select(w => w.WorkerId))} cluster={a.Cluster} work-dir={workDir} "
+                + $"workloads={(a.Policy.Workloads.Count == 0 ? "none" : string.Join(',', a.Policy.Workloads.Order(StringComparer.Ordinal)))}"
+                + (a.Policy.AllowAnyCommand ? " any-command" : ""))
                 .ConfigureAwait(false);
             await stdout.FlushAsync(CancellationToken.None).ConfigureAwait(false);
 
@@ -108,60 +138,6 @@ public static class WorkerCommand
             () => new PowerCaptureSampler(nvml.Counter(d.Index)));
     }
 
-    internal sealed record Arguments(string Cluster, string Node, int? Gpu, string? WorkDir, bool KeepBundles, string? Python,
-        string? ProbePath, TimeSpan Heartbeat);
-
-    /// <summary>The arguments, or null for --help.</summary>
-    internal static Arguments? Parse(string[] args)
-    {
-        string? cluster = null, node = null, workDir = null, python = null, probePath = null;
-        int? gpu = null;
-        bool keep = false;
-        var heartbeat = TimeSpan.FromSeconds(2);
-        for (int i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "-h" or "--help":
-                    return null;
-                case "--cluster":
-                    cluster = CaptureCommand.Value(args, ref i);
-                    break;
-                case "--node":
-                    node = CaptureCommand.Value(args, ref i);
-                    break;
-                case "--gpu":
-                    var v = CaptureCommand.Value(args, ref i);
-                    gpu = v == "all" ? null : CaptureCommand.NonNegative("--gpu", v);
-                    break;
-                case "--work-dir":
-                    workDir = CaptureCommand.Value(args, ref i);
-                    break;
-                case "--keep-bundles":
-                    keep = true;
-                    break;
-                case "--python":
-                    python = CaptureCommand.Value(args, ref i);
-                    break;
-                case "--probe-path":
-                    probePath = CaptureCommand.Value(args, ref i);
-                    break;
-                case "--heartbeat":
-                    var s = CaptureCommand.Value(args, ref i);
-                    if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds is not (> 0 and <= 60))
-                        throw new UsageException($"option --heartbeat needs a number of seconds in (0, 60], got '{s}'");
-                    heartbeat = TimeSpan.FromSeconds(seconds);
-                    break;
-                default:
-                    throw new UsageException(args[i].StartsWith('-')
-                        ? $"unknown option '{args[i]}' for worker (see magneton worker --help)"
-                        : $"unexpected argument '{args[i]}': worker takes only options (see magneton worker --help)");
-            }
-        }
-        if (cluster is null) throw new UsageException("worker needs --cluster <host:port> (the cluster's gateway)");
-        node ??= Environment.GetEnvironmentVariable("NODE_NAME") is { Length: > 0 } n ? n : Environment.MachineName;
-        if (string.IsNullOrWhiteSpace(node) || node.Contains('/'))
-            throw new UsageException($"--node: '{node}' is not a node name (non-empty, no '/')");
-        return new Arguments(cluster, node, gpu, workDir, keep, python, probePath, heartbeat);
-    }
+    internal sealed record Arguments(ClusterTarget Cluster, string Node, int? Gpu, string? WorkDir, bool KeepBundles, string? Python,
+        string? ProbePath, TimeSpan Heartbeat, JobPolicy Policy);
 }

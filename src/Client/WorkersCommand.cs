@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Magneton.Grains;
@@ -7,15 +8,12 @@ namespace Magneton.Client;
 /// <summary><c>magneton workers --cluster h:p [--json]</c>: the cluster's GPU workers and its capture jobs.</summary>
 public static class WorkersCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
-    {
-        var (cluster, json, help) = RunsCommand.ParseListing(args, "workers", "lists a cluster's GPU workers and capture jobs");
-        if (help)
-        {
-            await stdout.WriteAsync(Usage.Text).ConfigureAwait(false);
-            return Program.Ok;
-        }
+    internal static Command Definition(TextWriter stdout, TextWriter stderr) =>
+        RunsCommand.Listing("workers", "Lists a cluster's GPU workers (free, busy, lost) and its capture jobs.",
+            "print the workers and jobs as JSON", (cluster, json, ct) => RunAsync(cluster, json, stdout, ct));
 
+    public static async Task<int> RunAsync(ClusterTarget cluster, bool json, TextWriter stdout, CancellationToken ct)
+    {
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
         var scheduler = connection.Client.GetGrain<ICaptureSchedulerGrain>(CaptureWorker.Scheduler);
         var workers = await scheduler.Workers().ConfigureAwait(false);
@@ -31,7 +29,8 @@ public static class WorkersCommand
                 }),
                 jobs = jobs.Select(j => new
                 {
-                    job = j.JobId, system = j.Spec.System, command = j.Spec.Command, node = j.Spec.Node,
+                    job = j.JobId, system = j.Spec.System, workload = j.Spec.Workload, command = j.Spec.Command, arguments = j.Spec.Arguments,
+                    arguments_hidden = j.Spec.Hidden, node = j.Spec.Node,
                     state = j.State.ToString().ToLowerInvariant(), worker = j.Worker, attempts = j.Attempts, progress = j.Progress,
                     run_id = j.RunId, error = j.Error, submitted_at = j.SubmittedAt,
                 }),
@@ -52,13 +51,18 @@ public static class WorkersCommand
         {
             var outcome = j.State switch
             {
-                CaptureState.Done => "run:" + j.RunId,
+                CaptureState.Done => RunArgument.Typed(j.RunId!),
                 CaptureState.Failed => j.Error,
                 _ => j.Progress,
             };
             await stdout.WriteLineAsync(
-                $"  {j.JobId,-28} {j.State.ToString().ToLowerInvariant(),-8} {j.Spec.System,-24} {(j.Worker ?? j.Spec.Node ?? "any node"),-24} {outcome}").ConfigureAwait(false);
+                $"  {j.JobId,-28} {j.State.ToString().ToLowerInvariant(),-8} {j.Spec.System,-24} {What(j.Spec),-24} {(j.Worker ?? j.Spec.Node ?? "any node"),-24} {outcome}").ConfigureAwait(false);
         }
         return Program.Ok;
     }
+
+    /// <summary>The workload by name, or the command line when the cluster shows it to this caller (its submitter).</summary>
+    static string What(CaptureSpec spec) =>
+        spec.Workload is { } w ? (spec.Hidden || spec.Arguments is not { Length: > 0 } ? w : w + " " + string.Join(' ', spec.Arguments))
+        : spec.Hidden ? "(command hidden)" : string.Join(' ', spec.Command);
 }

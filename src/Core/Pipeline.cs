@@ -14,8 +14,12 @@ public sealed record CompareOptions
     public double Threshold { get; init; } = 0.10;
     /// <summary>The efficient side may be at most this much slower for the verdict to be waste, not a trade-off.</summary>
     public double TimeTolerance { get; init; } = 0.01;
-    /// <summary>Outputs of matched regions must agree within this (relative, on the fingerprints).</summary>
-    public double OutputTolerance { get; init; } = 0.01;
+    /// <summary>
+    /// Values (and so the outputs of matched regions) are equivalent when their fingerprints agree within this,
+    /// relative to the tensor's RMS (moments and deciles; extremes and spectra get proportionally more): the
+    /// method's output check, on fingerprints. bf16 rounding and tf32 against fp32 stay well inside the default.
+    /// </summary>
+    public double OutputTolerance { get; init; } = Matching.Fingerprint.DefaultTolerance;
     /// <summary>
     /// Drop regions whose two sides do identical work (same ops, inputs and kernels) before detection. Off only in
     /// tests that check the energy model resolves identical work by itself.

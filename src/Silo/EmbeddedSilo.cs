@@ -12,7 +12,7 @@ namespace Magneton.Silo;
 /// <summary>
 /// A single Orleans silo hosted in this process (localhost clustering, no gateway), with Magneton's grains.
 /// The CLI uses it by default; callers get grains through <see cref="Grains"/> without a separate client.
-/// Logging goes to stderr at Warning and above, so stdout stays free for JSON.
+/// Logging goes to stderr at Warning and above (or where the caller's logging sends it), so stdout stays free for JSON.
 /// </summary>
 public sealed class EmbeddedSilo : IAsyncDisposable
 {
@@ -34,13 +34,14 @@ public sealed class EmbeddedSilo : IAsyncDisposable
     /// Starts the silo on a free loopback port (found by binding port 0; retried with another port if it
     /// was taken meanwhile), so several embedded runs on one machine do not collide.
     /// </summary>
-    public static async Task<EmbeddedSilo> StartAsync(LogLevel minimumLevel = LogLevel.Warning, CancellationToken ct = default)
+    /// <param name="logging">replaces the default logging (stderr from Warning up); the CLI sends it to a log file</param>
+    public static async Task<EmbeddedSilo> StartAsync(Action<ILoggingBuilder>? logging = null, CancellationToken ct = default)
     {
         const int attempts = 3;
         for (int attempt = 1; ; attempt++)
         {
             int port = FreeLoopbackPort();
-            var host = Build(port, minimumLevel);
+            var host = Build(port, logging);
             try
             {
                 await host.StartAsync(ct).ConfigureAwait(false);
@@ -58,19 +59,23 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         }
     }
 
-    static IHost Build(int siloPort, LogLevel minimumLevel)
+    static IHost Build(int siloPort, Action<ILoggingBuilder>? logging)
     {
         // DisableDefaults: no appsettings, environment or command-line configuration to read, and no default
         // console logger on stdout.
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(minimumLevel);
+        if (logging is not null) logging(builder.Logging);
+        else
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = false; });
+            builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        }
         // Known-noisy start-up warnings of a single embedded silo: the spurious watchdog warning (see
         // toolchain-notes.md) and "Silo not running with ServerGC" (the CLI runs workstation GC on purpose).
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = false; });
-        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.UseOrleans(silo =>
         {

@@ -53,8 +53,12 @@ public sealed record SiloHostOptions
     public LogLevel MinimumLogLevel { get; init; } = LogLevel.Information;
     /// <summary>How long a graceful stop may take before Orleans stops without waiting.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
-    /// <summary>How long a GPU worker may stay silent before its capture job is queued again (null: the scheduler's 15 s).</summary>
+    /// <summary>How long a GPU worker may stay silent before its capture job is queued again (null: CaptureSchedulerOptions.DefaultWorkerTimeout, 15 s).</summary>
     public TimeSpan? WorkerTimeout { get; init; }
+    /// <summary>
+    /// Mutual TLS with the cluster's CA (<see cref="ClusterTls"/>); null: no TLS, and the silo may bind loopback only.
+    /// </summary>
+    public ClusterCertificates? Tls { get; init; }
     /// <summary>Runs last on the silo builder (tests: extra services, OpenTelemetry in-memory exporter...).</summary>
     public Action<ISiloBuilder>? ConfigureSilo { get; init; }
 }
@@ -83,7 +87,6 @@ public static class SiloHost
     public static IHost Build(SiloHostOptions options)
     {
         Validate(options);
-        if (options.WorkerTimeout is { } timeout) Magneton.Grains.CaptureSchedulerGrain.WorkerTimeout = timeout;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
 
         // Logging as the embedded silo does it (single line, stderr, stdout kept for the ready line), but at
@@ -142,6 +145,9 @@ public static class SiloHost
 
             silo.AddMagnetonTelemetry(options.Telemetry);
             silo.AddMagneton(options.Storage);
+            if (options.Tls is { } tls) silo.UseMagnetonTls(tls, options.SiloPort);
+            if (options.WorkerTimeout is { } timeout)
+                silo.Services.Configure<Magneton.Grains.CaptureSchedulerOptions>(o => o.WorkerTimeout = timeout);
             options.ConfigureSilo?.Invoke(silo);
         });
         return builder.Build();
@@ -157,6 +163,10 @@ public static class SiloHost
         if (o.Kubernetes && string.IsNullOrWhiteSpace(o.PostgresConnectionString))
             throw new ArgumentException("in Kubernetes (KUBERNETES_SERVICE_HOST is set) a silo needs PostgreSQL membership: " +
                                         "give --postgres <connection string> or set MAGNETON_POSTGRES");
+        // Without TLS anyone who reaches a port can drive the cluster (and its GPU workers): loopback only.
+        if (o.Tls is null && (o.Kubernetes || o.Listen is { } l && !IPAddress.IsLoopback(l)))
+            throw new ArgumentException($"a silo without TLS listens on loopback only; to listen on {(o.Kubernetes ? "the pod network" : o.Listen!.ToString())} "
+                + "give --tls-cert, --tls-key and --tls-ca (mutual TLS with the cluster's CA)");
         if (o.PostgresConnectionString is not null && o.Primary is not null)
             throw new ArgumentException("a primary silo is for development clustering only; with PostgreSQL every silo finds the others in the membership table");
     }

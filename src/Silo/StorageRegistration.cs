@@ -42,6 +42,9 @@ public static class StorageRegistration
             return silo;
         }
 
+        if (storage!.AllowedPaths.Count > 0) silo.Services.AddSingleton(new LocalBundleRoots(storage.AllowedPaths));
+        silo.Services.AddHostedService<UploadExpiry>();
+
         // Ratios in run summaries and job progress may be NaN or infinite; plain JSON has no such numbers.
         silo.Services.Configure<SystemTextJsonGrainStorageSerializerOptions>(o =>
             o.JsonSerializerOptions.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals);

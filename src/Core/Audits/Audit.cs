@@ -19,6 +19,28 @@ public sealed record AuditReport(
     [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes)
 {
     public const string SchemaName = "magneton.audit/1";
+
+    /// <summary>What differences the audit can resolve (sensor tolerance, spread of the typical nodes).</summary>
+    [JsonPropertyName("resolution")] public AuditResolution? Resolution { get; init; }
+
+    /// <summary>
+    /// False with fewer than <see cref="AuditAnalysis.MinNodesForOutliers"/> nodes: there is no median and spread to
+    /// measure against, so no node is named an outlier and none is cleared either.
+    /// </summary>
+    [JsonPropertyName("outliers_decidable")]
+    public bool OutliersDecidable => Nodes.Count >= AuditAnalysis.MinNodesForOutliers;
+
+    /// <summary>The verdict in words, as the terminal summary and the HTML page say it.</summary>
+    public string Verdict() =>
+        Outliers.Count > 0
+            ? $"{Outliers.Count} outlier node{(Outliers.Count == 1 ? "" : "s")}: " + string.Join(", ", Outliers.Select(o => NodeName(o.Node)))
+            : OutliersDecidable
+                ? "No outlier node"
+                : $"Cannot name an outlier: {Nodes.Count} node{(Nodes.Count == 1 ? "" : "s")}, an outlier needs at least {AuditAnalysis.MinNodesForOutliers} to measure against";
+
+    /// <summary>"index (host)".</summary>
+    public string NodeName(int index) =>
+        Nodes.FirstOrDefault(n => n.Index == index) is { } n ? $"{index} ({n.Host})" : index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary>One node's capture of the job: where it ran and what an iteration cost there.</summary>
@@ -33,7 +55,11 @@ public sealed record AuditNode(
     [property: JsonPropertyName("iteration_energy_j")] double IterationEnergyJ,
     [property: JsonPropertyName("iteration_time_s")] double IterationTimeS,
     [property: JsonPropertyName("energy_score")] double EnergyScore,
-    [property: JsonPropertyName("outlier")] bool Outlier);
+    [property: JsonPropertyName("outlier")] bool Outlier)
+{
+    /// <summary>Its difference from the median is below the audit's resolution (<see cref="AuditResolution"/>).</summary>
+    [JsonPropertyName("within_sensor_error")] public bool WithinSensorError { get; init; }
+}
 
 /// <summary>An outlier node compared operator by operator against the most typical node (side "a").</summary>
 public sealed record AuditOutlier(
@@ -94,6 +120,11 @@ public static class AuditAnalysis
             return new AuditNode(i.Index, i.Bundle, i.RunId, i.Host, i.Gpu, i.Driver, i.PowerLimitW, i.IterationEnergyJ,
                 i.IterationTimeS, score, canFlag && Math.Abs(score) > OutlierScore);
         }).ToList();
+        // A robust score cannot make a difference the sensors cannot resolve into evidence.
+        var resolution = AuditResolution.Of(median, mad);
+        nodes = nodes.Select(n => resolution.Within(n.IterationEnergyJ, median)
+            ? n with { Outlier = false, WithinSensorError = true }
+            : n).ToList();
         int typical = nodes.OrderBy(n => Math.Abs(n.IterationEnergyJ - median)).ThenBy(n => n.Index).First().Index;
         return (nodes, median, mad, typical);
     }

@@ -2,7 +2,7 @@ namespace Magneton.Core.Bundles;
 
 /// <summary>
 /// One capture bundle ("magneton-capture/1"), read whole and validated. The field meanings are those of
-/// ../shared/data/h100/README.md; readers keep the raw numbers and leave interpretation to Runs and Energy.
+/// docs/capture-format.md; readers keep the raw numbers and leave interpretation to Runs and Energy.
 /// </summary>
 public sealed record Bundle(
     string Path,
@@ -89,6 +89,11 @@ public sealed record TraceOperator(
     IReadOnlyList<KernelCount> Kernels)
 {
     public double GpuSecondsPerIteration => Occurrences == 0 ? 0 : GpuSecondsTotal / Occurrences;
+    /// <summary>
+    /// The operator's host (CPU) time per iteration, seconds: its mg# ranges' duration in an iteration, the median
+    /// over the iterations it occurred in (one preempted iteration on a busy machine does not move it).
+    /// </summary>
+    public double HostSecondsMedian { get; init; }
 }
 
 public sealed record KernelCount(string Name, string Category, int Count, double Seconds);
@@ -107,6 +112,8 @@ public sealed record Measure(
 {
     /// <summary>measure.json "node": the machine and GPU the capture ran on, when the capture recorded it.</summary>
     public CaptureNode? Node { get; init; }
+    /// <summary>measure.json "device": a GPU capture with energies, or a CPU capture without any.</summary>
+    public CaptureDevice Device { get; init; }
 }
 
 /// <summary>The machine of a capture: host name, GPU model and UUID, driver version, enforced power limit.</summary>

@@ -3,7 +3,10 @@ using static Magneton.Core.Bundles.JsonFields;
 
 namespace Magneton.Core.Bundles;
 
-/// <summary>measure.json: the uninstrumented baseline and the energy pass's timing and sync marks.</summary>
+/// <summary>
+/// measure.json: the uninstrumented baseline and the energy pass's timing and sync marks. A CPU capture
+/// ("device": "cpu") has no energy counter: its baseline energies may be null (read as 0, never reported as measured).
+/// </summary>
 internal static class MeasureReader
 {
     public static Measure Read(string path) => JsonFile.Parse(path, BundleFiles.Measure, Parse);
@@ -11,15 +14,24 @@ internal static class MeasureReader
     private static Measure Parse(JsonElement root)
     {
         Expect(root, JsonValueKind.Object, "$");
+        var device = Device(root);
         return new Measure(
-            Section(root, "baseline", Baseline),
+            Section(root, "baseline", b => Baseline(b, device)),
             OptionalDouble(root, "probe_only_iter_s"),
             Section(root, "energy_pass", EnergyPass),
             OptionalDouble(root, "semantic_pass_s"))
         {
             Node = root.TryGetProperty("node", out var node) && node.ValueKind == JsonValueKind.Object ? Section(root, "node", Node) : null,
+            Device = device,
         };
     }
+
+    private static CaptureDevice Device(JsonElement root) => OptionalString(root, "device") switch
+    {
+        null or "cuda" => CaptureDevice.Gpu,
+        "cpu" => CaptureDevice.Cpu,
+        var other => throw new JsonFieldException("device", $"expected \"cuda\" or \"cpu\", got \"{other}\""),
+    };
 
     /// <summary>Where the capture ran (written by `magneton capture`; absent in older bundles).</summary>
     private static CaptureNode Node(JsonElement n) => new(
@@ -39,11 +51,13 @@ internal static class MeasureReader
         }
     }
 
-    private static BaselineMeasure Baseline(JsonElement b)
+    private static BaselineMeasure Baseline(JsonElement b, CaptureDevice device)
     {
         var (start, end) = Window(b, "window_unix_ns");
+        bool cpu = device == CaptureDevice.Cpu;
         return new BaselineMeasure(PositiveIterations(b), Double(b, "wall_s"), Double(b, "iter_s"),
-            Double(b, "energy_counter_j"), Double(b, "iter_energy_counter_j"), start, end);
+            cpu ? OptionalDouble(b, "energy_counter_j") ?? 0 : Double(b, "energy_counter_j"),
+            cpu ? OptionalDouble(b, "iter_energy_counter_j") ?? 0 : Double(b, "iter_energy_counter_j"), start, end);
     }
 
     private static EnergyPassMeasure EnergyPass(JsonElement e)

@@ -10,6 +10,19 @@ internal sealed class OperatorAccumulator(int traceId, string op)
     public int TraceId { get; } = traceId;
     public string Op { get; } = op;
     public int Occurrences { get; set; }
+    private readonly Dictionary<int, long> _rangeNanos = [];
+
+    /// <summary>Adds the duration of one of its mg# ranges, per iteration (its host time).</summary>
+    public void AddRange(int iteration, long nanos) =>
+        _rangeNanos[iteration] = _rangeNanos.GetValueOrDefault(iteration) + nanos;
+
+    private double MedianRangeSeconds()
+    {
+        if (_rangeNanos.Count == 0) return 0;
+        var v = _rangeNanos.Values.Order().ToArray();
+        int m = v.Length / 2;
+        return (v.Length % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2.0) / 1e9;
+    }
 
     public void Add(in TraceActivity a)
     {
@@ -35,6 +48,6 @@ internal sealed class OperatorAccumulator(int traceId, string op)
             var k = _kernels[i];
             kernels[i] = new KernelCount(names.GetString(k.Name), TraceCategories.Name(k.Category), k.Count, k.Nanos / 1e9);
         }
-        return new TraceOperator(TraceId, Op, Occurrences, _nanos / 1e9, kernels);
+        return new TraceOperator(TraceId, Op, Occurrences, _nanos / 1e9, kernels) { HostSecondsMedian = MedianRangeSeconds() };
     }
 }

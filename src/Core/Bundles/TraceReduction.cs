@@ -24,6 +24,7 @@ internal static class TraceReduction
             ref var acc = ref CollectionsMarshal.GetValueRefOrAddDefault(operators, r.TraceId, out bool exists);
             if (!exists) acc = new OperatorAccumulator(r.TraceId, t.Names.GetString(r.OpName));
             if (seen.Add(((long)r.TraceId << 32) | (uint)r.Iteration)) acc!.Occurrences++;
+            acc!.AddRange(r.Iteration, r.End - r.Start);
             first = Math.Min(first, r.Start);
             last = Math.Max(last, r.End);
         }

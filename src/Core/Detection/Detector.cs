@@ -5,9 +5,11 @@ using Magneton.Core.Runs;
 namespace Magneton.Core.Detection;
 
 /// <summary>
-/// The 10%/1%/1% rule over grouped region pairs: waste when the wasteful side spends at least
+/// The 10%/1%/1% rule over region pairs grouped by cause (<see cref="CauseGroups"/>): waste when the wasteful side spends at least
 /// (1 + threshold) times the energy, the efficient side is at most 1% slower and the outputs are equivalent
 /// (they are by construction: regions end on equivalent values); a trade-off when the efficient side is slower.
+/// A CPU capture measured no energy: there the same rule runs on CPU time (the regions' aligned profiler ranges),
+/// every finding's verdict is "cpu-time" and its energies are zero, never waste.
 /// </summary>
 public static class Detector
 {
@@ -21,57 +23,81 @@ public static class Detector
 
     public static IReadOnlyList<Finding> Detect(MatchSession s, IReadOnlyList<RegionMatch> regions)
     {
-        var groups = new Dictionary<string, List<(RegionMatch R, RegionSide A, RegionSide B, RegionEnergy E)>>();
-        var order = new List<string>();
+        bool cpu = s.A.IsCpuCapture || s.B.IsCpuCapture;
+        // Regions of two unrelated graphs are not equivalent whatever the matcher paired: no claim at all.
+        if (!Comparability.Of(s, regions).Comparable) return [];
+        var pairs = new List<CauseGroups.Pair>();
         foreach (var r in regions)
         {
             var a = RegionSide.Of(s.A, r.NodesA);
             var b = RegionSide.Of(s.B, r.NodesB);
-            if (a.EnergyJ <= 0 && b.EnergyJ <= 0) continue;
+            if (cpu ? a.CpuSeconds <= 0 && b.CpuSeconds <= 0 : a.EnergyJ <= 0 && b.EnergyJ <= 0) continue;
             if (s.Options.SameWorkGuard && SameWork(s, r)) continue;
-            var key = RegionKey.Of(a, b);
-            if (!groups.TryGetValue(key, out var list)) { groups[key] = list = []; order.Add(key); }
-            list.Add((r, a, b, RegionEnergy.Of(s.A, r.NodesA, a, s.B, r.NodesB, b)));
+            pairs.Add(new CauseGroups.Pair(r, a, b, RegionEnergy.Of(s.A, r.NodesA, a, s.B, r.NodesB, b)));
         }
+        Func<IReadOnlyList<CauseGroups.Pair>, (double A, double B)> cost = cpu
+            ? ps => (ps.Sum(x => x.A.CpuSeconds), ps.Sum(x => x.B.CpuSeconds))
+            : ps => { var e = RegionEnergy.Sum(ps.Select(x => x.Energy).ToList()); return (e.A.ValueJ, e.B.ValueJ); };
 
+        // The threshold and the floor judge a cause's total over all its sites, not each site alone.
         var findings = new List<Finding>();
-        foreach (var key in order)
-        {
-            var g = groups[key];
-            var energy = RegionEnergy.Sum(g.Select(x => x.E).ToList());
-            double ea = energy.A.ValueJ, eb = energy.B.ValueJ;
-            double ta = g.Sum(x => x.A.GpuSeconds), tb = g.Sum(x => x.B.GpuSeconds);
-            bool aWastes = ea > eb;
-            double ew = aWastes ? ea : eb, ee = aWastes ? eb : ea;
-            double tw = aWastes ? ta : tb, te = aWastes ? tb : ta;
-            var interval = energy.Ratio(aWastes, RatioCap);
-            if (interval.Ratio < 1 + s.Options.Threshold) continue;
-            var wastefulRun = aWastes ? s.A : s.B;
-            if (ew - ee < MinShareOfJob * wastefulRun.Energy.IterationEnergyJ) continue;
-            // A claim needs the whole interval above the threshold; otherwise it is a possible difference below resolution.
-            string verdict = !interval.Clears(1 + s.Options.Threshold) ? Finding.Possible
-                : te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
-            var sides = g.Select(x => aWastes ? x.A : x.B).ToList();
-            var all = g.SelectMany(x => new[] { x.A, x.B }).ToList();
-            string source = string.Join("+", all.SelectMany(x => x.SourceShares.Keys).Distinct().Order().Select(EnergySources.Json));
-            double total = all.Sum(x => x.EnergyJ);
-            var shares = EnergySources.Measured.Where(k => all.Any(x => x.SourceShares.ContainsKey(k)))
-                .ToDictionary(k => k, k => total > 0 ? all.Sum(x => x.SourceShares.GetValueOrDefault(k) * x.EnergyJ) / total : 0);
-            bool dynamicOnly = !wastefulRun.Energy.GpuBound;
-            double saving = dynamicOnly ? Math.Max(0, ew - ee - wastefulRun.Energy.IdlePowerW * (tw - te)) : ew - ee;
-            string where = string.Join(", ", sides.SelectMany(x => x.Modules).Select(RegionKey.FoldIndices).Distinct().Take(3));
-            findings.Add(new Finding(0, verdict, aWastes ? "a" : "b", g.Select(x => x.R.Id).ToList(), g.Count,
-                ew, ee, tw, te, source.Length == 0 ? "none" : source, where)
-            {
-                Interval = interval, Basis = energy.Basis, SourceShares = shares, JobSavingJ = saving, SavingIsDynamic = dynamicOnly,
-                InSituRatio = energy.InSitu?.Ratio(aWastes, RatioCap).Ratio,
-            });
-        }
+        foreach (var g in CauseGroups.Of(s, pairs, cost))
+            if ((cpu ? CpuTimeFinding(s, g) : EnergyFinding(s, g)) is { } f) findings.Add(f);
         return findings
             .OrderBy(f => f.Verdict switch { Finding.Waste => 0, Finding.TradeOff => 1, _ => 2 })
             .ThenByDescending(f => f.EnergyDeltaJ)
+            .ThenByDescending(f => f.WastefulSeconds - f.EfficientSeconds)
             .Select((f, i) => f with { Id = i + 1 })
             .ToList();
+    }
+
+    /// <summary>
+    /// A cause's energies on one basis over all its sites, with their interval: the point ratio must clear the
+    /// threshold and the difference the floor; a claim (waste, trade-off) needs the interval's lower bound above the
+    /// threshold too, otherwise the difference is possible but below resolution.
+    /// </summary>
+    static Finding? EnergyFinding(MatchSession s, CauseGroups.Group g)
+    {
+        bool aWastes = g.AWastes;
+        var parts = RegionEnergy.OnOneBasis(g.Pairs.Select(x => x.Energy).ToList());
+        var energy = RegionEnergy.Sum(parts);
+        var (w, e) = aWastes ? (energy.A, energy.B) : (energy.B, energy.A);
+        double ew = w.ValueJ, ee = e.ValueJ;
+        double tw = g.Pairs.Sum(x => (aWastes ? x.A : x.B).GpuSeconds), te = g.Pairs.Sum(x => (aWastes ? x.B : x.A).GpuSeconds);
+        var interval = energy.Ratio(aWastes, RatioCap);
+        if (interval.Ratio < 1 + s.Options.Threshold) return null;
+        var wastefulRun = aWastes ? s.A : s.B;
+        if (ew - ee < MinShareOfJob * wastefulRun.Energy.IterationEnergyJ) return null;
+        string verdict = !interval.Clears(1 + s.Options.Threshold) ? Finding.Possible
+            : te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
+        var all = g.Pairs.SelectMany(x => new[] { x.A, x.B }).ToList();
+        string source = string.Join("+", all.SelectMany(x => x.SourceShares.Keys).Distinct().Order().Select(EnergySources.Json));
+        double total = all.Sum(x => x.EnergyJ);
+        var shares = EnergySources.Measured.Where(k => all.Any(x => x.SourceShares.ContainsKey(k)))
+            .ToDictionary(k => k, k => total > 0 ? all.Sum(x => x.SourceShares.GetValueOrDefault(k) * x.EnergyJ) / total : 0);
+        bool dynamicOnly = !wastefulRun.Energy.GpuBound;
+        double saving = dynamicOnly ? Math.Max(0, ew - ee - wastefulRun.Energy.IdlePowerW * (tw - te)) : ew - ee;
+        var sites = CauseGroups.Sites(g, parts);
+        return new Finding(0, verdict, aWastes ? "a" : "b", g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
+            ew, ee, tw, te, source.Length == 0 ? "none" : source, CauseGroups.Where(sites))
+        {
+            Kind = g.Kind, Sites = sites,
+            Interval = interval, Basis = energy.Basis, SourceShares = shares, JobSavingJ = saving, SavingIsDynamic = dynamicOnly,
+            InSituRatio = energy.InSitu?.Ratio(aWastes, RatioCap).Ratio,
+        };
+    }
+
+    /// <summary>The same rule on CPU time; no energy was measured, so the energies are zero and no claim is made on them.</summary>
+    static Finding? CpuTimeFinding(MatchSession s, CauseGroups.Group g)
+    {
+        bool aWastes = g.AWastes;
+        double tw = g.Pairs.Sum(x => (aWastes ? x.A : x.B).CpuSeconds), te = g.Pairs.Sum(x => (aWastes ? x.B : x.A).CpuSeconds);
+        if (tw < (1 + s.Options.Threshold) * te) return null;
+        if (tw - te < MinShareOfJob * (aWastes ? s.A : s.B).Energy.IterationSeconds) return null;
+        var sites = CauseGroups.Sites(g, g.Pairs.Select(x => x.Energy).ToList());
+        return new Finding(0, Finding.CpuTime, aWastes ? "a" : "b", g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
+            g.Pairs.Sum(x => (aWastes ? x.A : x.B).EnergyJ), g.Pairs.Sum(x => (aWastes ? x.B : x.A).EnergyJ), tw, te, "none",
+            CauseGroups.Where(sites)) { Kind = g.Kind, Sites = sites };
     }
 
     /// <summary>

@@ -62,13 +62,18 @@ public sealed record RegionEnergy(EnergyBasis Basis, EnergyEstimate Common, Ener
         return new RegionEnergy(EnergyBasis.InSitu, common, extraA, extraB);
     }
 
-    /// <summary>Instances of one pattern together: the replay basis only where every instance has it.</summary>
+    /// <summary>Instances of one cause together: the replay basis only where every instance has it.</summary>
     public static RegionEnergy Sum(IReadOnlyCollection<RegionEnergy> parts)
     {
-        if (parts.All(p => p.Basis == EnergyBasis.Replay))
-            return Add(EnergyBasis.Replay, parts) with { InSitu = Add(EnergyBasis.InSitu, parts.Select(p => p.InSitu!).ToList()) };
-        return Add(EnergyBasis.InSitu, parts.Select(p => p.InSitu ?? p).ToList());
+        var same = OnOneBasis(parts);
+        if (same.Count > 0 && same[0].Basis == EnergyBasis.Replay)
+            return Add(EnergyBasis.Replay, same) with { InSitu = Add(EnergyBasis.InSitu, same.Select(p => p.InSitu!).ToList()) };
+        return Add(EnergyBasis.InSitu, same);
     }
+
+    /// <summary>The parts as <see cref="Sum"/> adds them: all replayed where every part is, else all in situ.</summary>
+    public static IReadOnlyList<RegionEnergy> OnOneBasis(IReadOnlyCollection<RegionEnergy> parts) =>
+        parts.All(p => p.Basis == EnergyBasis.Replay) ? parts.ToList() : parts.Select(p => p.InSitu ?? p).ToList();
 
     static RegionEnergy Add(EnergyBasis basis, IReadOnlyCollection<RegionEnergy> parts) => new(basis,
         EnergyEstimate.Sum(parts.Select(p => p.Common)),

@@ -10,6 +10,8 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
     IReadOnlyList<string> Modules)
 {
     public double SigmaJ { get; init; }
+    /// <summary>Host (CPU) time of the region's operators per iteration: the cost in a CPU capture.</summary>
+    public double CpuSeconds { get; init; }
     /// <summary>Energy above idle power (what a host-bound job saves when these kernels get shorter).</summary>
     public double DynamicEnergyJ { get; init; }
     /// <summary>Share of <see cref="EnergyJ"/> by source.</summary>
@@ -20,7 +22,7 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
 
     public static RegionSide Of(Run run, int[] nodes)
     {
-        double e = 0, t = 0, var = 0, dyn = 0;
+        double e = 0, t = 0, cpu = 0, var = 0, dyn = 0;
         var bySource = new Dictionary<Runs.EnergySource, double>();
         var ops = new List<string>();
         var modules = new List<string>();
@@ -29,6 +31,7 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
             var op = run.Operators[i];
             e += op.EnergyJ;
             t += op.GpuSeconds;
+            cpu += op.CpuSeconds;
             var += op.EnergySigmaJ * op.EnergySigmaJ;
             dyn += op.DynamicEnergyJ;
             if (op.GpuSeconds > 0) bySource[op.Source] = bySource.GetValueOrDefault(op.Source) + op.EnergyJ;
@@ -41,7 +44,7 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
         string source = shares.Count == 0 ? "none" : string.Join("+", shares.Keys.Select(Runs.EnergySources.Json));
         return new RegionSide(e, t, source, ops, modules)
         {
-            SigmaJ = Math.Sqrt(var), DynamicEnergyJ = dyn, SourceShares = shares, Replay = ReplayedCalls(run, nodes),
+            SigmaJ = Math.Sqrt(var), CpuSeconds = cpu, DynamicEnergyJ = dyn, SourceShares = shares, Replay = ReplayedCalls(run, nodes),
         };
     }
 

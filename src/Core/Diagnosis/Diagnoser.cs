@@ -30,12 +30,8 @@ public static class Diagnoser
         var (wasteRun, effRun) = aWastes ? (s.A, s.B) : (s.B, s.A);
 
         var config = ConfigDiff(s.A, s.B);
-        string kind;
-        if (HasLayoutDifference(s, rs, aWastes)) kind = "layout";
-        else if (IsRedundant(wasteOps, effOps)) kind = "redundant";
-        else if (!wasteOps.Select(o => o.Op).SequenceEqual(effOps.Select(o => o.Op))) kind = "operator-set";
-        else if (!Kernels(opsA).SequenceEqual(Kernels(opsB))) kind = "kernel-choice";
-        else kind = config.Count > 0 ? "config" : "unknown";
+        // The grouping decided the kind for all the finding's sites; a finding from before grouping has none.
+        string kind = f.Kind is { Length: > 0 } k ? k : Classify(s, rs, aWastes).Kind;
 
         var allA = rs.SelectMany(r => Computing(s.A, r.NodesA)).ToList();
         var allB = rs.SelectMany(r => Computing(s.B, r.NodesB)).ToList();
@@ -53,6 +49,42 @@ public static class Diagnoser
             SourceLines = new PerSide<string>(SourceText(s.A, framesA), SourceText(s.B, framesB)),
         };
         return cause with { Suggestion = Suggest(cause, f, wasteRun, effRun, wasteOps, effOps) };
+    }
+
+    /// <summary>
+    /// The cause of one site (region pairs of one pattern, wasteful side given): its kind, and the key under which
+    /// sites of the same cause are one finding. Layout is a property of the job's tensors (one configuration), so
+    /// every layout site is one cause; otherwise the cause is the kind with what differs (the operators only one side
+    /// runs, the copies) and the module class the sites belong to (one class, one place to fix).
+    /// </summary>
+    public static RegionCause Classify(MatchSession s, IReadOnlyList<RegionMatch> rs, bool aWastes)
+    {
+        var opsA = Computing(s.A, rs[0].NodesA);
+        var opsB = Computing(s.B, rs[0].NodesB);
+        var (wasteOps, effOps) = aWastes ? (opsA, opsB) : (opsB, opsA);
+        var wasteRun = aWastes ? s.A : s.B;
+        string classes = string.Join(",", Classes(wasteRun, wasteOps).Order(StringComparer.Ordinal));
+        var (onlyWaste, onlyEff) = OperatorDifference(wasteOps, effOps);
+        string kind;
+        if (HasLayoutDifference(s, rs, aWastes)) return new RegionCause("layout", "layout");
+        if (IsRedundant(wasteOps, effOps)) kind = "redundant";
+        else if (!wasteOps.Select(o => o.Op).SequenceEqual(effOps.Select(o => o.Op))) kind = "operator-set";
+        else if (!Kernels(opsA).SequenceEqual(Kernels(opsB))) kind = "kernel-choice";
+        else kind = ConfigDiff(s.A, s.B).Count > 0 ? "config" : "unknown";
+        string what = kind is "redundant" or "operator-set"
+            ? string.Join(",", onlyWaste.Order(StringComparer.Ordinal)) + "=>" + string.Join(",", onlyEff.Order(StringComparer.Ordinal))
+            : "";
+        return new RegionCause(kind, $"{kind}|{what}|{classes}");
+    }
+
+    /// <summary>The operators (by name, with multiplicity) that only one side runs: what the two combinations differ in.</summary>
+    internal static (List<string> OnlyFirst, List<string> OnlySecond) OperatorDifference(IEnumerable<Operator> first, IEnumerable<Operator> second)
+    {
+        var onlyFirst = first.Select(o => o.Op).ToList();
+        var onlySecond = new List<string>();
+        foreach (var op in second.Select(o => o.Op))
+            if (!onlyFirst.Remove(op)) onlySecond.Add(op);
+        return (onlyFirst, onlySecond);
     }
 
     public static string Category(CauseReport c) => c.Kind switch
@@ -73,7 +105,7 @@ public static class Diagnoser
         ops.SelectMany(o => o.Kernels.Where(k => k.Category == "kernel").Select(k => k.Name));
 
     /// <summary>Same shapes, other strides on the region's values, or transposition kernels on one side only.</summary>
-    static bool HasLayoutDifference(MatchSession s, List<RegionMatch> rs, bool aWastes)
+    static bool HasLayoutDifference(MatchSession s, IReadOnlyList<RegionMatch> rs, bool aWastes)
     {
         foreach (var r in rs)
         {
@@ -176,10 +208,14 @@ public static class Diagnoser
         string keys = c.Config.Count == 0 ? "" :
             " Configuration that differs: " + string.Join(", ", c.Config.Take(4).Select(k =>
                 $"{k.Key} ({side}: {(f.Wasteful == "a" ? k.A : k.B) ?? "unset"}, {other}: {(f.Wasteful == "a" ? k.B : k.A) ?? "unset"})")) + ".";
+        var (onlyWaste, onlyEff) = OperatorDifference(wasteOps, effOps);
         return c.Kind switch
         {
+            // Name what differs, not the identical operators around it.
+            "operator-set" when onlyEff.Count == 0 && onlyWaste.Count > 0 =>
+                $"{side} runs {Summarise(onlyWaste)} that {other} does not need for the same result; remove {(onlyWaste.Count == 1 ? "it" : "them")}.{keys}",
             "operator-set" =>
-                $"Use {other}'s combination ({Summarise(effOps)}) instead of {side}'s ({Summarise(wasteOps)}).{keys}",
+                $"Use {other}'s combination ({Summarise(onlyEff.Count > 0 ? onlyEff : effOps.Select(o => o.Op))}) instead of {side}'s ({Summarise(onlyWaste.Count > 0 ? onlyWaste : wasteOps.Select(o => o.Op))}).{keys}",
             "kernel-choice" =>
                 $"Same operators and call stacks, different kernels: {side} runs {First(c, f.Wasteful)} where {other} runs {First(c, f.Wasteful == "a" ? "b" : "a")}.{keys}",
             "layout" =>
@@ -200,7 +236,11 @@ public static class Diagnoser
 
     internal static string Shorten(string kernel) => kernel.Length <= 90 ? kernel : kernel[..87] + "...";
 
-    internal static string Summarise(IReadOnlyList<Operator> ops) =>
-        ops.Count == 0 ? "nothing" :
-        string.Join(", ", ops.GroupBy(o => o.Op).Select(g => g.Count() > 1 ? $"{g.Key} x{g.Count()}" : g.Key));
+    internal static string Summarise(IReadOnlyList<Operator> ops) => Summarise(ops.Select(o => o.Op));
+
+    static string Summarise(IEnumerable<string> ops)
+    {
+        var groups = ops.GroupBy(o => o).Select(g => g.Count() > 1 ? $"{g.Key} x{g.Count()}" : g.Key).ToList();
+        return groups.Count == 0 ? "nothing" : string.Join(", ", groups);
+    }
 }

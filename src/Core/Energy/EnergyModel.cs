@@ -35,6 +35,10 @@ public static class EnergyModel
 
     public static RunEnergy Apply(Run run)
     {
+        // A CPU capture measured no energy: nothing to attribute, and no number may pass for a measurement.
+        if (run.IsCpuCapture)
+            return new RunEnergy(0, run.Bundle.Measure.Baseline.IterSeconds, 0, 0, 0, 0, 0, 0, null,
+                ["CPU capture: no GPU energy was measured"]);
         var keys = OperatorKeys.Of(run);
         var est = Estimate(run, keys, leftOut: -1);
         var notes = est.Notes;

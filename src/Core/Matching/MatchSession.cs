@@ -13,21 +13,26 @@ public sealed class MatchSession
     /// <summary>Operators that produce only parameter-derived values (weight transposes, aranges): never cuts.</summary>
     internal bool[] ParamOnlyA { get; init; } = [];
     internal bool[] ParamOnlyB { get; init; } = [];
+    /// <summary>Which equivalent pairs may be cuts: steps (module calls, identities) are not split on one side only.</summary>
+    public CutRules CutRules { get; init; } = null!;
     /// <summary>B operators by their first output value (CSR over value ids): where equivalent operators are looked up.</summary>
     int[] _firstOutStartB = [0];
     int[] _firstOutOpsB = [];
 
     public static MatchSession Create(Run a, Run b, CompareOptions options)
     {
-        var eq = ValueEquivalence.Build(a, b);
+        if (!(options.OutputTolerance > 0 && options.OutputTolerance < 1))
+            throw new ArgumentOutOfRangeException(nameof(options), options.OutputTolerance, "OutputTolerance must be above 0 and below 1");
+        var eq = ValueEquivalence.Build(a, b, options.OutputTolerance);
         var pa = ParamOnly(a);
         var pb = ParamOnly(b);
         var (start, ops) = FirstOutputIndex(b);
         var top = TopSegments(a, b, eq, pa, pb);
+        var rules = CutRules.Build(a, b, options.OutputTolerance);
         var session = new MatchSession
         {
             A = a, B = b, Options = options, Values = eq, Segments = top, ParamOnlyA = pa, ParamOnlyB = pb,
-            _firstOutStartB = start, _firstOutOpsB = ops,
+            _firstOutStartB = start, _firstOutOpsB = ops, CutRules = rules,
         };
         // Hand out the first level of cuts (per block, per decode step) rather than whole graphs, so that a
         // cluster can spread the matching over workers.
@@ -36,7 +41,7 @@ public sealed class MatchSession
         return new MatchSession
         {
             A = a, B = b, Options = options, Values = eq, Segments = expanded, ParamOnlyA = pa, ParamOnlyB = pb,
-            _firstOutStartB = start, _firstOutOpsB = ops,
+            _firstOutStartB = start, _firstOutOpsB = ops, CutRules = rules,
         };
     }
 
@@ -54,8 +59,9 @@ public sealed class MatchSession
     }
 
     /// <summary>
-    /// Every B operator <c>y</c> with <c>OperatorsEquivalent(indexA, y)</c>, in no particular order: the candidates come
-    /// from the partners of A's first output, so the cost is that of the answer, not of B.
+    /// Every B operator <c>y</c> with <c>OperatorsEquivalent(indexA, y)</c> that <see cref="CutRules"/> allow as a cut with
+    /// it, in no particular order: the places where matching may split (cuts, branch exits, ancestor splits). The
+    /// candidates come from the partners of A's first output, so the cost is that of the answer, not of B.
     /// </summary>
     public void EquivalentInB(int indexA, List<int> into)
     {
@@ -69,7 +75,7 @@ public sealed class MatchSession
             for (int k = _firstOutStartB[w]; k < _firstOutStartB[w + 1]; k++)
             {
                 int y = _firstOutOpsB[k];
-                if (OperatorsEquivalent(indexA, y)) into.Add(y);
+                if (OperatorsEquivalent(indexA, y) && CutRules.Allowed(indexA, y)) into.Add(y);
             }
         }
     }

@@ -5,7 +5,8 @@ namespace Magneton.Core.Matching;
 /// <list type="number">
 /// <item>Take each side's dominator path from the segment's start to its end.</item>
 /// <item>Pair path operators with equivalent outputs, monotonically on both paths (the longest such
-/// sequence): these are cut points. Cuts never fall on the segment's end, so both sides of every piece
+/// sequence): these are cut points, where <see cref="CutRules"/> allow (no module call or identity split on one
+/// side only). Cuts never fall on the segment's end, so both sides of every piece
 /// keep at least one operator: a piece that is empty on one side is no comparison.</item>
 /// <item>With cuts, split the segment between consecutive cuts and continue on each piece.</item>
 /// <item>Without cuts, look inside: parallel branches hanging between start and end (the attention or MLP

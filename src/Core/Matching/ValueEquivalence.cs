@@ -16,12 +16,21 @@ public sealed class ValueEquivalence
     // For each A value id (dense index), the equivalent B value ids: CSR offsets into _partners.
     readonly int[] _start;
     readonly int[] _partners;
+    /// <summary>Values of A (produced by an operator) with at least one equivalent in B.</summary>
     public int EquivalentValueCount { get; }
+    /// <summary>Values of B (produced by an operator) with at least one equivalent in A.</summary>
+    public int EquivalentValueCountB { get; }
+    /// <summary>Values produced by an operator in A and in B: what could be equivalent at all.</summary>
+    public int ProducedValueCountA { get; }
+    public int ProducedValueCountB { get; }
 
-    ValueEquivalence(HashSet<long> pairs, int count, int[] start, int[] partners)
+    ValueEquivalence(HashSet<long> pairs, int count, int countB, int producedA, int producedB, int[] start, int[] partners)
     {
         _pairs = pairs;
         EquivalentValueCount = count;
+        EquivalentValueCountB = countB;
+        ProducedValueCountA = producedA;
+        ProducedValueCountB = producedB;
         _start = start;
         _partners = partners;
     }
@@ -62,11 +71,13 @@ public sealed class ValueEquivalence
 
     public static ValueEquivalence Build(Run a, Run b, double tol = Fingerprint.DefaultTolerance)
     {
-        var wanted = ProducedValues(a);
+        var wanted = ProducedValues(a).ToList();
+        int producedB = 0;
         var floatsB = new Dictionary<long, FloatBucket>();
         var intsB = new Dictionary<(long, double, double, double), List<DataflowValue>>();
         foreach (var id in ProducedValues(b))
         {
+            producedB++;
             var v = b.Values[id];
             if (v.Stats is { } s)
             {
@@ -139,7 +150,8 @@ public sealed class ValueEquivalence
         var fill = start.ToArray();
         var partners = new int[found.Count];
         foreach (var (x, y) in found) partners[fill[x]++] = y;
-        return new ValueEquivalence(pairs, matchedA, start, partners);
+        int matchedB = found.Select(p => p.B).Distinct().Count();
+        return new ValueEquivalence(pairs, matchedA, matchedB, wanted.Count, producedB, start, partners);
     }
 
     /// <summary>

@@ -17,8 +17,27 @@ public sealed record ComparisonReport(
 {
     public const string SchemaName = "magneton.report/1";
     [JsonPropertyName("threshold")] public double Threshold { get; init; } = 0.10;
+    /// <summary>What regions and findings are ranked by: "energy", or "cpu_time" when a side is a CPU capture.</summary>
+    [JsonPropertyName("cost")] public string Cost { get; init; } = "energy";
+    /// <summary>Whether the two runs compute the same thing; null in reports written before this existed (taken as comparable).</summary>
+    [JsonPropertyName("comparability")] public ComparabilityReport? Comparability { get; init; }
+    [JsonIgnore] public bool Comparable => Comparability?.Comparable ?? true;
+    /// <summary>The report's one-word answer: waste, trade-off, cpu-time (CPU captures), no waste, or not comparable (then no finding is made).</summary>
+    [JsonPropertyName("verdict")]
+    public string Verdict => !Comparable ? NotComparable : HasWaste ? "waste" : Findings.Any(f => f.Verdict == "trade-off") ? "trade-off" : Findings.Count > 0 ? "cpu-time" : "no waste";
+    public const string NotComparable = "not comparable";
     [JsonIgnore] public bool HasWaste => Findings.Any(f => f.Verdict == "waste");
 }
+
+/// <summary>The evidence that the two runs compute the same thing (Detection.Comparability).</summary>
+public sealed record ComparabilityReport(
+    [property: JsonPropertyName("comparable")] bool Comparable,
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonPropertyName("equivalent_share_a")] double EquivalentShareA,
+    [property: JsonPropertyName("equivalent_share_b")] double EquivalentShareB,
+    [property: JsonPropertyName("splits")] int Splits,
+    [property: JsonPropertyName("results_equivalent")] bool ResultsEquivalent,
+    [property: JsonPropertyName("min_equivalent_share")] double MinEquivalentShare);
 
 public sealed record RunSide(
     [property: JsonPropertyName("system")] string System,
@@ -61,6 +80,14 @@ public sealed record RunSide(
     [JsonPropertyName("bound")] public string Bound { get; init; } = "";
     /// <summary>Share of gpu_energy_j by source: replay-op, replay-module, prior, timeline.</summary>
     [JsonPropertyName("energy_sources")] public IReadOnlyDictionary<string, double> EnergySources { get; init; } = new Dictionary<string, double>();
+    /// <summary>Machine, framework versions and date of the capture; null for plain profiler traces.</summary>
+    [JsonPropertyName("capture")] public CaptureInfo? Capture { get; init; }
+    /// <summary>"cuda" or "cpu" (measure.json "device").</summary>
+    [JsonPropertyName("device")] public string Device { get; init; } = "cuda";
+    /// <summary>False for a CPU capture: every energy field of this side is 0 and not a measurement.</summary>
+    [JsonPropertyName("energy_measured")] public bool EnergyMeasured { get; init; } = true;
+    /// <summary>Operators' host (CPU) time per iteration, from their aligned profiler ranges.</summary>
+    [JsonPropertyName("cpu_time_s")] public double CpuTimeS { get; init; }
 }
 
 public sealed record ReplayCheckReport(
@@ -100,6 +127,7 @@ public sealed record RegionSideReport(
     [JsonPropertyName("energy_sources")] public IReadOnlyDictionary<string, double> EnergySources { get; init; } = new Dictionary<string, double>();
     /// <summary>Replayed energy of the module calls this side is made of; null when it is not exactly such calls.</summary>
     [JsonPropertyName("replay_energy_j")] public double? ReplayEnergyJ { get; init; }
+    [JsonPropertyName("cpu_time_s")] public double CpuTimeS { get; init; }
 }
 
 public sealed record RegionReport(
@@ -166,7 +194,20 @@ public sealed record FindingReport(
     /// <summary>What the wasteful job saves per iteration; saving_basis "total" (GPU-bound) or "dynamic" (host-bound).</summary>
     [JsonPropertyName("job_saving_j")] public double JobSavingJ { get; init; }
     [JsonPropertyName("saving_basis")] public string SavingBasis { get; init; } = "";
+    /// <summary>CPU captures: the wasteful side's extra CPU time per iteration, seconds.</summary>
+    [JsonPropertyName("cpu_time_delta_s")] public double? CpuTimeDeltaS { get; init; }
+    /// <summary>Every place the cause shows (module with its layer or step index), largest difference first; energy_delta_j is their sum.</summary>
+    [JsonPropertyName("sites")] public IReadOnlyList<SiteReport> Sites { get; init; } = [];
 }
+
+/// <summary>One place of a finding: its regions and energies per iteration (wasteful and efficient side).</summary>
+public sealed record SiteReport(
+    [property: JsonPropertyName("where")] string Where,
+    [property: JsonPropertyName("regions")] IReadOnlyList<int> Regions,
+    [property: JsonPropertyName("energy_delta_j")] double EnergyDeltaJ,
+    [property: JsonPropertyName("wasteful_energy_j")] double WastefulEnergyJ,
+    [property: JsonPropertyName("efficient_energy_j")] double EfficientEnergyJ,
+    [property: JsonPropertyName("share_of_job")] double ShareOfJob);
 
 public sealed record UnmatchedOperator(
     [property: JsonPropertyName("op")] string Op,

@@ -26,11 +26,20 @@ public static class ReportBuilder
 
         var regionReports = regions.Select(r => Region(s, r)).ToList();
         var findingReports = findings.Select((f, i) => Finding(s, f, causes[i])).ToList();
-        var notes = Notes(s, findings);
+        var comparability = Comparability.Of(s, regions);
+        var notes = Cpu(s) ? CpuNotes(s, findings, comparability) : Notes(s, findings, comparability);
         return new ComparisonReport(ComparisonReport.SchemaName, Side(s.A), Side(s.B), matching, EnergyModelSummary(s),
             regionReports, findingReports, new UnmatchedReport(Unmatched(s.A, inRegionA), Unmatched(s.B, inRegionB)), notes)
-        { Threshold = s.Options.Threshold };
+        {
+            Threshold = s.Options.Threshold,
+            Cost = Cpu(s) ? "cpu_time" : "energy",
+            Comparability = new ComparabilityReport(comparability.Comparable, comparability.Reason, comparability.EquivalentShareA,
+                comparability.EquivalentShareB, comparability.Splits, comparability.ResultsEquivalent, Comparability.MinEquivalentShare),
+        };
     }
+
+    /// <summary>A side is a CPU capture: no energy was measured, costs are CPU time.</summary>
+    static bool Cpu(MatchSession s) => s.A.IsCpuCapture || s.B.IsCpuCapture;
 
     static RunSide Side(Run r)
     {
@@ -48,6 +57,9 @@ public static class ReportBuilder
             UnexplainedJ = e.UnexplainedJ, UnexplainedSigmaJ = e.UnexplainedSigmaJ,
             Bound = e.GpuBound ? "gpu-bound" : "host-bound",
             EnergySources = Shares(e.SourceShares),
+            Capture = CaptureInfo.Of(r.Bundle),
+            Device = r.IsCpuCapture ? "cpu" : "cuda", EnergyMeasured = !r.IsCpuCapture,
+            CpuTimeS = r.Operators.Sum(o => o.CpuSeconds),
         };
     }
 
@@ -72,7 +84,9 @@ public static class ReportBuilder
         var b = RegionSide.Of(s.B, r.NodesB);
         var energy = RegionEnergy.Of(s.A, r.NodesA, a, s.B, r.NodesB, b);
         var ratio = energy.Ratio(aOverB: true, Detector.RatioCap);
-        return new RegionReport(r.Id, Ratio(energy.A.ValueJ, energy.B.ValueJ), Ratio(a.GpuSeconds, b.GpuSeconds),
+        bool cpu = Cpu(s);
+        return new RegionReport(r.Id, Ratio(energy.A.ValueJ, energy.B.ValueJ),
+            cpu ? Ratio(a.CpuSeconds, b.CpuSeconds) : Ratio(a.GpuSeconds, b.GpuSeconds),
             SideReport(s.A, r.NodesA, a), SideReport(s.B, r.NodesB, b))
         {
             EnergyRatioInterval = [Math.Round(ratio.Low, 4), Math.Round(ratio.High, 4)],
@@ -91,29 +105,44 @@ public static class ReportBuilder
         new(nodes.Select(i => run.Operators[i].Id).ToList(), side.Ops, side.Modules, side.EnergyJ, side.GpuSeconds, side.EnergySource)
         {
             EnergySigmaJ = side.SigmaJ, DynamicEnergyJ = side.DynamicEnergyJ, EnergySources = Shares(side.SourceShares),
-            ReplayEnergyJ = side.Replay?.ValueJ,
+            ReplayEnergyJ = side.Replay?.ValueJ, CpuTimeS = side.CpuSeconds,
         };
 
     static FindingReport Finding(MatchSession s, Finding f, CauseReport cause)
     {
         var wasteRun = f.Wasteful == "a" ? s.A : s.B;
-        double share = wasteRun.Energy.IterationEnergyJ > 0 ? f.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ : 0;
+        bool cpu = Cpu(s);
+        double delta = cpu ? f.WastefulSeconds - f.EfficientSeconds : f.EnergyDeltaJ;
+        double job = cpu ? wasteRun.Energy.IterationSeconds : wasteRun.Energy.IterationEnergyJ;
+        double share = job > 0 ? delta / job : 0;
         return new FindingReport(f.Id, f.Verdict, f.Wasteful, f.Regions, f.Instances, f.EnergyDeltaJ,
             Math.Round(f.EnergyRatio, 4), Math.Round(f.TimeRatio, 4), Diagnoser.Category(cause), cause,
-            Explain(f, cause, share))
+            cpu ? ExplainCpu(f, cause, share) : Explain(f, cause, share))
         {
-            ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = f.EnergySource,
+            ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = cpu ? "none" : f.EnergySource,
             EnergyRatioInterval = [Math.Round(f.Interval.Low, 4), Math.Round(f.Interval.High, 4)],
             EnergyBasis = Basis(f.Basis), InSituEnergyRatio = f.InSituRatio is double x ? Math.Round(x, 4) : null,
             EnergySources = Shares(f.SourceShares), JobSavingJ = f.JobSavingJ, SavingBasis = f.SavingIsDynamic ? "dynamic" : "total",
+            CpuTimeDeltaS = cpu ? delta : null,
+            Sites = f.Sites.Select(x => new SiteReport(x.Where, x.Regions, x.EnergyDeltaJ, x.WastefulEnergyJ, x.EfficientEnergyJ,
+                wasteRun.Energy.IterationEnergyJ > 0 ? Math.Round(x.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ, 5) : 0)).ToList(),
         };
+    }
+
+    static string ExplainCpu(Finding f, CauseReport c, double share)
+    {
+        string side = f.Wasteful.ToUpperInvariant();
+        string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{side} spends {(f.WastefulSeconds - f.EfficientSeconds) * 1000:F3} ms more CPU time per iteration ({share:P1} of its job, {Fmt(f.TimeRatio)}x CPU time) in {f.Where}{inst} for equivalent outputs (CPU capture: no GPU energy measured). Cause: {c.Kind}. {c.Suggestion}");
     }
 
     static string Explain(Finding f, CauseReport c, double share)
     {
         string side = f.Wasteful.ToUpperInvariant();
         string other = f.Wasteful == "a" ? "B" : "A";
-        string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
+        int places = f.Sites.Count;
+        string inst = f.Instances == 1 ? "" : places > 1 ? $" ({f.Instances} instances at {places} sites)" : $" ({f.Instances} instances)";
         string speed = f.Verdict switch
         {
             Detection.Finding.Waste => $"{other} is not slower ({Fmt(f.TimeRatio)}x GPU time on {side})",
@@ -136,7 +165,12 @@ public static class ReportBuilder
             .OrderByDescending(u => u.EnergyJ).ThenBy(u => u.Op, StringComparer.Ordinal)
             .ToList();
 
-    static EnergyModelSummary EnergyModelSummary(MatchSession s) => new(
+    static EnergyModelSummary EnergyModelSummary(MatchSession s) => Cpu(s)
+        ? new("none (CPU capture)",
+            "CPU capture: no GPU energy was measured and every energy field is 0, not a measurement. Regions and findings " +
+            "are ranked by CPU time: each operator's aligned profiler range (everything it called included), averaged over " +
+            "the profiler-pass iterations; verdict 'cpu-time', never 'waste'.")
+        : new(
         "replay-op, replay-module, prior, timeline (check), counter",
         "Operator GPU energy = operator power x in-situ GPU time (profiler kernels, averaged over the energy-pass iterations). " +
         "Power from a long replay of the same operator signature (replay-op), else a prior calibrated on the bundle's own op replays " +
@@ -146,7 +180,22 @@ public static class ReportBuilder
         "unexplained = measured job energy (counter updates in the uninstrumented baseline) - operators - idle/host. " +
         "closure = (operators + idle/host) / measured.");
 
-    static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings)
+    static List<string> CpuNotes(MatchSession s, IReadOnlyList<Finding> findings, Comparability comparability)
+    {
+        var (a, b) = (s.A, s.B);
+        var notes = new List<string>
+        {
+            $"CPU capture ({(a.IsCpuCapture ? "A" : "")}{(a.IsCpuCapture && b.IsCpuCapture ? " and " : "")}{(b.IsCpuCapture ? "B" : "")}): no GPU energy was measured; energy fields are 0 and not measurements",
+            string.Create(CultureInfo.InvariantCulture,
+                $"ranked by CPU time per iteration (operators' aligned profiler ranges): A {a.Operators.Sum(o => o.CpuSeconds) * 1000:F3} ms of {a.Energy.IterationSeconds * 1000:F3} ms, B {b.Operators.Sum(o => o.CpuSeconds) * 1000:F3} ms of {b.Energy.IterationSeconds * 1000:F3} ms (uninstrumented baseline)"),
+        };
+        if (!comparability.Comparable)
+            notes.Add($"not comparable: {comparability.Reason}; the two systems do not compute the same thing, so no difference is a finding");
+        else if (findings.Count == 0) notes.Add("no operator-level CPU-time difference above the threshold");
+        return notes;
+    }
+
+    static List<string> Notes(MatchSession s, IReadOnlyList<Finding> findings, Comparability comparability)
     {
         var notes = new List<string>();
         var (a, b) = (s.A.Energy, s.B.Energy);
@@ -154,6 +203,8 @@ public static class ReportBuilder
             $"whole job per iteration: A {a.IterationEnergyJ:F3} J / {a.IterationSeconds * 1000:F2} ms, B {b.IterationEnergyJ:F3} J / {b.IterationSeconds * 1000:F2} ms (measured, uninstrumented baseline counter)"));
         notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"operator GPU energy: A {a.OperatorEnergyJ:F3} J ({a.ReplayShare:P0} from replay), B {b.OperatorEnergyJ:F3} J ({b.ReplayShare:P0} from replay); idle/host energy: A {a.IdleHostEnergyJ:F3} J, B {b.IdleHostEnergyJ:F3} J; unexplained: A {a.UnexplainedJ:+0.000;-0.000} +- {a.UnexplainedSigmaJ:F3} J, B {b.UnexplainedJ:+0.000;-0.000} +- {b.UnexplainedSigmaJ:F3} J; model closes at A {a.Closure:P0}, B {b.Closure:P0} of measured"));
+        if (!comparability.Comparable)
+            notes.Add($"not comparable: {comparability.Reason}; the two systems do not compute the same thing, so no energy difference is a waste claim");
         double jobDelta = b.IterationEnergyJ - a.IterationEnergyJ;
         double opDelta = b.OperatorEnergyJ - a.OperatorEnergyJ;
         double idleDelta = b.IdleHostEnergyJ - a.IdleHostEnergyJ;
@@ -161,7 +212,7 @@ public static class ReportBuilder
         if (Math.Abs(jobDelta) > 0.02 * Math.Max(a.IterationEnergyJ, b.IterationEnergyJ) && Math.Abs(idleDelta) > Math.Abs(opDelta))
             notes.Add(string.Create(CultureInfo.InvariantCulture,
                 $"the whole-job difference ({jobDelta:+0.000;-0.000} J, B - A) is mostly idle/host energy ({idleDelta:+0.000;-0.000} J) rather than operator work ({opDelta:+0.000;-0.000} J): the GPU idles between launches (host-bound), which no operator is to blame for"));
-        if (!waste)
+        if (!waste && comparability.Comparable)
             notes.Add("no operator-level energy waste above the threshold");
         int possible = findings.Count(f => f.Verdict == Detection.Finding.Possible);
         if (possible > 0)

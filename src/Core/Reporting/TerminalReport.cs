@@ -13,11 +13,20 @@ public static class TerminalReport
     {
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
+        // A CPU capture measured no energy: findings by CPU time, and no energy table.
+        bool cpu = r.Cost == "cpu_time";
         int waste = r.Findings.Count(f => f.Verdict == "waste");
         int trade = r.Findings.Count(f => f.Verdict == "trade-off");
         int possible = r.Findings.Count(f => f.Verdict == "possible");
         sb.AppendLine(ci, $"Magneton: A = {r.A.System}, B = {r.B.System}");
-        sb.AppendLine(waste > 0
+        if (cpu) sb.AppendLine("CPU capture: no GPU energy was measured; ranked by CPU time");
+        if (!r.Comparable)
+            sb.AppendLine("VERDICT: not comparable: the two systems do not compute the same thing (" + r.Comparability!.Reason + "); no " + (cpu ? "finding" : "waste claim"));
+        else sb.AppendLine(cpu
+            ? r.Findings.Count > 0
+                ? $"VERDICT: {r.Findings.Count} CPU-time finding{(r.Findings.Count == 1 ? "" : "s")} (not energy)"
+                : "VERDICT: no operator-level CPU-time difference above the threshold"
+            : waste > 0
             ? $"VERDICT: {waste} energy waste finding{(waste == 1 ? "" : "s")}" + (trade > 0 ? $", {trade} trade-off{(trade == 1 ? "" : "s")}" : "")
             : trade > 0 ? $"VERDICT: no waste; {trade} trade-off{(trade == 1 ? "" : "s")}" : "VERDICT: no operator-level energy waste above the threshold");
         if (possible > 0)
@@ -26,11 +35,16 @@ public static class TerminalReport
         foreach (var f in r.Findings.Take(maxFindings))
         {
             string side = f.Wasteful.ToUpperInvariant();
-            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x)");
-            sb.AppendLine(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy{Interval(f)}, {f.TimeRatio:F2}x GPU time ({f.EnergySource})");
-            if (f.SavingBasis == "dynamic")
+            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x{(f.Sites.Count > 1 && f.Sites.Count != f.Instances ? $" at {f.Sites.Count} sites" : "")})");
+            sb.AppendLine(cpu
+                ? string.Create(ci, $"    {(f.CpuTimeDeltaS ?? 0) * 1000:F3} ms/iteration more CPU time = {f.ShareOfJob:P1} of {side}'s job; {f.TimeRatio:F2}x CPU time")
+                : string.Create(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy{Interval(f)}, {f.TimeRatio:F2}x GPU time ({f.EnergySource})"));
+            if (!cpu && f.SavingBasis == "dynamic")
                 sb.AppendLine(ci, $"    {side}'s job is host-bound: switching saves the dynamic part, {f.JobSavingJ * 1000:F1} mJ/iteration");
             sb.AppendLine(ci, $"    why: {f.Cause.Kind} ({f.Category})");
+            if (f.Sites.Count > 1)
+                sb.AppendLine("    sites: " + f.Sites.Count.ToString(ci) + ", largest " + string.Join("; ", f.Sites.Take(3).Select(x =>
+                    string.Create(ci, $"{Clip(x.Where, 40)} {x.EnergyDeltaJ * 1000:F1} mJ"))));
             var classes = f.Wasteful == "a" ? f.Cause.Classes.A : f.Cause.Classes.B;
             if (classes.Count > 0) sb.AppendLine(ci, $"    classes: {string.Join(", ", classes.Take(3))}");
             var src = f.Wasteful == "a" ? f.Cause.SourceLines.A : f.Cause.SourceLines.B;
@@ -47,6 +61,14 @@ public static class TerminalReport
             sb.AppendLine();
         }
         if (r.Findings.Count > maxFindings) sb.AppendLine(ci, $"... {r.Findings.Count - maxFindings} more findings in --json");
+        if (cpu)
+        {
+            sb.AppendLine(ci, $"CPU time per iteration (ms) {"A",10} {"B",10}");
+            sb.AppendLine(ci, $"  job (uninstrumented)      {r.A.IterationTimeS * 1000,10:F3} {r.B.IterationTimeS * 1000,10:F3}");
+            sb.AppendLine(ci, $"  operators (profiler)      {r.A.CpuTimeS * 1000,10:F3} {r.B.CpuTimeS * 1000,10:F3}");
+            sb.AppendLine(ci, $"Matching: {r.Matching.Regions} regions, coverage A {r.Matching.ACoverage:P0} B {r.Matching.BCoverage:P0}, {r.Matching.ElapsedMs:F0} ms");
+            return sb.ToString();
+        }
         sb.AppendLine(ci, $"Energy per iteration (J)   {"A",10} {"B",10}");
         sb.AppendLine(ci, $"  measured job             {r.A.IterationEnergyJ,10:F3} {r.B.IterationEnergyJ,10:F3}");
         sb.AppendLine(ci, $"  operators (GPU)          {r.A.GpuEnergyJ,10:F3} {r.B.GpuEnergyJ,10:F3}");

@@ -38,6 +38,11 @@ public sealed class Operator
     public string Module => Node.Module;
     /// <summary>In-situ GPU time per job iteration (kernels, memcpy, memset), seconds.</summary>
     public double GpuSeconds { get; set; }
+    /// <summary>
+    /// Host (CPU) time per job iteration: the duration of its aligned profiler range, everything it called
+    /// included, median over the profiled iterations. The operator's cost in a CPU capture, where there is no GPU time.
+    /// </summary>
+    public double CpuSeconds { get; set; }
     /// <summary>GPU activities launched per iteration, first-seen order.</summary>
     public IReadOnlyList<KernelCount> Kernels { get; set; } = [];
     public double PowerW { get; set; }
@@ -139,6 +144,8 @@ public sealed class Run
     public required IReadOnlyDictionary<int, int> IndexOfNode { get; init; }
     public IReadOnlyDictionary<int, DataflowValue> Values => Bundle.Dataflow.Values;
     public required RunEnergy Energy { get; set; }
+    /// <summary>A CPU capture: no GPU energy was measured; costs are CPU time.</summary>
+    public bool IsCpuCapture => Bundle.Measure.Device == CaptureDevice.Cpu;
 
     public Operator ByNode(int nodeId) => Operators[IndexOfNode[nodeId]];
 

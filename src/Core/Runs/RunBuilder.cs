@@ -65,6 +65,7 @@ public static class RunBuilder
         {
             if (op.Node.TraceId is not int t || !k.Operators.TryGetValue(t, out var traced)) continue;
             op.GpuSeconds = traced.GpuSecondsTotal / iterations;
+            op.CpuSeconds = traced.HostSecondsMedian;
             // One iteration: the per-iteration kernels are the trace's own (x / 1 is x); share them.
             op.Kernels = iterations == 1
                 ? traced.Kernels

@@ -29,7 +29,7 @@ public sealed record TraceCompareOptions
 /// A plain trace has neither tensor values nor power readings, so this is not Magneton's differential energy
 /// analysis: operators are matched by name and call-tree position (<see cref="StructureMatcher"/>), and what is
 /// compared is GPU time (the durations of the kernels, copies and fills an operator launched, its children's
-/// included). Every energy field of the report is NaN (written as the JSON literal NaN), findings have the verdict
+/// included). Every energy field of the report is NaN (written as null in the JSON), findings have the verdict
 /// "slower" (never "waste", so --fail-on-waste does not fire), and the notes say both.
 /// </remarks>
 public static class TraceComparison
@@ -38,7 +38,7 @@ public static class TraceComparison
     public const string Verdict = "slower";
     public const string ValuesNote = "values were not compared: plain profiler traces carry no tensor values";
     public const string EnergyNote =
-        "energy was not measured: plain profiler traces carry no power readings, so every energy field is NaN and findings (verdict \"slower\") compare GPU time only";
+        "energy was not measured: plain profiler traces carry no power readings, so every energy field is null (not measured) and findings (verdict \"slower\") compare GPU time only";
 
     public static ComparisonReport Compare(string pathA, string pathB, TraceCompareOptions options, CancellationToken cancel = default)
     {
@@ -268,7 +268,7 @@ public static class TraceComparison
             var matching = new MatchingSummary(_regions.Count, 0, Coverage(matchedA, a.Nodes.Count), Coverage(matchedB, b.Nodes.Count),
                 Math.Round(elapsedMs, 2)) { Mode = Mode };
             var energyModel = new EnergyModelSummary("none",
-                "Plain profiler traces carry no power or energy readings: no energy is reported (energy fields are NaN). Regions and " +
+                "Plain profiler traces carry no power or energy readings: no energy is reported (energy fields are null). Regions and " +
                 "findings compare GPU time: the summed durations of the kernels, copies and fills an operator launched (its children's " +
                 "included), linked to it by correlation id, within the compared step.");
             return new ComparisonReport(ComparisonReport.SchemaName, RunSide(a), RunSide(b), matching, energyModel, _regions,
@@ -356,7 +356,12 @@ public static class TraceComparison
         {
             var ka = a.KernelsUnder(c.A);
             var kb = b.KernelsUnder(c.B);
-            bool opsDiffer = a.Subtree(c.A).Any(n => m.PartnerOfA(n) < 0) || b.Subtree(c.B).Any(n => m.PartnerOfB(n) < 0);
+            // Operators only one side runs make another combination when they do GPU work; views and bookkeeping that
+            // launch nothing (an extra transpose view around an attention kernel) leave the work to the matched
+            // operators' kernels, which then decide.
+            var extraA = a.Subtree(c.A).Where(n => m.PartnerOfA(n) < 0 && a.Inclusive(n) > 0).ToList();
+            var extraB = b.Subtree(c.B).Where(n => m.PartnerOfB(n) < 0 && b.Inclusive(n) > 0).ToList();
+            bool opsDiffer = extraA.Count > 0 || extraB.Count > 0;
             bool kernelsDiffer = ka.Count > 0 && kb.Count > 0
                                  && !ka.Select(k => k.Name).ToHashSet(StringComparer.Ordinal).SetEquals(kb.Select(k => k.Name));
             bool fastIsIdle = (c.GpuB > c.GpuA ? ka : kb).Count == 0;
@@ -369,8 +374,7 @@ public static class TraceComparison
             if (opsDiffer)
             {
                 kind = "operator-set";
-                var onlySlow = (bSlower ? b.Subtree(c.B).Where(n => m.PartnerOfB(n) < 0).Select(b.Name) : a.Subtree(c.A).Where(n => m.PartnerOfA(n) < 0).Select(a.Name))
-                    .Distinct().Take(4).ToList();
+                var onlySlow = (bSlower ? extraB.Select(b.Name) : extraA.Select(a.Name)).Distinct().Take(4).ToList();
                 suggestion = onlySlow.Count > 0
                     ? $"{slowSide} runs operators here that {fastSide} does not ({string.Join(", ", onlySlow)}); {fastSide}'s combination takes less GPU time."
                     : $"{fastSide} runs fewer or different operators here and takes less GPU time.";
@@ -378,7 +382,14 @@ public static class TraceComparison
             else if (kernelsDiffer)
             {
                 kind = "kernel-choice";
-                suggestion = $"The same operators launch different kernels; check what selects {fastSide}'s kernels (dtypes, shapes, TF32/cuDNN/SDPA flags, library versions).";
+                var (slowK, fastK) = bSlower ? (kb, ka) : (ka, kb);
+                static string Only(List<(string Name, long Ns)> mine, List<(string Name, long Ns)> theirs)
+                {
+                    var other = theirs.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
+                    return string.Join(", ", mine.Select(k => k.Name).Where(k => !other.Contains(k)).Distinct().Take(2));
+                }
+                suggestion = $"The same operators launch different kernels: {slowSide} runs {Only(slowK, fastK)} where {fastSide} runs {Only(fastK, slowK)}; " +
+                             $"check what selects {fastSide}'s kernels (dtypes, shapes, TF32/cuDNN/SDPA flags, library versions).";
             }
             else if (fastIsIdle)
             {

@@ -11,6 +11,7 @@ namespace Magneton.GpuWorker.Capture;
 /// (samples.csv), lets the probe's finalize slice them into power.csv / baseline_power.csv / replay_counter.csv and
 /// fill in the energies of its windows, records the machine (measure.json "node"), and reads the result back with
 /// Core's <see cref="BundleReader"/>, so a capture that ends well is a bundle the analysis accepts.
+/// A CPU capture (<see cref="CaptureOptions.Device"/>) has no sampler: no samples, no finalize, no energies.
 /// </summary>
 public sealed class CaptureRunner(TextWriter stdout, TextWriter stderr)
 {
@@ -29,6 +30,7 @@ public sealed class CaptureRunner(TextWriter stdout, TextWriter stderr)
     {
         var probe = ProbeLauncher.Probe(o); // a bad command fails here, before anything starts
         var outDir = PrepareOutDir(o.OutDir);
+        if (o.Device == CaptureDevice.Cpu) return await RunOnCpuAsync(probe, outDir, ct).ConfigureAwait(false);
         var samplesPath = Path.Combine(outDir, SamplesFile);
 
         sampler.Start();
@@ -58,6 +60,21 @@ public sealed class CaptureRunner(TextWriter stdout, TextWriter stderr)
         double? overhead = m.Baseline.IterSeconds > 0 ? m.EnergyPass.IterSeconds / m.Baseline.IterSeconds - 1 : null;
         return new CaptureResult(outDir, bundle.Dataflow.Nodes.Count, bundle.Replay?.Items.Count ?? 0, samples.Count,
             overhead, m.Baseline.IterSeconds, m.Baseline.IterEnergyCounterJ);
+    }
+
+    /// <summary>The probe alone: it writes the whole bundle (power.csv with its header only), nothing to sample.</summary>
+    async Task<CaptureResult> RunOnCpuAsync(ProcessStartInfo probe, string outDir, CancellationToken ct)
+    {
+        int rc = await RunAsync(probe, ct).ConfigureAwait(false);
+        if (rc != 0)
+            throw new CaptureException($"the probe exited with code {rc} (see its messages above)", rc == 2 ? 2 : 1);
+        var bundle = BundleReader.Read(outDir);
+        var m = bundle.Measure;
+        if (m.Device != CaptureDevice.Cpu)
+            throw new CaptureException($"{BundleFiles.Measure}: device: the probe did not record a CPU capture");
+        double? overhead = m.Baseline.IterSeconds > 0 ? m.EnergyPass.IterSeconds / m.Baseline.IterSeconds - 1 : null;
+        return new CaptureResult(outDir, bundle.Dataflow.Nodes.Count, 0, 0, overhead, m.Baseline.IterSeconds, 0)
+        { Device = CaptureDevice.Cpu };
     }
 
     static string PrepareOutDir(string dir)

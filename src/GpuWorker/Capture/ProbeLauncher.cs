@@ -76,6 +76,11 @@ public static class ProbeLauncher
         foreach (var f in split.InterpreterFlags) psi.ArgumentList.Add(f);
         foreach (var a in new[] { "-m", Module, "--out", Path.GetFullPath(o.OutDir), "--system", o.System })
             psi.ArgumentList.Add(a);
+        if (o.Device == Magneton.Core.Bundles.CaptureDevice.Cpu)
+        {
+            psi.ArgumentList.Add("--device");
+            psi.ArgumentList.Add("cpu");
+        }
         foreach (var a in o.ProbeArguments) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("--");
         foreach (var a in split.Program) psi.ArgumentList.Add(a);
@@ -100,12 +105,17 @@ public static class ProbeLauncher
             RedirectStandardError = true,
         };
         if (o.WorkingDirectory is not null) psi.WorkingDirectory = Path.GetFullPath(o.WorkingDirectory);
+        if (!o.InheritEnvironment)
+        {
+            psi.Environment.Clear();
+            foreach (var (name, value) in JobEnvironment.FromNode()) psi.Environment[name] = value;
+        }
         foreach (var (name, value) in o.Environment) psi.Environment[name] = value;
         psi.Environment[SamplerVariable] = ExternalSampler;
         var probePath = o.ProbePath ?? Environment.GetEnvironmentVariable(ProbePathVariable);
         if (!string.IsNullOrEmpty(probePath))
         {
-            var existing = Environment.GetEnvironmentVariable("PYTHONPATH");
+            var existing = psi.Environment.TryGetValue("PYTHONPATH", out var p) ? p : null;
             psi.Environment["PYTHONPATH"] = string.IsNullOrEmpty(existing)
                 ? Path.GetFullPath(probePath)
                 : Path.GetFullPath(probePath) + Path.PathSeparator + existing;

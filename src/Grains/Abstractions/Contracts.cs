@@ -61,7 +61,7 @@ public sealed record CompareRequest(
     [property: Id(1)] RunRef B,
     [property: Id(4)] double Threshold = 0.10,
     [property: Id(5)] double TimeTolerance = 0.01,
-    [property: Id(6)] double OutputTolerance = 0.01)
+    [property: Id(6)] double OutputTolerance = Magneton.Core.Matching.Fingerprint.DefaultTolerance)
 {
     /// <summary>Two local bundle directories (every silo reads them itself).</summary>
     public static CompareRequest ForPaths(string bundleA, string bundleB, double threshold = 0.10) =>
@@ -86,6 +86,7 @@ public enum JobPhase
 /// <summary>
 /// Where a comparison job stands. Progress counts come from the persisted state, so after a silo loss
 /// <see cref="SegmentsRestored"/> says how much was kept and <see cref="SegmentsDispatched"/> how much was redone.
+/// <see cref="ProgressSaved"/>: every segment finished so far is persisted (a silo lost now loses none of them).
 /// </summary>
 [GenerateSerializer, Alias("Magneton.JobStatus")]
 public sealed record JobStatus(
@@ -99,9 +100,39 @@ public sealed record JobStatus(
     [property: Id(7)] int Resumes,
     [property: Id(8)] int SegmentsRestored,
     [property: Id(9)] int SegmentsDispatched,
-    [property: Id(10)] string Silo)
+    [property: Id(10)] string Silo,
+    [property: Id(11)] bool ProgressSaved = false)
 {
     public bool Finished => Phase is JobPhase.Done or JobPhase.Failed;
+
+    /// <summary>
+    /// Why the job is not progressing now (storage or silos failed beyond the grain's retries), one line; null
+    /// while it progresses. Not final: the next <see cref="IMatchingJobGrain.Wait"/> takes the job up again.
+    /// </summary>
+    [Id(20)] public string? Problem { get; init; }
+
+    /// <summary>
+    /// A run of the request whose bundle the store does not hold (lost by storage). The job waits for it: upload
+    /// the bundle again and call <see cref="IMatchingJobGrain.Start"/>.
+    /// </summary>
+    [Id(21)] public string? MissingRun { get; init; }
+
+    /// <summary>Stopped by <see cref="IMatchingJobGrain.Cancel"/>; a new Start takes it up again.</summary>
+    [Id(22)] public bool Cancelled { get; init; }
+}
+
+/// <summary>
+/// The cluster could not do it now: its storage failed, or a stored run's bundle is gone (<see cref="RunId"/>
+/// set: upload it again). Not a verdict about the input, so callers retry. Grain calls throw this instead of the
+/// storage client's own exceptions, which do not cross the wire; the message is one line with the cause.
+/// </summary>
+[GenerateSerializer, Alias("Magneton.MagnetonUnavailableException")]
+public sealed class MagnetonUnavailableException : Exception
+{
+    public MagnetonUnavailableException(string message, string? runId = null) : base(message) => RunId = runId;
+
+    /// <summary>The run whose bundle the store does not hold, when that is the cause.</summary>
+    [Id(0)] public string? RunId { get; init; }
 }
 
 /// <summary>

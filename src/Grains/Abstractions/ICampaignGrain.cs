@@ -20,7 +20,10 @@ public sealed record CampaignRequest(
     public CompareRequest Comparison(int index) => new(Baseline, Versions[index], Threshold);
 }
 
-/// <summary>Where a campaign stands: versions finished (with or without findings), failed, running.</summary>
+/// <summary>
+/// Where a campaign stands: versions finished (with or without findings), failed, running.
+/// <see cref="ProgressSaved"/>: every version finished so far is persisted (a silo lost now loses none of them).
+/// </summary>
 [GenerateSerializer, Alias("Magneton.CampaignStatus")]
 public sealed record CampaignStatus(
     [property: Id(0)] string CampaignId,
@@ -33,7 +36,14 @@ public sealed record CampaignStatus(
     [property: Id(7)] int VersionsRestored,
     [property: Id(8)] int JobsStarted,
     [property: Id(9)] string Silo,
-    [property: Id(10)] string[] Recent);
+    [property: Id(10)] string[] Recent,
+    [property: Id(11)] bool ProgressSaved = false)
+{
+    /// <summary>Why the campaign is not progressing now (one line; not final: the next call takes it up again).</summary>
+    [Id(20)] public string? Problem { get; init; }
+    /// <summary>A run whose bundle the store lost: upload it again, then ask again.</summary>
+    [Id(21)] public string? MissingRun { get; init; }
+}
 
 /// <summary>
 /// A campaign (key: campaign id): one comparison job per version, at most a few at a time, progress persisted
@@ -43,34 +53,45 @@ public sealed record CampaignStatus(
 [Alias("Magneton.ICampaignGrain")]
 public interface ICampaignGrain : IGrainWithStringKey
 {
-    [Alias("Start")] Task<CampaignStatus> Start(CampaignRequest request);
-    [Alias("Wait")] Task<CampaignStatus> Wait(TimeSpan maxWait);
-    [Alias("GetStatus")] Task<CampaignStatus> GetStatus();
-    [Alias("GetReport")] Task<CampaignReport> GetReport();
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Start")] Task<CampaignStatus> Start(CampaignRequest request);
+    [RequiresRole(ClusterRoles.Read)] [Alias("Wait")] Task<CampaignStatus> Wait(TimeSpan maxWait);
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetStatus")] Task<CampaignStatus> GetStatus();
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetReport")] Task<CampaignReport> GetReport();
 }
 
 /// <summary>Ids of jobs and campaigns that name their work, so asking again finds the stored result.</summary>
 public static class WorkIds
 {
-    /// <summary>The code's identity: results of another build are not reused.</summary>
-    static readonly Guid Code = typeof(Magneton.Core.Pipeline).Assembly.ManifestModule.ModuleVersionId;
+    /// <summary>
+    /// The code's identity. Not part of the ids (a client of another build names the same job), but kept with a
+    /// job's state: a job finished by another build is computed again.
+    /// </summary>
+    public static readonly string CodeVersion = typeof(Magneton.Core.Pipeline).Assembly.ManifestModule.ModuleVersionId.ToString("N");
 
     /// <summary>
-    /// The same comparison of the same stored runs with the same code always has the same job id. Local-path
-    /// runs get a fresh id: their directory may have changed since.
+    /// The same comparison of the same stored runs always has the same job id: a hash of every field of the
+    /// request (both runs and every option that changes the result), so a request with other options has its own
+    /// job. Local-path runs get a fresh id: their directory may have changed since.
     /// </summary>
     public static string Job(CompareRequest r)
     {
         if (r.A.LocalPath is not null || r.B.LocalPath is not null) return "job-" + Guid.NewGuid().ToString("N")[..16];
-        return "job-" + Hash($"{r.A.RunId}|{r.B.RunId}|{r.Threshold:R}|{r.TimeTolerance:R}|{r.OutputTolerance:R}|{Code}");
+        return "job-" + Hash($"{r.A.RunId}|{r.B.RunId}|{r.Threshold:R}|{r.TimeTolerance:R}|{r.OutputTolerance:R}");
     }
+
+    /// <summary>True when <paramref name="id"/> may carry <paramref name="r"/>: its own id for stored runs, any id for local paths.</summary>
+    public static bool Names(string id, CompareRequest r) =>
+        r.A.LocalPath is not null || r.B.LocalPath is not null || id == Job(r);
 
     public static string Campaign(CampaignRequest r)
     {
         if (r.Baseline.LocalPath is not null || r.Versions.Any(v => v.LocalPath is not null))
             return "campaign-" + Guid.NewGuid().ToString("N")[..16];
-        return "campaign-" + Hash($"{r.Baseline.RunId}|{string.Join(',', r.Versions.Select(v => v.RunId))}|{r.Threshold:R}|{Code}");
+        return "campaign-" + Hash($"{r.Baseline.RunId}|{string.Join(',', r.Versions.Select(v => v.RunId))}|{r.Threshold:R}");
     }
+
+    public static bool Names(string id, CampaignRequest r) =>
+        r.Baseline.LocalPath is not null || r.Versions.Any(v => v.LocalPath is not null) || id == Campaign(r);
 
     /// <summary>The job a campaign runs for one version: stored runs share jobs with plain comparisons.</summary>
     public static string JobOf(string campaignId, CampaignRequest r, int index)

@@ -12,17 +12,24 @@ namespace Magneton.Grains;
 [Alias("Magneton.IMatchingJobGrain")]
 public interface IMatchingJobGrain : IGrainWithStringKey
 {
-    /// <summary>Starts the job (idempotent: the same request again returns its status; another request is refused).</summary>
-    [Alias("Start")] Task<JobStatus> Start(CompareRequest request);
+    /// <summary>
+    /// Starts the job (idempotent: the same request again returns its status, and takes up a job that stopped on a
+    /// transient problem, a lost run or a cancel). A comparison of stored runs runs only under its own id
+    /// (<see cref="WorkIds.Job"/>): a request under another id is refused, so nobody can occupy another's job.
+    /// </summary>
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Start")] Task<JobStatus> Start(CompareRequest request);
 
     /// <summary>The status once the job has finished, or after <paramref name="maxWait"/>, whichever comes first.</summary>
-    [Alias("Wait")] Task<JobStatus> Wait(TimeSpan maxWait);
+    [RequiresRole(ClusterRoles.Read)] [Alias("Wait")] Task<JobStatus> Wait(TimeSpan maxWait);
 
-    [Alias("GetStatus")] Task<JobStatus> GetStatus();
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetStatus")] Task<JobStatus> GetStatus();
+
+    /// <summary>Stops the job's work at the next step (its client went away with --cancel); progress is kept and a new Start resumes it.</summary>
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Cancel")] Task<JobStatus> Cancel();
 
     /// <summary>The report of a finished job; a failed job throws its <see cref="MagnetonInputException"/>.</summary>
-    [Alias("GetReport")] Task<ComparisonReport> GetReport();
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetReport")] Task<ComparisonReport> GetReport();
 
     /// <summary>Start, wait and report in one call (the embedded CLI, where the silo cannot be lost on its own).</summary>
-    [Alias("Compare")] Task<ComparisonReport> Compare(CompareRequest request);
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Compare")] Task<ComparisonReport> Compare(CompareRequest request);
 }

@@ -4,6 +4,7 @@ using Magneton.Core.Campaigns;
 using Magneton.Core.Reporting;
 using Magneton.Grains.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
 namespace Magneton.Grains;
@@ -27,7 +28,7 @@ public sealed record VersionResult(
     [property: Id(2)] string? Error);
 
 /// <summary>
-/// Runs a campaign as one comparison job per version (at most <see cref="Parallel"/> at a time), each job a
+/// Runs a campaign as one comparison job per version (at most <see cref="CampaignOptions.Parallel"/> at a time), each job a
 /// <see cref="IMatchingJobGrain"/> that spreads its own work over the cluster. A finished version's outcome is
 /// persisted; a resumed campaign asks unfinished versions' jobs again (Start is idempotent, a job in flight just
 /// carries on), so no version is compared twice. Reentrant for the same reason as the job grain.
@@ -36,10 +37,11 @@ public sealed record VersionResult(
 public sealed class CampaignGrain(
     [PersistentState("campaign", GrainServiceRegistration.JobStorage)] IPersistentState<CampaignState> state,
     ILogger<CampaignGrain> log,
-    IServiceProvider services) : Grain, ICampaignGrain
+    IServiceProvider services,
+    IOptions<CampaignOptions> options) : Grain, ICampaignGrain
 {
     /// <summary>Comparison jobs in flight at once per campaign.</summary>
-    public static int Parallel { get; set; } = 4;
+    readonly int _parallel = options.Value.Parallel;
 
     readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
     readonly Queue<string> _recent = new();
@@ -47,6 +49,8 @@ public sealed class CampaignGrain(
     Task? _loop;
     TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     int _restored, _started, _running;
+    // Why the last run stopped short (storage, a lost run): not persisted, nothing final; the next call retries.
+    string? _problem, _missingRun;
 
     string CampaignId => this.GetPrimaryKeyString();
     ProgressWriter<CampaignState> Progress => _progress ??= new(state, log, "campaign " + CampaignId);
@@ -68,6 +72,8 @@ public sealed class CampaignGrain(
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Versions.Length == 0) throw new MagnetonInputException("campaign: no versions to compare with the baseline");
+        if (!WorkIds.Names(CampaignId, request))
+            throw new MagnetonInputException($"campaign {CampaignId}: not the id of this campaign (a campaign of stored runs runs under the id derived from its request)");
         if (state.State.Request is { } existing)
         {
             if (!existing.Equals(request))
@@ -102,7 +108,11 @@ public sealed class CampaignGrain(
         int total = s.Request?.Versions.Length ?? 0;
         return new CampaignStatus(CampaignId, total, s.Versions.Values.Count(v => v.Error is null),
             s.Versions.Values.Count(v => v.Error is not null), _running, s.Report is not null,
-            s.Resumes, _restored, _started, RuntimeIdentity, [.. _recent]);
+            s.Resumes, _restored, _started, RuntimeIdentity, [.. _recent], _progress?.AllSaved ?? true)
+        {
+            Problem = s.Report is null ? _problem : null,
+            MissingRun = s.Report is null ? _missingRun : null,
+        };
     }
 
     void EnsureRunning()
@@ -125,7 +135,8 @@ public sealed class CampaignGrain(
         if (span is not null && s.TraceParent is null) s.TraceParent = span.Id;
         try
         {
-            using var slots = new SemaphoreSlim(Parallel);
+            _missingRun = null;
+            using var slots = new SemaphoreSlim(_parallel);
             await Task.WhenAll(Enumerable.Range(0, request.Versions.Length).Where(i => !s.Versions.ContainsKey(i)).Select(async i =>
             {
                 await slots.WaitAsync();
@@ -152,15 +163,19 @@ public sealed class CampaignGrain(
                     log, $"campaign {CampaignId}: report");
             s.Report = report;
             await Progress.SaveNowAsync();
+            _problem = null;
             _finished.TrySetResult();
         }
         catch (Exception e)
         {
-            // Storage or the cluster failed beyond the retries: keep the progress; the next call resumes.
+            // Storage or the cluster failed beyond the retries, or a run was lost: keep the progress (no version
+            // is recorded as failed for it); the next call resumes.
             span?.SetStatus(ActivityStatusCode.Error, e.Message);
             log.LogWarning(e, "campaign {Campaign} stopped; the next call resumes it", CampaignId);
+            var missing = Transient.MissingRun(e);
+            _missingRun = missing?.RunId;
+            _problem = missing?.Message ?? (WireErrors.Translate(e) is MagnetonUnavailableException u ? u.Message : $"campaign {CampaignId}: {e.GetType().Name}: {e.Message}");
             _finished.TrySetResult();
-            throw;
         }
     }
 
@@ -172,19 +187,23 @@ public sealed class CampaignGrain(
         _started++;
         var status = await Transient.RetryAsync(() => job.Start(request.Comparison(index)), log, what);
         while (!status.Finished)
+        {
+            if (status.MissingRun is { } missing) throw new MagnetonUnavailableException(status.Problem ?? $"run:{missing}: not in the cluster's store", missing);
             status = await Transient.RetryAsync(() => job.Wait(TimeSpan.FromSeconds(5)), log, what);
+        }
         if (status.Phase == JobPhase.Failed) return new VersionResult(jobId, null, status.Error);
         var report = await Transient.RetryAsync(() => job.GetReport(), log, what);
         // The campaign keeps what its report needs; the full report stays with the job.
         return new VersionResult(jobId, report with { Regions = [], Unmatched = new([], []) }, null);
     }
 
+    /// <summary>A progress line for a version that just finished: "[k/N]" counts the versions finished so far.</summary>
     void Note(int index, VersionResult r)
     {
-        var line = r.Error is { } e
+        var line = $"[{state.State.Versions.Count}/{state.State.Request!.Versions.Length}] " + (r.Error is { } e
             ? $"version {index}: failed: {e}"
             : $"version {index}: {r.Report!.Findings.Count(f => f.Verdict == "waste" && f.Wasteful == "b")} waste finding(s) in the version, "
-              + $"energy {r.Report.B.IterationEnergyJ / r.Report.A.IterationEnergyJ:0.000}x the baseline";
+              + $"energy {r.Report.B.IterationEnergyJ / r.Report.A.IterationEnergyJ:0.000}x the baseline");
         _recent.Enqueue(line);
         while (_recent.Count > 8) _recent.Dequeue();
     }

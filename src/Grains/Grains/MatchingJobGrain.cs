@@ -28,6 +28,8 @@ public sealed class JobState
     /// <summary>The job span's W3C id, so a resumed job's spans join the same trace.</summary>
     [Id(9)] public string? TraceParent { get; set; }
     [Id(10)] public DateTimeOffset StartedAt { get; set; }
+    /// <summary>The build that computed the progress (<see cref="WorkIds.CodeVersion"/>); another build starts over.</summary>
+    [Id(20)] public string? Code { get; set; }
 }
 
 /// <summary>
@@ -50,7 +52,12 @@ public sealed class MatchingJobGrain(
     ProgressWriter<JobState>? _progress;
     Task? _loop;
     TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    CancellationTokenSource _cancel = new();
     int _restored, _dispatched;
+    // Why the last step loop stopped short of an end, while nothing final is known (not persisted: a new activation
+    // simply tries again). A lost run and a cancel wait for a new Start; a problem is retried at the next poll.
+    string? _problem, _missingRun;
+    bool _cancelled;
 
     string JobId => this.GetPrimaryKeyString();
     ProgressWriter<JobState> Progress => _progress ??= new(state, log, "job " + JobId);
@@ -58,6 +65,17 @@ public sealed class MatchingJobGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var s = state.State;
+        if (s.Request is not null && s.Code != WorkIds.CodeVersion)
+        {
+            log.LogInformation("job {Job} was computed by another build; it starts over", JobId);
+            s.Phase = JobPhase.Ingesting;
+            s.Report = null;
+            s.Error = null;
+            s.SegmentsTotal = s.FindingsTotal = 0;
+            s.Segments = [];
+            s.Causes = [];
+            s.Code = WorkIds.CodeVersion;
+        }
         if (s.Request is not null && s.Phase is not (JobPhase.Done or JobPhase.Failed))
         {
             s.Resumes++;
@@ -72,8 +90,12 @@ public sealed class MatchingJobGrain(
     public async Task<JobStatus> Start(CompareRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        // Refused before anything is stored: a request under another request's id cannot occupy that job.
+        if (!WorkIds.Names(JobId, request))
+            throw new MagnetonInputException($"job {JobId}: not the id of this comparison (a job of stored runs runs under the id derived from its request)");
         if (state.State.Request is { } existing)
         {
+            // Only jobs of local paths (fresh random ids) get here with another request: a caller's own mistake.
             if (existing != request)
                 throw new MagnetonInputException($"job {JobId}: already runs another comparison ({existing.A} vs {existing.B})");
         }
@@ -82,8 +104,11 @@ public sealed class MatchingJobGrain(
             state.State.Request = request;
             state.State.Phase = JobPhase.Ingesting;
             state.State.StartedAt = DateTimeOffset.UtcNow;
+            state.State.Code = WorkIds.CodeVersion;
             await Progress.SaveNowAsync();
         }
+        _cancelled = false;
+        _missingRun = null;
         EnsureRunning();
         return Status();
     }
@@ -91,12 +116,23 @@ public sealed class MatchingJobGrain(
     public async Task<JobStatus> Wait(TimeSpan maxWait)
     {
         if (state.State.Request is null) return Status();
-        EnsureRunning();
+        if (!_cancelled && _missingRun is null) EnsureRunning();
         await Task.WhenAny(_finished.Task, Task.Delay(maxWait));
         return Status();
     }
 
     public Task<JobStatus> GetStatus() => Task.FromResult(Status());
+
+    public Task<JobStatus> Cancel()
+    {
+        if (!Status().Finished)
+        {
+            _cancelled = true;
+            _cancel.Cancel();
+            log.LogInformation("job {Job} cancelled by its client", JobId);
+        }
+        return Task.FromResult(Status());
+    }
 
     public Task<ComparisonReport> GetReport() => state.State switch
     {
@@ -108,13 +144,14 @@ public sealed class MatchingJobGrain(
     public async Task<ComparisonReport> Compare(CompareRequest request)
     {
         await Start(request);
-        while (!Status().Finished)
+        while (true)
         {
-            var loop = _loop;
-            if (loop is not null) await loop;
-            else await Wait(TimeSpan.FromSeconds(1));
+            if (_loop is { } loop) await loop;
+            var status = Status();
+            if (status.Finished) return await GetReport();
+            if (status.Problem is { } problem) throw new MagnetonUnavailableException(problem, status.MissingRun);
+            await Wait(TimeSpan.FromSeconds(1));
         }
-        return await GetReport();
     }
 
     JobStatus Status()
@@ -123,7 +160,12 @@ public sealed class MatchingJobGrain(
         return new JobStatus(JobId, s.Request is null ? JobPhase.New : s.Phase, s.SegmentsTotal,
             s.Phase >= JobPhase.Diagnosing ? s.SegmentsTotal : s.Segments.Count,
             s.FindingsTotal, s.Phase == JobPhase.Done ? s.FindingsTotal : s.Causes.Count,
-            s.Error, s.Resumes, _restored, _dispatched, RuntimeIdentity);
+            s.Error, s.Resumes, _restored, _dispatched, RuntimeIdentity, _progress?.AllSaved ?? true)
+        {
+            Problem = s.Phase is JobPhase.Done or JobPhase.Failed ? null : _problem,
+            MissingRun = _missingRun,
+            Cancelled = _cancelled,
+        };
     }
 
     /// <summary>Starts the step loop unless it runs or the job has ended; a loop that failed (internal error) is restarted.</summary>
@@ -132,10 +174,11 @@ public sealed class MatchingJobGrain(
         if (state.State.Request is null || state.State.Phase is JobPhase.Done or JobPhase.Failed) return;
         if (_loop is { IsCompleted: false }) return;
         if (_finished.Task.IsCompleted) _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        _loop = RunStepsAsync();
+        if (_cancel.IsCancellationRequested) _cancel = new();
+        _loop = RunStepsAsync(_cancel.Token);
     }
 
-    async Task RunStepsAsync()
+    async Task RunStepsAsync(CancellationToken ct)
     {
         var s = state.State;
         var request = s.Request!;
@@ -150,6 +193,8 @@ public sealed class MatchingJobGrain(
                     GrainFactory.GetGrain<IRunGrain>(request.A.RunId).Ingest(request.A),
                     GrainFactory.GetGrain<IRunGrain>(request.B.RunId).Ingest(request.B)), log, $"job {JobId}: ingest");
             }
+            _problem = null;
+            ct.ThrowIfCancellationRequested();
 
             var matching = Stopwatch.StartNew();
             MatchSession session;
@@ -169,6 +214,7 @@ public sealed class MatchingJobGrain(
                 var pending = Enumerable.Range(0, session.Segments.Count).Where(i => !s.Segments.ContainsKey(i)).ToList();
                 await Task.WhenAll(pending.Select(async i =>
                 {
+                    ct.ThrowIfCancellationRequested();
                     _dispatched++;
                     var regions = await Transient.RetryAsync(() =>
                         GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{i}").Match(request.A, request.B, options, session.Segments[i]),
@@ -187,6 +233,7 @@ public sealed class MatchingJobGrain(
                 findings = await Task.Run(() => Pipeline.Detect(session, regions));
             }
             double matchingMs = matching.Elapsed.TotalMilliseconds;
+            ct.ThrowIfCancellationRequested();
             if (s.Phase < JobPhase.Diagnosing)
             {
                 s.FindingsTotal = findings.Count;
@@ -237,14 +284,28 @@ public sealed class MatchingJobGrain(
             await Progress.SaveNowAsync();
             _finished.TrySetResult();
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            _finished.TrySetResult();
+        }
+        catch (Exception e) when (Transient.MissingRun(e) is { } missing)
+        {
+            // The store lost a run (or never had it): wait for its bundle to be uploaded again and a new Start.
+            job?.SetStatus(ActivityStatusCode.Error, missing.Message);
+            log.LogWarning("job {Job} waits for run {Run}: {Problem}", JobId, missing.RunId, missing.Message);
+            _missingRun = missing.RunId;
+            _problem = missing.Message;
+            _finished.TrySetResult();
+        }
         catch (Exception e)
         {
             // Not the input's fault (storage down, silos lost beyond the retries): keep the progress and let the
             // next call (a polling client, or a new Start) take the job up again.
             job?.SetStatus(ActivityStatusCode.Error, e.Message);
             log.LogWarning(e, "job {Job} stopped in phase {Phase}; the next call resumes it", JobId, s.Phase);
+            _problem = WireErrors.Translate(e) is MagnetonUnavailableException u ? u.Message : $"job {JobId}: {e.GetType().Name}: {e.Message}";
+            _problem = string.Join(' ', _problem.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             _finished.TrySetResult();
-            throw;
         }
     }
 

@@ -54,8 +54,8 @@ public sealed class RunGrain(
 
     public async Task<BundleManifest?> GetManifest()
     {
-        if (state.State.Manifest is { } m) return m;
-        return _store is null ? null : await _store.GetManifestAsync(RunId);
+        // The store's own answer: a run it lost is not offered as stored (the client then uploads it again).
+        return _store is null ? state.State.Manifest : await _store.GetManifestAsync(RunId);
     }
 
     public async Task<bool> BeginUpload(BundleManifest manifest)
@@ -101,7 +101,18 @@ public sealed class RunGrain(
                 throw new MagnetonInputException($"{f.Entry.Name}: upload: sha256 does not match the manifest (corrupted in transit)");
         }
         var manifest = upload.Manifest with { StoredAt = DateTimeOffset.UtcNow };
-        await RequireStore().CommitAsync(manifest);
+        // Read with the analysis' own reader before it is listed: a bundle it refuses is never stored.
+        await RequireStore().CommitAsync(manifest, dir => Task.Run(() =>
+        {
+            try
+            {
+                BundleReader.Read(dir);
+            }
+            catch (BundleException e)
+            {
+                throw new MagnetonInputException(e.Message.Replace(dir, manifest.Origin, StringComparison.Ordinal), e.File, e.Field);
+            }
+        }));
         upload.Dispose();
         _upload = null;
         MagnetonTelemetry.BundlesUploaded.Add(1);

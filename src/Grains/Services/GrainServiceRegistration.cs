@@ -11,13 +11,17 @@ public static class GrainServiceRegistration
     /// <summary>Storage provider name of the comparison jobs' progress (memory in the embedded silo).</summary>
     public const string JobStorage = "magneton-jobs";
 
-    /// <summary>The silo-local services the grains use: run and session caches, counters, serializer.</summary>
+    /// <summary>The silo-local services the grains use: run and session caches, counters, serializer, options.</summary>
     public static IServiceCollection AddMagnetonGrainServices(this IServiceCollection services)
     {
+        // Per silo, not process-wide: each test cluster (and each silo of a process) configures its own.
+        services.AddOptions<CaptureSchedulerOptions>().Validate(o => o.WorkerTimeout > TimeSpan.Zero, "CaptureSchedulerOptions.WorkerTimeout must be positive").ValidateOnStart();
+        services.AddOptions<CampaignOptions>().Validate(o => o.Parallel >= 1, "CampaignOptions.Parallel must be at least 1").ValidateOnStart();
         services.TryAddSingleton<MagnetonCounters>();
         services.TryAddSingleton<RunCache>();
         services.TryAddSingleton<SessionCache>();
         services.TryAddSingleton<IMatchingStepGate, OpenGate>();
+        services.TryAddSingleton<ICallerAuthority, OpenCluster>();
         services.AddMagnetonSerializer();
         return services;
     }

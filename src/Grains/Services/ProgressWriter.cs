@@ -10,12 +10,15 @@ namespace Magneton.Grains;
 /// </summary>
 public sealed class ProgressWriter<T>(IPersistentState<T> state, ILogger log, string owner)
 {
-    public static TimeSpan Interval { get; set; } = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
 
     readonly SemaphoreSlim _writeLock = new(1, 1);
     long _changes, _saved;
     DateTime _lastWrite;
     Task? _flush;
+
+    /// <summary>Every change recorded so far is written (none is waiting for <see cref="Interval"/>, none failed).</summary>
+    public bool AllSaved => _saved >= _changes;
 
     /// <summary>Records a change and schedules a write within <see cref="Interval"/>; returns at once.</summary>
     public void SaveSoon()

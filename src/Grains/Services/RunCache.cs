@@ -12,7 +12,7 @@ namespace Magneton.Grains;
 /// (concurrent callers share the ingestion); a failed ingestion is not cached. A lookup that misses (another
 /// silo ingested it, or it was evicted) ingests again: from the run's local path, or from the bundle store.
 /// </summary>
-public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = null)
+public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = null, LocalBundleRoots? localRoots = null)
 {
     /// <summary>Runs kept at once; the least recently used is dropped beyond that.</summary>
     public int Capacity { get; init; } = 16;
@@ -77,6 +77,10 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
 
     async Task<Run> IngestAsync(RunRef source)
     {
+        // Says nothing about this host's files: not whether the path exists, nor what is in it.
+        if (source.LocalPath is { } local && store is not null && localRoots?.Allows(local) != true)
+            throw new MagnetonInputException(
+                $"run:{source.RunId}: this cluster reads bundles only from its store; upload the bundle (magneton compare --cluster uploads a local directory)");
         using var span = MagnetonTelemetry.Source.StartActivity("ingest.bundle");
         span?.SetTag("magneton.run.id", source.RunId);
         counters.Ingested();
@@ -87,8 +91,20 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
             if (store is null)
                 throw new MagnetonInputException($"run:{source.RunId}: this silo has no bundle store (start it with --storage-dir or --blob-connection)");
             var manifest = await store.GetManifestAsync(source.RunId).ConfigureAwait(false)
-                ?? throw new MagnetonInputException($"run:{source.RunId}: no such run in the bundle store ({store.Location})");
-            var directory = await store.MaterializeAsync(source.RunId).ConfigureAwait(false);
+                ?? throw new MagnetonUnavailableException(
+                    $"run:{source.RunId}: not in the cluster's store (lost by storage, or never uploaded); upload the bundle again", source.RunId);
+            string directory;
+            try
+            {
+                directory = await store.MaterializeAsync(source.RunId).ConfigureAwait(false);
+            }
+            catch (BundleStoreException e)
+            {
+                // Listed, but its files are gone or damaged: drop the listing so the bundle can be uploaded again.
+                await store.ForgetAsync(source.RunId).ConfigureAwait(false);
+                throw new MagnetonUnavailableException(
+                    $"run:{source.RunId}: the cluster's store listed this run but lost its files ({e.Message}); upload the bundle again", source.RunId);
+            }
             return Pipeline.Ingest(directory, manifest.Origin);
         }
         catch (BundleException e)
@@ -100,6 +116,11 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
         {
             span?.SetStatus(ActivityStatusCode.Error, e.Message);
             throw new MagnetonInputException($"run:{source.RunId}: {e.Message}");
+        }
+        catch (MagnetonUnavailableException e)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw;
         }
     }
 

@@ -7,7 +7,10 @@ public static class Transient
 {
     public static bool Is(Exception e) => e switch
     {
-        MagnetonInputException or ArgumentException => false,
+        MagnetonInputException or AccessDeniedException or ArgumentException => false,
+        MagnetonUnavailableException => true,
+        // An error another silo could not send (its type has no codec): the cluster's trouble, not the input's.
+        Orleans.Serialization.CodecNotFoundException => true,
         AggregateException a => a.InnerExceptions.All(Is),
         TimeoutException or OrleansException or System.Net.Sockets.SocketException or IOException => true,
         _ => e.InnerException is { } inner && Is(inner),
@@ -38,6 +41,14 @@ public static class Transient
     public static Task RetryAsync(Func<Task> call, ILogger log, string what) =>
         RetryAsync<bool>(async () => { await call(); return true; }, log, what);
 
-    static bool IsInput(Exception e) => e is MagnetonInputException
-        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException);
+    /// <summary>A run's bundle missing from the store: retrying will not bring it back, uploading it again does.</summary>
+    public static MagnetonUnavailableException? MissingRun(Exception e) => e switch
+    {
+        MagnetonUnavailableException { RunId: not null } m => m,
+        AggregateException a => a.Flatten().InnerExceptions.Select(MissingRun).FirstOrDefault(m => m is not null),
+        _ => null,
+    };
+
+    static bool IsInput(Exception e) => e is MagnetonInputException or AccessDeniedException || MissingRun(e) is not null
+        || e is AggregateException a && a.Flatten().InnerExceptions.Any(x => x is MagnetonInputException or AccessDeniedException);
 }

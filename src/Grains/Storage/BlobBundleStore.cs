@@ -62,14 +62,15 @@ public sealed class BlobBundleStore : IBundleStore
 
     /// <summary>
     /// The client options every Magneton blob client uses (bundle store and grain storage): service version
-    /// <see cref="ServiceVersion"/>, and exponential retries (8 retries, 0.25 s doubling up to 4 s, about 20 s
-    /// in all, 30 s per try) that ride out a storage server restart of a few seconds.
+    /// <see cref="ServiceVersion"/>, and exponential retries (16 retries, 0.25 s doubling up to 4 s, about 50 s
+    /// in all, 30 s per try) that ride out a storage server restart: 20 s was too short for an Azurite restart
+    /// on a loaded 2-core machine.
     /// </summary>
     public static BlobClientOptions CreateClientOptions()
     {
         var options = new BlobClientOptions(ServiceVersion);
         options.Retry.Mode = RetryMode.Exponential;
-        options.Retry.MaxRetries = 8;
+        options.Retry.MaxRetries = 16;
         options.Retry.Delay = TimeSpan.FromSeconds(0.25);
         options.Retry.MaxDelay = TimeSpan.FromSeconds(4);
         options.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
@@ -146,7 +147,7 @@ public sealed class BlobBundleStore : IBundleStore
         await blob.StageBlockAsync(BlockIdOf(offset), content, new BlockBlobStageBlockOptions(), ct).ConfigureAwait(false);
     }
 
-    public async Task CommitAsync(BundleManifest manifest, CancellationToken ct = default)
+    public async Task CommitAsync(BundleManifest manifest, Func<string, Task>? verify = null, CancellationToken ct = default)
     {
         BundleStoreNames.CheckManifest(manifest);
         var runId = manifest.RunId;
@@ -171,6 +172,31 @@ public sealed class BlobBundleStore : IBundleStore
         foreach (var (blob, blocks) in plan)
             if (blocks is not null)
                 await blob.CommitBlockListAsync(blocks, new CommitBlockListOptions(), ct).ConfigureAwait(false);
+
+        if (verify is not null)
+        {
+            // The reader needs files: the committed blobs, downloaded and checked, into a scratch directory.
+            var scratch = Path.Combine(CacheDirectory, $"{runId}.verify-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(scratch);
+            try
+            {
+                foreach (var f in manifest.Files)
+                    await DownloadCheckedAsync(runId, f, Path.Combine(scratch, f.Name), ct).ConfigureAwait(false);
+                try
+                {
+                    await verify(scratch).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await ForgetAsync(runId, ct).ConfigureAwait(false); // refused: nothing of it stays
+                    throw;
+                }
+            }
+            finally
+            {
+                try { Directory.Delete(scratch, recursive: true); } catch (IOException) { }
+            }
+        }
 
         try
         {
@@ -257,6 +283,46 @@ public sealed class BlobBundleStore : IBundleStore
             await blob.CommitBlockListAsync([], new CommitBlockListOptions(), ct).ConfigureAwait(false);
             await blob.DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
         }
+    }
+
+    public async Task<int> ExpireUploadsAsync(TimeSpan olderThan, CancellationToken ct = default)
+    {
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        var cutoff = DateTimeOffset.UtcNow - olderThan;
+        // Runs with blobs (the listing includes uncommitted ones), and when their newest blob changed.
+        var uploads = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        await foreach (var item in _container.GetBlobsAsync(
+                           new GetBlobsOptions { Prefix = BundlesPrefix, States = BlobStates.Uncommitted }, ct).ConfigureAwait(false))
+        {
+            var rest = item.Name[BundlesPrefix.Length..];
+            var slash = rest.IndexOf('/');
+            if (slash <= 0) continue;
+            var runId = rest[..slash];
+            var changed = item.Properties.LastModified ?? item.Properties.CreatedOn ?? DateTimeOffset.MaxValue; // unknown: kept
+            uploads[runId] = uploads.TryGetValue(runId, out var seen) && seen > changed ? seen : changed;
+        }
+        int expired = 0;
+        foreach (var (runId, changed) in uploads)
+        {
+            if (changed >= cutoff || !BundleStoreNames.IsValidName(runId)) continue;
+            if (await _container.GetBlobClient(ManifestBlob(runId)).ExistsAsync(ct).ConfigureAwait(false)) continue; // stored
+            await AbortUploadAsync(runId, ct).ConfigureAwait(false);
+            expired++;
+        }
+        return expired;
+    }
+
+    public async Task ForgetAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        await _container.GetBlobClient(ManifestBlob(runId)).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+        var names = new List<string>();
+        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{BundlesPrefix}{runId}/" }, ct).ConfigureAwait(false))
+            names.Add(item.Name);
+        foreach (var name in names)
+            await _container.GetBlobClient(name).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+        try { Directory.Delete(Path.Combine(CacheDirectory, runId), recursive: true); } catch (DirectoryNotFoundException) { }
     }
 
     public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)

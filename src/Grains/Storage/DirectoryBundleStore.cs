@@ -78,7 +78,7 @@ public sealed class DirectoryBundleStore : IBundleStore
         await fs.WriteAsync(data, ct).ConfigureAwait(false);
     }
 
-    public async Task CommitAsync(BundleManifest manifest, CancellationToken ct = default)
+    public async Task CommitAsync(BundleManifest manifest, Func<string, Task>? verify = null, CancellationToken ct = default)
     {
         BundleStoreNames.CheckManifest(manifest);
         var runId = manifest.RunId;
@@ -123,6 +123,19 @@ public sealed class DirectoryBundleStore : IBundleStore
             fs.Flush(flushToDisk: true);
         }
 
+        if (verify is not null)
+        {
+            try
+            {
+                await verify(dir).ConfigureAwait(false);
+            }
+            catch
+            {
+                DeleteDirectory(dir); // refused: nothing of it stays
+                throw;
+            }
+        }
+
         await WriteDurableAsync(Path.Combine(dir, BundleStoreNames.ManifestFile), BundleStoreNames.SerializeManifest(manifest), ct)
             .ConfigureAwait(false);
 
@@ -143,6 +156,37 @@ public sealed class DirectoryBundleStore : IBundleStore
         BundleStoreNames.CheckRunId(runId);
         using var _ = await LockRunAsync(runId, ct).ConfigureAwait(false);
         DeleteDirectory(UploadDir(runId));
+    }
+
+    public async Task<int> ExpireUploadsAsync(TimeSpan olderThan, CancellationToken ct = default)
+    {
+        int expired = 0;
+        var cutoff = DateTime.UtcNow - olderThan;
+        foreach (var dir in Directory.EnumerateDirectories(_uploads))
+        {
+            var name = Path.GetFileName(dir);
+            if (!BundleStoreNames.IsValidName(name)) continue;
+            // The newest chunk says when the upload was last active.
+            var last = Directory.EnumerateFiles(dir).Select(File.GetLastWriteTimeUtc).Append(Directory.GetLastWriteTimeUtc(dir)).Max();
+            if (last >= cutoff) continue;
+            if (name.Contains(".forgotten-", StringComparison.Ordinal)) { DeleteDirectory(dir); continue; }
+            using var _ = await LockRunAsync(name, ct).ConfigureAwait(false);
+            DeleteDirectory(dir);
+            expired++;
+        }
+        return expired;
+    }
+
+    public async Task ForgetAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        using var _ = await LockRunAsync(runId, ct).ConfigureAwait(false);
+        var dir = BundleDir(runId);
+        if (!Directory.Exists(dir)) return;
+        // Renamed aside first, so no reader sees a bundle directory half deleted.
+        var gone = Path.Combine(_uploads, $"{runId}.forgotten-{Guid.NewGuid():N}");
+        Directory.Move(dir, gone);
+        DeleteDirectory(gone);
     }
 
     public Task<string> MaterializeAsync(string runId, CancellationToken ct = default)

@@ -25,9 +25,17 @@ public interface IBundleStore
 
     /// <summary>
     /// Makes the uploaded chunks the stored bundle: checks that every file of the manifest was written with
-    /// exactly its length, then writes the manifest. Committing a run that is already stored does nothing.
+    /// exactly its length and hash, lets <paramref name="verify"/> read the complete files in a local directory
+    /// (the bundle reader: a bundle it refuses is dropped, nothing is listed), then writes the manifest.
+    /// Committing a run that is already stored does nothing.
     /// </summary>
-    Task CommitAsync(BundleManifest manifest, CancellationToken ct = default);
+    Task CommitAsync(BundleManifest manifest, Func<string, Task>? verify = null, CancellationToken ct = default);
+
+    /// <summary>
+    /// Drops uploads begun before <paramref name="olderThan"/> ago and never committed (a client that went away);
+    /// returns how many. Stored bundles are not touched.
+    /// </summary>
+    Task<int> ExpireUploadsAsync(TimeSpan olderThan, CancellationToken ct = default);
 
     /// <summary>Drops the chunks of an upload that will not be committed (a restarted or abandoned upload).</summary>
     Task AbortUploadAsync(string runId, CancellationToken ct = default);
@@ -38,6 +46,12 @@ public interface IBundleStore
     /// Throws <see cref="BundleStoreException"/> if the run is not stored.
     /// </summary>
     Task<string> MaterializeAsync(string runId, CancellationToken ct = default);
+
+    /// <summary>
+    /// Drops a stored bundle whose files turned out missing or damaged (its manifest first, so it is no longer
+    /// listed), so that it can be uploaded again. Nothing happens for a run that is not stored.
+    /// </summary>
+    Task ForgetAsync(string runId, CancellationToken ct = default);
 
     /// <summary>The manifests of all stored bundles, in no particular order.</summary>
     IAsyncEnumerable<BundleManifest> ListAsync(CancellationToken ct = default);

@@ -66,6 +66,42 @@ public sealed class BundleRewriter(Bundle original)
         _nodes.InsertRange(at, fresh);
     }
 
+    /// <summary>A value with the same fingerprint as <paramref name="like"/>: what an identity on it (x + 0, x * 1, a copy) produces.</summary>
+    public int CopyOf(int like)
+    {
+        int id = _nextValue++;
+        _values[id] = _values[like] with { Id = id, Producer = null };
+        return id;
+    }
+
+    /// <summary>
+    /// Puts a new operator after a node, on its first output: the node now writes a new value, which the new operator
+    /// reads (with <paramref name="extraInputs"/>) to write the node's old output, so every consumer is unchanged. The
+    /// new value is a copy of the output's fingerprint when the new operator is an identity on it, else a fresh one.
+    /// The new operator launches the node's kernels for <paramref name="gpuShare"/> of its GPU time; the node keeps its own.
+    /// </summary>
+    public int Follow(int nodeId, string op, double gpuShare, bool identity, params int[] extraInputs) =>
+        Follow(nodeId, op, gpuShare, identity, module: null, extraInputs);
+
+    /// <summary><see cref="Follow(int, string, double, bool, int[])"/>, the new operator called from <paramref name="module"/> (null: the node's).</summary>
+    public int Follow(int nodeId, string op, double gpuShare, bool identity, string? module, params int[] extraInputs)
+    {
+        int at = _nodes.FindIndex(n => n.Id == nodeId);
+        var node = _nodes[at];
+        int y = node.Out[0];
+        int t = identity ? CopyOf(y) : NewIntermediate(_values[y].Shape, _values[y].Dtype);
+        _nodes[at] = node with { Out = [t, .. node.Out.Skip(1)] };
+        _values[t] = _values[t] with { Producer = node.Id };
+        var source = node.TraceId is int tid && _trace.TryGetValue(tid, out var tr) ? tr : null;
+        int id = _nextNode++, traceId = _nextTrace++;
+        _trace[traceId] = new TraceOperator(traceId, op, Math.Max(1, source?.Occurrences ?? 1), (source?.GpuSecondsTotal ?? 0) * gpuShare,
+            source?.Kernels.Select(k => k with { Seconds = k.Seconds * gpuShare }).ToList() ?? []);
+        int[] ins = [t, .. extraInputs];
+        _nodes.Insert(at + 1, node with { Id = id, Op = op, Module = module ?? node.Module, In = ins, Out = [y], View = false, Mutable = false, AliasesUpdated = [], Args = string.Join(",", ins.Select(_ => "T")), TraceId = traceId });
+        _values[y] = _values[y] with { Producer = id };
+        return id;
+    }
+
     /// <summary>Replaces one node's operator and inputs in place (same outputs, same GPU work).</summary>
     public void Retarget(int nodeId, string op, int[] inputs)
     {

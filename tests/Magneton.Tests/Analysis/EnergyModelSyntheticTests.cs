@@ -50,10 +50,8 @@ public class EnergyModelSyntheticTests
     static DataflowValue Value(int id, string kind, int? producer) =>
         new(id, [64, 64], "float32", [64, 1], 4096, kind, producer, new FloatStats(id, 1, -1, 1, 0.5, 64), null, 0, null, null);
 
-    static MatchSession Session(Run a, Run b) => new()
-    {
-        A = a, B = b, Options = new CompareOptions(), Values = ValueEquivalence.Build(a, b), Segments = [],
-    };
+    /// <summary>A real session (value equivalence, cut rules): the detector first asks whether the two runs are comparable.</summary>
+    static MatchSession Session(Run a, Run b) => MatchSession.Create(a, b, new CompareOptions());
 
     [Theory]
     [InlineData(500.0)]

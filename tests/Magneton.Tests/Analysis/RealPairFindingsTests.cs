@@ -1,9 +1,10 @@
+using Magneton.Core;
 using Magneton.Core.Reporting;
 using Xunit;
 
 namespace Magneton.Tests.Analysis;
 
-/// <summary>The findings the H100 captures must produce (../shared/data/h100/README.md), end to end through Core.</summary>
+/// <summary>The findings the H100 captures must produce (samples/README.md), end to end through Core.</summary>
 public class RealPairFindingsTests
 {
     static IReadOnlyList<FindingReport> Waste(ComparisonReport r) => r.Findings.Where(f => f.Verdict == "waste").ToList();
@@ -84,6 +85,64 @@ public class RealPairFindingsTests
     {
         var r = Samples.Compare("convstage-layernorm");
         Assert.Empty(Waste(r));
+    }
+
+    /// <summary>
+    /// Two unrelated models (GPT-2 and ResNet-50): matching pairs the graphs as wholes, one region, and A's energy is
+    /// 1.6x B's there; but no value of one has an equivalent in the other, so there is no claim at all.
+    /// </summary>
+    [Theory]
+    [InlineData("gpt2-gelu", "resnet50-layout")]
+    [InlineData("llama-generate-null", "convstage-layernorm")]
+    public void UnrelatedModelsAreNotComparableAndMakeNoWasteClaim(string pairA, string pairB)
+    {
+        var r = Pipeline.Compare(Samples.Run(pairA, "A"), Samples.Run(pairB, "A"), new CompareOptions());
+        Assert.Empty(r.Findings);
+        Assert.False(r.HasWaste);
+        Assert.Equal(ComparisonReport.NotComparable, r.Verdict);
+        var c = r.Comparability!;
+        Assert.False(c.Comparable);
+        Assert.True(Math.Max(c.EquivalentShareA, c.EquivalentShareB) < Magneton.Core.Detection.Comparability.MinEquivalentShare,
+            $"shares {c.EquivalentShareA} {c.EquivalentShareB}");
+        Assert.Contains(r.Notes, n => n.StartsWith("not comparable"));
+        Assert.DoesNotContain(r.Notes, n => n.Contains("no operator-level energy waste"));
+        Assert.Contains("not comparable", TerminalReport.Render(r));
+        Assert.DoesNotContain("WASTE", TerminalReport.Render(r));
+    }
+
+    /// <summary>
+    /// CompareOptions.OutputTolerance is the value-equivalence tolerance: at the default, fp32 (A) and tf32 (B) GPT-2
+    /// values are equivalent (175 of 175); at 1e-6 the tf32 rounding (about 1e-3) separates every value computed after
+    /// the first matmul, so far fewer are equivalent and the report says so.
+    /// </summary>
+    [Fact]
+    public void OutputToleranceDecidesWhichValuesAreEquivalent()
+    {
+        var (a, b) = (Samples.Run("gpt2-tf32", "A"), Samples.Run("gpt2-tf32", "B"));
+        var loose = Samples.Compare("gpt2-tf32");
+        var strict = Pipeline.Compare(a, b, new CompareOptions { OutputTolerance = 1e-6 });
+        Assert.Equal(Magneton.Core.Matching.Fingerprint.DefaultTolerance, new CompareOptions().OutputTolerance);
+        Assert.True(strict.Matching.EquivalentValues < loose.Matching.EquivalentValues / 2,
+            $"equivalent values: {strict.Matching.EquivalentValues} at 1e-6, {loose.Matching.EquivalentValues} at the default");
+        Assert.True(strict.Matching.EquivalentValues > 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Pipeline.Compare(a, b, new CompareOptions { OutputTolerance = 0 }));
+    }
+
+    /// <summary>Every sample pair of one model is comparable, well above the floor.</summary>
+    [Theory]
+    [InlineData("gpt2-gelu")]
+    [InlineData("gpt2-tf32")]
+    [InlineData("resnet50-layout")]
+    [InlineData("llama-generate-null")]
+    [InlineData("convstage-layernorm")]
+    public void SamplePairsAreComparable(string pair)
+    {
+        var r = Samples.Compare(pair);
+        Assert.NotEqual(ComparisonReport.NotComparable, r.Verdict);
+        var c = r.Comparability!;
+        Assert.True(c.Comparable, c.Reason);
+        Assert.True(c.ResultsEquivalent);
+        Assert.True(Math.Min(c.EquivalentShareA, c.EquivalentShareB) >= 0.5, c.Reason);
     }
 
     [Theory]

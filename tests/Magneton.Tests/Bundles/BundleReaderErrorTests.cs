@@ -28,6 +28,30 @@ public sealed class BundleReaderErrorTests
         return Fails(temp.Path, file, fieldPart);
     }
 
+    /// <summary>measure.json "device": a CPU capture may have null energies; a GPU capture may not; no other device.</summary>
+    [Fact]
+    public void Measure_device_cpu_allows_null_energies_and_nothing_else_does()
+    {
+        using (var cpu = new TempBundle(Sample))
+        {
+            cpu.EditJson(BundleFiles.Measure, r =>
+            {
+                r["device"] = "cpu";
+                r["baseline"]!["energy_counter_j"] = null;
+                r["baseline"]!["iter_energy_counter_j"] = null;
+            });
+            var m = BundleReader.Read(cpu.Path).Measure;
+            Assert.Equal(CaptureDevice.Cpu, m.Device);
+            Assert.Equal(0, m.Baseline.IterEnergyCounterJ);
+            Assert.True(m.Baseline.IterSeconds > 0);
+        }
+        using (var old = new TempBundle(Sample))
+            Assert.Equal(CaptureDevice.Gpu, BundleReader.Read(old.Path).Measure.Device); // no "device": a GPU capture
+        Broken(t => t.EditJson(BundleFiles.Measure, r => r["baseline"]!["iter_energy_counter_j"] = null),
+            BundleFiles.Measure, "baseline.iter_energy_counter_j");
+        Broken(t => t.EditJson(BundleFiles.Measure, r => r["device"] = "tpu"), BundleFiles.Measure, "device");
+    }
+
     [Fact]
     public void Nonexistent_directory()
     {

@@ -29,6 +29,19 @@ public sealed class CliTests
         AssertOneLineError(await Run("compare", bad.Path, TestRepo.GeluB), "kineto.json.gz");
     }
 
+    [Fact]
+    public async Task A_broken_bundle_is_named_by_the_path_as_typed_on_either_side()
+    {
+        using var bad = TestRepo.CopyBundle(TestRepo.GeluB);
+        bad.Truncate("kineto.json.gz");
+        var typed = Path.GetRelativePath(Environment.CurrentDirectory, bad.Path);
+        var asB = await Run("compare", TestRepo.GeluA, typed);
+        AssertOneLineError(asB, $"magneton: error: {Path.Combine(typed, "kineto.json.gz")}: gzip: ");
+        Assert.DoesNotContain(TestRepo.GeluA, asB.Err);
+        AssertOneLineError(await Run("compare", typed, TestRepo.GeluA), Path.Combine(typed, "kineto.json.gz") + ": gzip: ");
+        AssertOneLineError(await Run("audit", TestRepo.GeluA, typed, "--quiet"), Path.Combine(typed, "kineto.json.gz") + ": gzip: ");
+    }
+
     [Theory]
     [InlineData("abc")]
     [InlineData("0")]
@@ -114,6 +127,30 @@ public sealed class CliTests
         Assert.Contains("VERDICT", r.Out);
     }
 
+    /// <summary>
+    /// GPT-2 against ResNet-50: nothing is equivalent, so no waste claim; the report (written first) says why, and the
+    /// command is bad input (exit 2, one line), never the --fail-on-waste 3.
+    /// </summary>
+    [Fact]
+    public async Task Unrelated_models_are_not_comparable_exit_2_with_one_line_and_no_waste_claim()
+    {
+        var dir = Directory.CreateTempSubdirectory("magneton-cli-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "report.json");
+            var r = await Run("compare", TestRepo.GeluA, TestRepo.Bundle("resnet50-layout", "A"), "--fail-on-waste", "--json", file);
+            Assert.True(r.Code == 2, $"exit {r.Code}: {r.Out} {r.Err}");
+            var line = Assert.Single(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("magneton: error:"));
+            Assert.Contains("not comparable", line);
+            Assert.DoesNotContain("WASTE", r.Out + r.Err);
+            using var doc = JsonDocument.Parse(File.ReadAllText(file));
+            Assert.Equal("not comparable", doc.RootElement.GetProperty("verdict").GetString());
+            Assert.Equal(0, doc.RootElement.GetProperty("findings").GetArrayLength());
+            Assert.False(doc.RootElement.GetProperty("comparability").GetProperty("comparable").GetBoolean());
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
     [Fact]
     public async Task Campaign_reports_the_activation_finding_for_the_gelu_new_version()
     {
@@ -131,6 +168,16 @@ public sealed class CliTests
         Assert.Equal("transformer.h.*.mlp.act", finding.GetProperty("where").GetString());
         Assert.Equal("operator-set", finding.GetProperty("cause").GetProperty("kind").GetString());
         Assert.Equal(1, version.GetProperty("waste_in_version").GetInt32());
+    }
+
+    [Fact]
+    public async Task Campaign_progress_counts_the_versions_finished_so_far()
+    {
+        var r = await Run("campaign", "--baseline", TestRepo.GeluB, TestRepo.GeluA, TestRepo.GeluB, TestRepo.GeluA);
+        Assert.True(r.Code == 0, $"exit {r.Code}: {r.Err}");
+        var progress = r.Err.Split('\n').Where(l => l.StartsWith('[') && l.Contains("] version ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["[1/3]", "[2/3]", "[3/3]"], progress.Select(l => l[..l.IndexOf(' ')]));
+        Assert.Equal([0, 1, 2], progress.Select(l => int.Parse(l.Split(' ')[2].TrimEnd(':'))).Order());
     }
 
     [Fact]
@@ -157,6 +204,25 @@ public sealed class CliTests
         Assert.All(nodes, n => Assert.Equal("NVIDIA H100 80GB HBM3", n.GetProperty("gpu").GetString()));
         Assert.All(nodes, n => Assert.False(n.GetProperty("outlier").GetBoolean()));
         Assert.Empty(root.GetProperty("outliers").EnumerateArray());
+        // Two nodes (22.8 % apart) cannot decide which one is off: nobody is named, nobody is cleared.
+        Assert.False(root.GetProperty("outliers_decidable").GetBoolean());
+
+        var text = await Run("audit", TestRepo.Bundle("llama-generate-null", "A"), TestRepo.Bundle("llama-generate-null", "B"));
+        Assert.True(text.Code == 0, text.Err);
+        var verdict = Assert.Single(text.Out.Split('\n'), l => l.StartsWith("VERDICT: ", StringComparison.Ordinal));
+        Assert.Equal("VERDICT: Cannot name an outlier: 2 nodes, an outlier needs at least 3 to measure against", verdict);
+        Assert.DoesNotContain("No outlier node", text.Out);
+    }
+
+    [Fact]
+    public async Task Audit_of_three_nodes_that_agree_clears_them_all()
+    {
+        var a = TestRepo.Bundle("llama-generate-null", "A");
+        using var n1 = Cluster.CampaignClusterTests.Relabelled(a, "node1");
+        using var n2 = Cluster.CampaignClusterTests.Relabelled(a, "node2");
+        var r = await Run("audit", a, n1.Path, n2.Path);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("\nVERDICT: No outlier node\n", r.Out.ReplaceLineEndings("\n"));
     }
 
     [Fact]
@@ -173,6 +239,9 @@ public sealed class CliTests
         var root = doc.RootElement;
         var flagged = root.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("outlier").GetBoolean()).ToList();
         Assert.Equal(3, Assert.Single(flagged).GetProperty("index").GetInt32());
+        // The audit states its resolution; the three identical nodes are within sensor error, the outlier is not.
+        Assert.Equal(0.05, root.GetProperty("resolution").GetProperty("sensor_tolerance").GetDouble());
+        Assert.Equal([true, true, true, false], root.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("within_sensor_error").GetBoolean()));
         Assert.Equal(0, root.GetProperty("typical_node").GetInt32());
         var outlier = Assert.Single(root.GetProperty("outliers").EnumerateArray());
         Assert.InRange(outlier.GetProperty("energy_ratio").GetDouble(), 1.2, 1.3);

@@ -6,6 +6,7 @@ using Magneton.Core.Reporting;
 using Magneton.Grains;
 using Magneton.Tests.Grains;
 using Magneton.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace Magneton.Tests.Cluster;
@@ -30,8 +31,10 @@ public sealed class CampaignClusterTests(AzuriteFixture azurite)
 
     static string FindingsJson(IReadOnlyList<FindingReport> findings) => JsonSerializer.Serialize(findings, MagnetonSerialization.JsonOptions);
 
-    [Fact]
-    public async Task A_campaign_survives_losing_its_silo_and_compares_no_version_twice()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_campaign_survives_losing_its_silo_and_compares_no_version_twice(bool tls)
     {
         using var v0 = Relabelled(TestRepo.GeluA, "v0");
         using var v1 = Relabelled(TestRepo.GeluB, "v1");
@@ -41,55 +44,49 @@ public sealed class CampaignClusterTests(AzuriteFixture azurite)
         var expected = versions.Select(v => FindingsJson(Pipeline.Compare(TestRepo.GeluB, v, new CompareOptions()).Findings)).ToList();
         int firstJobSegments = Pipeline.Prepare(Pipeline.Ingest(TestRepo.GeluB), Pipeline.Ingest(v0.Path), new CompareOptions()).Segments.Count;
 
-        int parallel = CampaignGrain.Parallel;
-        CampaignGrain.Parallel = 1; // versions one after another, so the silo can be lost between two of them
-        try
+        // Versions one after another, so the silo can be lost between two of them.
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString,
+            configure: silo => silo.Services.Configure<CampaignOptions>(o => o.Parallel = 1), tls: tls);
+        var uploader = new BundleUploader(cluster.Client, TextWriter.Null);
+        var baseline = await uploader.ResolveAsync(TestRepo.GeluB, CancellationToken.None);
+        var refs = new List<RunRef>();
+        foreach (var v in versions) refs.Add(await uploader.ResolveAsync(v, CancellationToken.None));
+        var request = new CampaignRequest(baseline, [.. refs]);
+        var id = WorkIds.Campaign(request);
+
+        // The first version finishes; the second is held in its first segment when the campaign's silo goes.
+        cluster.Gate.HoldAfter(firstJobSegments);
+        var campaign = cluster.Client.GetGrain<ICampaignGrain>(id);
+        var status = await campaign.Start(request);
+        var sw = Stopwatch.StartNew();
+        while ((status.Done < 1 || cluster.Gate.Held == 0) && sw.Elapsed < TimeSpan.FromSeconds(60))
         {
-            await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString);
-            var uploader = new BundleUploader(cluster.Client, TextWriter.Null);
-            var baseline = await uploader.ResolveAsync(TestRepo.GeluB, CancellationToken.None);
-            var refs = new List<RunRef>();
-            foreach (var v in versions) refs.Add(await uploader.ResolveAsync(v, CancellationToken.None));
-            var request = new CampaignRequest(baseline, [.. refs]);
-            var id = WorkIds.Campaign(request);
-
-            // The first version finishes; the second is held in its first segment when the campaign's silo goes.
-            cluster.Gate.HoldAfter(firstJobSegments);
-            var campaign = cluster.Client.GetGrain<ICampaignGrain>(id);
-            var status = await campaign.Start(request);
-            var sw = Stopwatch.StartNew();
-            while ((status.Done < 1 || cluster.Gate.Held == 0) && sw.Elapsed < TimeSpan.FromSeconds(60))
-            {
-                await Task.Delay(50);
-                status = await campaign.GetStatus();
-            }
-            Assert.Equal(1, status.Done);
-            await Task.Delay(1000); // progress is written within ProgressWriter.Interval
-            await cluster.Cluster.KillSiloAsync(cluster.SiloOf(status.Silo));
-            cluster.Gate.Open();
-
-            var report = await CampaignCommand.RunCampaignAsync(cluster.Client, id, request, TextWriter.Null, CancellationToken.None);
-            var final = await campaign.GetStatus();
-
-            Assert.NotEqual(status.Silo, final.Silo);
-            Assert.True(final.Resumes >= 1);
-            Assert.Equal(1, final.VersionsRestored);
-            Assert.Equal(versions.Length - 1, final.JobsStarted);
-            Assert.Equal(versions.Length, report.Versions.Count);
-            for (int i = 0; i < versions.Length; i++)
-            {
-                Assert.Null(report.Versions[i].Error);
-                Assert.Equal(expected[i], FindingsJson(report.Versions[i].Findings));
-            }
-            // gelu_new versions (0, 2) carry the activation waste against the gelu_pytorch_tanh baseline.
-            Assert.Equal([1, 0, 1, 0], report.Versions.Select(v => v.WasteInVersion));
-            var recurring = Assert.Single(report.RecurringCauses);
-            Assert.Equal("operator-set", recurring.Kind);
-            Assert.Equal([0, 2], recurring.Versions);
+            await Task.Delay(50);
+            status = await campaign.GetStatus();
         }
-        finally
+        Assert.Equal(1, status.Done);
+        status = await Until.HoldsAsync(campaign.GetStatus, s => s.ProgressSaved, TimeSpan.FromSeconds(60), "progress saved");
+        Assert.Equal(1, status.Done);
+        await cluster.Cluster.KillSiloAsync(cluster.SiloOf(status.Silo));
+        cluster.Gate.Open();
+
+        var report = await CampaignCommand.RunCampaignAsync(cluster.Client, id, request, TextWriter.Null, CancellationToken.None);
+        var final = await campaign.GetStatus();
+
+        Assert.NotEqual(status.Silo, final.Silo);
+        Assert.True(final.Resumes >= 1);
+        Assert.Equal(1, final.VersionsRestored);
+        Assert.Equal(versions.Length - 1, final.JobsStarted);
+        Assert.Equal(versions.Length, report.Versions.Count);
+        for (int i = 0; i < versions.Length; i++)
         {
-            CampaignGrain.Parallel = parallel;
+            Assert.Null(report.Versions[i].Error);
+            Assert.Equal(expected[i], FindingsJson(report.Versions[i].Findings));
         }
+        // gelu_new versions (0, 2) carry the activation waste against the gelu_pytorch_tanh baseline.
+        Assert.Equal([1, 0, 1, 0], report.Versions.Select(v => v.WasteInVersion));
+        var recurring = Assert.Single(report.RecurringCauses);
+        Assert.Equal("operator-set", recurring.Kind);
+        Assert.Equal([0, 2], recurring.Versions);
     }
 }

@@ -14,10 +14,12 @@ namespace Magneton.Tests.Cluster;
 public sealed class TestCluster : IAsyncDisposable
 {
     readonly string _cacheRoot;
+    readonly TestCertificates? _certificates;
 
-    TestCluster(InProcessTestCluster cluster, HoldingGate gate, string container, string cacheRoot)
+    TestCluster(InProcessTestCluster cluster, HoldingGate gate, string container, string cacheRoot, TestCertificates? certificates)
     {
         _cacheRoot = cacheRoot;
+        _certificates = certificates;
         Cluster = cluster;
         Gate = gate;
         Container = container;
@@ -29,8 +31,13 @@ public sealed class TestCluster : IAsyncDisposable
     public IClusterClient Client => Cluster.Client;
 
     public static async Task<TestCluster> StartAsync(string blobConnection, int silos = 3, string? container = null,
-        HoldingGate? gate = null)
+        HoldingGate? gate = null, Action<ISiloBuilder>? configure = null, bool tls = false)
     {
+        // With TLS: mutual TLS between the silos and to the client (a submitter), as `magneton silo --tls-*` runs it.
+        var certificates = tls ? new TestCertificates() : null;
+        ClusterCertificates? Load(Pem? pem) => pem is null ? null : ClusterCertificates.Load(pem.Cert, pem.Key, certificates!.CaPem);
+        var siloTls = Load(certificates?.Issue("silo"));
+        var clientTls = Load(certificates?.Issue("submitter"));
         gate ??= new HoldingGate();
         container ??= AzuriteFixture.NewContainerName("c");
         var cacheRoot = Path.Combine(Path.GetTempPath(), "magneton-cluster-tests", Guid.NewGuid().ToString("N"));
@@ -44,11 +51,17 @@ public sealed class TestCluster : IAsyncDisposable
                 CacheDirectory = Path.Combine(cacheRoot, options.SiloName),
             });
             silo.Services.AddSingleton<IMatchingStepGate>(gate);
+            configure?.Invoke(silo);
+            if (siloTls is not null) silo.UseMagnetonTls(siloTls, options.SiloPort);
         });
-        b.ConfigureClient(client => client.AddMagnetonClient());
+        b.ConfigureClient(client =>
+        {
+            client.AddMagnetonClient();
+            if (clientTls is not null) client.UseMagnetonTls(clientTls);
+        });
         var cluster = b.Build();
         await cluster.DeployAsync();
-        return new TestCluster(cluster, gate, container, cacheRoot);
+        return new TestCluster(cluster, gate, container, cacheRoot, certificates);
     }
 
     /// <summary>Each live silo's counters, by silo address.</summary>
@@ -63,6 +76,7 @@ public sealed class TestCluster : IAsyncDisposable
     {
         Gate.Open();
         await Cluster.DisposeAsync();
+        _certificates?.Dispose();
         try { Directory.Delete(_cacheRoot, recursive: true); } catch (IOException) { }
     }
 }

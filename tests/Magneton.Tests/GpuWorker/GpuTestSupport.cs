@@ -6,29 +6,21 @@ using Xunit;
 
 namespace Magneton.Tests.GpuWorker;
 
-/// <summary>Paths of the repository and of the shared H100 captures (../shared/data/h100, read in place, never copied).</summary>
+/// <summary>Paths of the repository and of its real H100 captures (samples/: the pairs, nvml_step.csv, meta.json).</summary>
 internal static class GpuTestPaths
 {
-    public static string RepoRoot { get; } = FindRoot();
+    public static string RepoRoot => Grains.TestRepo.Root;
 
-    public static string H100 => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data", "h100"));
+    public static string H100 => Path.Combine(RepoRoot, "samples");
 
-    /// <summary>The bundle directories of ../shared/data/h100/pairs/*/*, in a stable order.</summary>
+    /// <summary>The bundle directories of samples/*/*, in a stable order.</summary>
     public static IReadOnlyList<string> H100Bundles()
     {
-        var pairs = Path.Combine(H100, "pairs");
-        Assert.True(Directory.Exists(pairs), $"the shared H100 captures are missing: {pairs}");
-        return Directory.GetDirectories(pairs).SelectMany(Directory.GetDirectories).Order(StringComparer.Ordinal).ToList();
+        Assert.True(Directory.Exists(H100), $"the H100 captures are missing: {H100}");
+        return Directory.GetDirectories(H100).SelectMany(Directory.GetDirectories).Order(StringComparer.Ordinal).ToList();
     }
 
     public static string FakeNvmlSource => Path.Combine(RepoRoot, "tests", "Magneton.Tests", "GpuWorker", "fake_nvml", "fake_nvml.c");
-
-    static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Magneton.sln"))) return d.FullName;
-        throw new InvalidOperationException("Magneton.sln not found above " + AppContext.BaseDirectory);
-    }
 }
 
 /// <summary>

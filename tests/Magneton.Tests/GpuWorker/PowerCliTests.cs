@@ -27,8 +27,7 @@ public sealed class PowerCliTests
         return lines[0];
     }
 
-    static string Bundle(string pair, string role) =>
-        Directory.GetDirectories(Path.Combine(GpuTestPaths.H100, "pairs", pair)).Single(d => Path.GetFileName(d).StartsWith(role + "-"));
+    static string Bundle(string pair, string role) => Grains.TestRepo.Bundle(pair, role);
 
     static string S(long v) => v.ToString(CultureInfo.InvariantCulture);
 

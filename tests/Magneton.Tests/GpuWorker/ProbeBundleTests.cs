@@ -30,7 +30,7 @@ public sealed class ProbeBundleTests(ProbeBundleTests.SyntheticPair pair, ITestO
             Directory.CreateDirectory(Root);
             foreach (var (dir, act) in new[] { (A, "gelu_new"), (B, "gelu_pytorch_tanh") })
             {
-                var r = ProbePython.RunAsync(["-m", "magneton_probe", "synthetic", dir, "--activation", act], TimeSpan.FromMinutes(2))
+                var r = ProbePython.RunAsync(["-m", "magneton_probe", "synthetic", dir, "--activation", act], ProbePython.Deadline)
                     .GetAwaiter().GetResult();
                 if (r.Code != 0) Error = $"synthetic {act} exited {r.Code}: {r.Err}";
             }
@@ -142,7 +142,7 @@ public sealed class ProbeBundleTests(ProbeBundleTests.SyntheticPair pair, ITestO
                 bundle.write_trace(os.path.join(d, "kineto.json.gz"), trace)
                 print(json.dumps(r.summary))
                 """;
-            var r = await ProbePython.RunAsync(["-c", program, dir], TimeSpan.FromMinutes(2));
+            var r = await ProbePython.RunAsync(["-c", program, dir], ProbePython.Deadline);
             Assert.True(r.Code == 0, $"rewrite exited {r.Code}: {r.Err}");
             output.WriteLine(r.Out);
 
@@ -311,6 +311,28 @@ public sealed class CaptureRunnerTests : IDisposable
         Assert.Equal(["-m", "magneton_probe", "finalize", "--out", "/tmp/x", "--samples", "/tmp/x/samples.csv"], fin.ArgumentList);
     }
 
+    /// <summary>--device cpu reaches the probe as its own option, and such a capture needs no NVML at all.</summary>
+    [Fact]
+    public async Task A_cpu_capture_tells_the_probe_and_never_opens_nvml()
+    {
+        var options = CaptureCommand.ParseOptions(["--system", "s", "--out", "/tmp/x", "--device", "cpu", "--", "python3", "job.py"]);
+        Assert.Equal(CaptureDevice.Cpu, options.Device);
+        var psi = ProbeLauncher.Probe(options);
+        var args = psi.ArgumentList.ToList();
+        Assert.Equal(["--device", "cpu"], args.Skip(args.IndexOf("--device")).Take(2));
+        Assert.True(args.IndexOf("--device") < args.IndexOf("--"));
+        Assert.Equal(CaptureDevice.Gpu, CaptureCommand.ParseOptions(["--system", "s", "--out", "/tmp/x", "--", "job.py"]).Device);
+        Assert.DoesNotContain("--device", ProbeLauncher.Probe(Options("python3", "/tmp/x")).ArgumentList);
+
+        // Without a driver a CPU capture still runs the probe: here a python3 that is not there, so exit 2 naming it.
+        var stderr = new StringWriter();
+        int code = await Program.RunAsync(["capture", "--device", "cpu", "--python", "/nonexistent/python3", "--system", "s",
+            "--out", Path.Combine(_root, "cpu"), "--", "job.py"], TextWriter.Null, stderr);
+        Assert.Equal(2, code);
+        Assert.Contains("/nonexistent/python3", stderr.ToString());
+        Assert.DoesNotContain("NVML", stderr.ToString());
+    }
+
     [NoNvmlFact]
     public async Task Without_a_driver_capture_exits_2_before_starting_anything()
     {
@@ -333,6 +355,7 @@ public sealed class CaptureRunnerTests : IDisposable
     [InlineData(new[] { "capture", "--system", "s", "--out", "o", "--iterations", "x", "--", "a.py" }, "--iterations")]
     [InlineData(new[] { "capture", "--system", "s", "--out", "o", "--bogus", "--", "a.py" }, "unknown option")]
     [InlineData(new[] { "capture", "--system", "s", "--out", "o", "a.py" }, "goes after --")]
+    [InlineData(new[] { "capture", "--system", "s", "--out", "o", "--device", "tpu", "--", "a.py" }, "--device needs cuda or cpu")]
     public async Task Bad_capture_command_lines_are_one_line_errors(string[] args, string message)
     {
         var stderr = new StringWriter();

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace Magneton.Tests.GpuWorker;
 
 /// <summary>
-/// The window algorithm and the update detection on the real H100 captures in ../shared/data/h100, read in place:
+/// The window algorithm and the update detection on the real H100 captures in samples/:
 /// a replay window's power recomputed from replay_counter.csv must give replay.json's power_w, and the counter must be
 /// found to move every ~100 ms.
 /// </summary>

@@ -7,7 +7,7 @@ using Xunit;
 namespace Magneton.Tests.Grains;
 
 /// <summary>One in-process Orleans test cluster (one silo and a client that talks to it through the gateway).</summary>
-public sealed class ClusterFixture : IAsyncLifetime
+public class ClusterFixture : IAsyncLifetime
 {
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public IClusterClient Client => Cluster.Client;
@@ -19,11 +19,18 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var b = new InProcessTestClusterBuilder(initialSilosCount: 1);
-        b.ConfigureSilo((_, silo) => silo.AddMagneton());
+        b.ConfigureSilo((_, silo) =>
+        {
+            silo.AddMagneton();
+            ConfigureSilo(silo);
+        });
         b.ConfigureClient(client => client.AddMagnetonClient());
         Cluster = b.Build();
         await Cluster.DeployAsync();
     }
+
+    /// <summary>Options of this cluster's own (e.g. a short worker timeout), set per cluster, never process-wide.</summary>
+    protected virtual void ConfigureSilo(ISiloBuilder silo) { }
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 }

@@ -19,7 +19,8 @@ public sealed class Azurite : IAsyncDisposable, IDisposable
     public const string AccountName = "devstoreaccount1";
     public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    // Node starting Azurite takes 2-5 s alone and was seen past 30 s on a loaded 2-core machine.
+    static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
     static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
     static readonly SemaphoreSlim InstallLock = new(1, 1);
     static string? _installed;
@@ -72,7 +73,7 @@ public sealed class Azurite : IAsyncDisposable, IDisposable
                 await azurite.StartProcessAsync(ct).ConfigureAwait(false);
                 return azurite;
             }
-            catch (Exception) when (attempt < 3 && !ct.IsCancellationRequested)
+            catch (Exception e) when (attempt < 3 && e is not TimeoutException && !ct.IsCancellationRequested)
             {
                 await azurite.StopAsync().ConfigureAwait(false); // the port was probably taken meanwhile: another one
             }
@@ -190,6 +191,26 @@ public sealed class Azurite : IAsyncDisposable, IDisposable
             p.Dispose();
         }
     }
+
+    /// <summary>kill -9: no clean stop (whatever Azurite had not written to its data directory is lost).</summary>
+    public async Task KillAsync()
+    {
+        var p = _process;
+        if (p is null) return;
+        _process = null;
+        try
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            p.Dispose();
+        }
+    }
+
+    /// <summary>Starts a stopped or killed Azurite again on the same port and data directory.</summary>
+    public Task StartAgainAsync(CancellationToken ct = default) => StartProcessAsync(ct);
 
     /// <summary>Stops Azurite and starts it again on the same port and data directory.</summary>
     public async Task RestartAsync(TimeSpan? downtime = null, CancellationToken ct = default)

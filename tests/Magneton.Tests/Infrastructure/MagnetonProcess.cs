@@ -17,7 +17,8 @@ namespace Magneton.Tests.Infrastructure;
 /// </summary>
 public sealed class MagnetonProcess : IAsyncDisposable
 {
-    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
+    // A silo is ready in 3-8 s alone; 30 s was exceeded on a loaded 2-core machine (seven test runs at once).
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(120);
     const string SiloReady = "magneton silo: ready", WorkerReady = "magneton worker: ready";
 
     static readonly string[] ScrubbedVariables =
@@ -71,11 +72,50 @@ public sealed class MagnetonProcess : IAsyncDisposable
     static string DotnetHost =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } p && File.Exists(p) ? p : "dotnet";
 
-    /// <summary>Starts <c>magneton silo &lt;args&gt;</c> and waits (up to 30 s) for its ready line.</summary>
+    /// <summary>
+    /// Starts a client command (<c>magneton compare ...</c>) and returns at once; see <see cref="Stderr"/>,
+    /// <see cref="SignalAsync"/> and <see cref="WaitForExitAsync"/>.
+    /// </summary>
+    public static MagnetonProcess StartClient(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null)
+    {
+        var argList = args.ToList();
+        var (_, handle) = Create(argList[0], argList.Skip(1).ToList(), readyPrefix: null, env);
+        handle.ReadyLine = "";
+        return handle;
+    }
+
+    /// <summary>What the process printed on stderr so far (the last 400 lines).</summary>
+    public string Stderr => string.Join('\n', _stderr);
+    public string Stdout => string.Join('\n', _stdout);
+
+    /// <summary>Sends a signal (2: SIGINT, as Ctrl-C does; 15: SIGTERM).</summary>
+    public void Signal(int signal)
+    {
+        if (SendSignal(_process.Id, signal) != 0 && !_process.HasExited)
+            throw new InvalidOperationException($"kill -{signal} {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Waits for the process to end; null if it is still running after <paramref name="timeout"/>.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+        _process.WaitForExit(); // drains the redirected output
+        return _process.ExitCode;
+    }
+
+        /// <summary>Starts <c>magneton silo &lt;args&gt;</c> and waits (up to <see cref="ReadyTimeout"/>) for its ready line.</summary>
     public static Task<MagnetonProcess> StartAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null) =>
         StartAsync("silo", SiloReady, args, env);
 
-    /// <summary>Starts <c>magneton worker &lt;args&gt;</c> and waits (up to 30 s) for its ready line.</summary>
+    /// <summary>Starts <c>magneton worker &lt;args&gt;</c> and waits (up to <see cref="ReadyTimeout"/>) for its ready line.</summary>
     public static Task<MagnetonProcess> StartWorkerAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null) =>
         StartAsync("worker", WorkerReady, args, env);
 
@@ -83,42 +123,8 @@ public sealed class MagnetonProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string?>? env)
     {
         var argList = args.ToList();
-        var psi = new ProcessStartInfo(DotnetHost)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = false,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        psi.ArgumentList.Add(MagnetonDll);
-        psi.ArgumentList.Add(command);
-        foreach (var a in argList) psi.ArgumentList.Add(a);
-        foreach (var name in ScrubbedVariables) psi.Environment.Remove(name);
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        if (env is not null)
-            foreach (var (k, v) in env)
-                if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
-
         var sw = Stopwatch.StartNew();
-        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var silo = new MagnetonProcess(process, command, argList);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            silo._stdout.Enqueue(e.Data);
-            if (e.Data.StartsWith(readyPrefix, StringComparison.Ordinal)) silo._ready.TrySetResult(e.Data);
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            silo._stderr.Enqueue(e.Data);
-            while (silo._stderr.Count > 400 && silo._stderr.TryDequeue(out string? _)) { }
-        };
-        process.Exited += (_, _) => silo._ready.TrySetException(new InvalidOperationException("exited"));
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var (process, silo) = Create(command, argList, readyPrefix, env);
 
         var done = await Task.WhenAny(silo._ready.Task, Task.Delay(ReadyTimeout)).ConfigureAwait(false);
         if (done == silo._ready.Task && silo._ready.Task.IsCompletedSuccessfully)
@@ -140,6 +146,47 @@ public sealed class MagnetonProcess : IAsyncDisposable
             silo.Kill();
         }
         throw new XunitException($"magneton {command} {string.Join(' ', argList)}: {why}.\nstdout:\n{string.Join('\n', silo._stdout)}\nstderr (tail):\n{silo.StderrTail()}");
+    }
+
+    static (Process, MagnetonProcess) Create(string command, List<string> argList, string? readyPrefix,
+        IReadOnlyDictionary<string, string?>? env)
+    {
+        var psi = new ProcessStartInfo(DotnetHost)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        psi.ArgumentList.Add(MagnetonDll);
+        psi.ArgumentList.Add(command);
+        foreach (var a in argList) psi.ArgumentList.Add(a);
+        foreach (var name in ScrubbedVariables) psi.Environment.Remove(name);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        if (env is not null)
+            foreach (var (k, v) in env)
+                if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
+
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var silo = new MagnetonProcess(process, command, argList);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            silo._stdout.Enqueue(e.Data);
+            if (readyPrefix is not null && e.Data.StartsWith(readyPrefix, StringComparison.Ordinal)) silo._ready.TrySetResult(e.Data);
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            silo._stderr.Enqueue(e.Data);
+            while (silo._stderr.Count > 400 && silo._stderr.TryDequeue(out string? _)) { }
+        };
+        process.Exited += (_, _) => silo._ready.TrySetException(new InvalidOperationException("exited"));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, silo);
     }
 
     /// <summary>

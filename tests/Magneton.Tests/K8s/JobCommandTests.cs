@@ -154,7 +154,7 @@ public sealed partial class JobCommandTests(ITestOutputHelper output)
         var uploader = new BundleUploader(connection.Client, TextWriter.Null);
         var runs = new List<string>();
         foreach (var b in bundles)
-            runs.Add(BundleUploader.RunPrefix + (await uploader.ResolveAsync(b, CancellationToken.None)).RunId);
+            runs.Add(RunArgument.Prefix + (await uploader.ResolveAsync(b, CancellationToken.None)).RunId);
         Assert.Equal(runs.Count, runs.Distinct().Count());
         return runs;
     }

@@ -178,6 +178,7 @@ public sealed partial class ManifestContractTests
     [MemberData(nameof(Overlays))]
     public void Every_credential_comes_from_a_secret_reference(string overlay)
     {
+        const string TlsMount = "/etc/magneton/tls";
         var r = RenderedOverlay.Get(overlay);
         Assert.Empty(r.All<V1Secret>()); // Secrets are created by hand (k8s/README.md), never rendered from the repo.
         int checkedVars = 0;
@@ -190,6 +191,12 @@ public sealed partial class ManifestContractTests
                 if (c.Image.StartsWith("postgres:", StringComparison.Ordinal) && PostgresImageSettings.TryGetValue(env.Name, out var expected))
                 {
                     Assert.Equal(expected, env.Value);
+                    continue;
+                }
+                // TLS material is a file of a Secret volume, named by its path.
+                if (env.Name.StartsWith("MAGNETON_TLS_", StringComparison.Ordinal) && env.Value?.StartsWith(TlsMount + "/", StringComparison.Ordinal) == true)
+                {
+                    Assert.Contains(c.VolumeMounts, m => m.MountPath == TlsMount && m.ReadOnlyProperty == true);
                     continue;
                 }
                 Assert.True(env.ValueFrom?.SecretKeyRef is not null, $"{owner}/{c.Name}: {env.Name} is not from a secretKeyRef");
@@ -251,7 +258,12 @@ public sealed partial class ManifestContractTests
         var spec = r.Worker.Spec.Template.Spec;
         var c = Assert.Single(spec.Containers);
 
-        Assert.Equal(["magneton", "worker", "--cluster", Gateway], RenderedOverlay.CommandLine(c));
+        Assert.Equal(["magneton", "worker", "--cluster", Gateway, "--workloads", "/etc/magneton/workloads/workloads.json"], RenderedOverlay.CommandLine(c));
+        // The workload file is the ConfigMap's, mounted read-only; it parses as a workload file.
+        Assert.Contains(c.VolumeMounts, m => m.MountPath == "/etc/magneton/workloads" && m.ReadOnlyProperty == true);
+        Assert.Contains(spec.Volumes, v => v.Name == "workloads" && v.ConfigMap?.Name == "magneton-workloads");
+        var workloads = Magneton.GpuWorker.Capture.WorkloadFile.Parse(r.One<V1ConfigMap>("magneton-workloads").Data["workloads.json"], "magneton-workloads");
+        Assert.Contains("gpt2-gelu", workloads.Keys);
 
         // GPU nodes only: a node selector, or a required node affinity, on nvidia.com/gpu.present=true.
         bool selected = spec.NodeSelector?.TryGetValue("nvidia.com/gpu.present", out var v) == true && v == "true";

@@ -34,6 +34,37 @@ public sealed class HtmlReportTests
     }
 
     [Fact]
+    public void The_header_says_where_and_when_each_side_was_captured()
+    {
+        // The samples record their GPU in the trace and versions in context.json, but no measure.json "node" (driver).
+        var html = HtmlReport.Render(Gelu.Value, null, null);
+        var header = html[html.IndexOf("<header", StringComparison.Ordinal)..html.IndexOf("</header>", StringComparison.Ordinal)];
+        var lines = Regex.Matches(header, "<div><span class=\"side-[ab]\">[AB]</span> (.*?)</div>").Select(m => Regex.Replace(m.Groups[1].Value, "<[^>]+>", "")).ToList();
+        Assert.Equal(
+        [
+            "NVIDIA H100 80GB HBM3 \u00b7 driver not recorded \u00b7 torch 2.11.0+cu130 \u00b7 transformers 5.17.0 \u00b7 captured 2026-11-26 14:50 UTC",
+            "NVIDIA H100 80GB HBM3 \u00b7 driver not recorded \u00b7 torch 2.11.0+cu130 \u00b7 transformers 5.17.0 \u00b7 captured 2026-11-26 14:50 UTC",
+        ], lines);
+        // measure.json baseline.window_unix_ns[0]: 1795704618165584409 (A) and 12 s later (B).
+        Assert.Equal("2026-11-26T14:50:18Z", Gelu.Value.A.Capture!.CapturedAt!.Value.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("2026-11-26T14:50:30Z", Gelu.Value.B.Capture!.CapturedAt!.Value.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void The_header_shows_the_node_a_capture_recorded()
+    {
+        // What `magneton capture` adds to measure.json: the machine as NVML reported it.
+        using var copy = TestRepo.CopyBundle(TestRepo.GeluB);
+        var measure = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(copy.File("measure.json")))!.AsObject();
+        measure["node"] = new System.Text.Json.Nodes.JsonObject { ["host"] = "gpu-07", ["gpu"] = "NVIDIA H200", ["driver"] = "580.65.06", ["power_limit_w"] = 700 };
+        File.WriteAllText(copy.File("measure.json"), measure.ToJsonString());
+        var report = Pipeline.Compare(TestRepo.GeluA, copy.Path, new CompareOptions());
+        Assert.Equal(new CaptureInfo("gpu-07", "NVIDIA H200", "580.65.06", "2.11.0+cu130", "5.17.0", report.B.Capture!.CapturedAt), report.B.Capture);
+        var html = HtmlReport.Render(report, null, null);
+        Assert.Contains("<span class=\"side-b\">B</span> NVIDIA H200 \u00b7 driver 580.65.06 \u00b7 torch 2.11.0+cu130 \u00b7 transformers 5.17.0 \u00b7 captured 2026-11-26 14:50 UTC on gpu-07</div>", html);
+    }
+
+    [Fact]
     public void Gelu_page_puts_the_verdict_finding_and_chart_first_then_the_evidence()
     {
         var r = Gelu.Value;
@@ -167,6 +198,9 @@ public sealed class HtmlReportTests
         var html = HtmlReport.RenderAudit(report);
         AssertSelfContained(html);
         Assert.Contains("1 outlier node: 2 (&lt;script&gt;", html);
+        Assert.Contains("class=\"verdict waste\"", html);
+        var cleared = report with { Outliers = [], Nodes = [.. nodes.Select(n => n with { Outlier = false })] };
+        Assert.Contains("class=\"verdict ok\"><div class=\"label\">VERDICT</div><div><div class=\"text\">No outlier node<", HtmlReport.RenderAudit(cleared));
         Assert.Contains("audit-chart-svg", html);
         Assert.Contains("id=\"n2-finding-1\"", html);
         Assert.Contains("<td>driver</td>", html);

@@ -77,7 +77,10 @@ public sealed class ReportCliTests
             Assert.True(a.Code == 0, a.Err);
             var auditPage = await File.ReadAllTextAsync(audit);
             Assert.Contains("audit-chart-svg", auditPage);
-            Assert.Contains("No outlier node", auditPage);
+            // Two nodes: amber, "cannot name an outlier", never a green "No outlier node".
+            Assert.Contains("class=\"verdict trade\"", auditPage);
+            Assert.Contains("Cannot name an outlier: 2 nodes, an outlier needs at least 3 to measure against", auditPage);
+            Assert.DoesNotContain("No outlier node", auditPage);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

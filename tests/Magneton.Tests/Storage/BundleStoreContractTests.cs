@@ -47,6 +47,47 @@ public abstract class BundleStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_bundle_the_verification_refuses_is_not_committed_and_leaves_nothing()
+    {
+        var bundle = StoreTestBundle.Sample();
+        await bundle.UploadAsync(Store);
+        string? seen = null;
+        var e = await Assert.ThrowsAsync<BundleException>(() => Store.CommitAsync(bundle.Manifest, dir =>
+        {
+            seen = dir;
+            BundleReader.Read(dir); // reads: the files are complete there
+            throw new BundleException("dataflow.json", "nodes", "refused by the test");
+        }));
+        Assert.Contains("refused by the test", e.Message);
+        Assert.NotNull(seen);
+
+        Assert.Null(await Store.GetManifestAsync(bundle.RunId));
+        Assert.Empty(await ListAsync(NewStore()));
+        // Nothing of the upload is left to commit: the bundle must be sent again.
+        await Assert.ThrowsAsync<BundleStoreException>(() => Store.CommitAsync(bundle.Manifest));
+        await bundle.UploadAsync(Store);
+        await Store.CommitAsync(bundle.Manifest, dir => Task.CompletedTask);
+        AssertSameManifest(bundle.Manifest, await Store.GetManifestAsync(bundle.RunId));
+    }
+
+    [Fact]
+    public async Task Unfinished_uploads_expire_and_stored_bundles_stay()
+    {
+        var stored = StoreTestBundle.Small(1, ("dataflow.json", 10), ("kineto.json.gz", 20), ("power.csv", 5), ("measure.json", 7));
+        await stored.UploadAsync(Store);
+        await Store.CommitAsync(stored.Manifest);
+        var abandoned = StoreTestBundle.Small(2, ("dataflow.json", 10), ("kineto.json.gz", 20), ("power.csv", 5), ("measure.json", 7));
+        await abandoned.UploadAsync(Store);
+
+        Assert.Equal(0, await Store.ExpireUploadsAsync(TimeSpan.FromHours(1))); // recent: kept
+        Assert.Equal(1, await NewStore().ExpireUploadsAsync(TimeSpan.Zero));
+        await Assert.ThrowsAsync<BundleStoreException>(() => Store.CommitAsync(abandoned.Manifest));
+        Assert.Equal(0, await Store.ExpireUploadsAsync(TimeSpan.Zero));
+        AssertSameManifest(stored.Manifest, await Store.GetManifestAsync(stored.RunId));
+        Assert.Equal(stored.RunId, Assert.Single(await ListAsync(Store)).RunId);
+    }
+
+    [Fact]
     public async Task A_retried_chunk_and_a_second_commit_change_nothing()
     {
         var bundle = StoreTestBundle.Sample();

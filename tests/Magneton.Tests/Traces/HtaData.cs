@@ -5,25 +5,17 @@ using Xunit;
 namespace Magneton.Tests.Traces;
 
 /// <summary>
-/// The real profiler traces of Holistic Trace Analysis' test data in ../shared/data/hta (read in place, never copied
-/// into the repository), found by walking up from the test binaries to Magneton.sln.
+/// The real profiler traces of Holistic Trace Analysis' test data in tests/data/hta (MIT, provenance in its README).
 /// </summary>
 public static class HtaData
 {
-    public static string RepoRoot { get; } = FindRoot();
+    public static string RepoRoot => Grains.TestRepo.Root;
 
-    static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (System.IO.File.Exists(Path.Combine(d.FullName, "Magneton.sln"))) return d.FullName;
-        throw new InvalidOperationException("Magneton.sln not found above " + AppContext.BaseDirectory);
-    }
-
-    public static string Root => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data", "hta"));
+    public static string Root => Path.Combine(RepoRoot, "tests", "data", "hta");
 
     public static string File(string relative) => Path.Combine(Root, relative);
 
-    /// <summary>Every trace under ../shared/data/hta with its number of traceEvents entries (counted with Python's json).</summary>
+    /// <summary>Every trace under tests/data/hta with its number of traceEvents entries (counted with Python's json).</summary>
     public static readonly IReadOnlyDictionary<string, long> Expected = new Dictionary<string, long>
     {
         ["amd_trace/mi250_minitoy_train_ROCm6_2_kineto.json.gz"] = 220,

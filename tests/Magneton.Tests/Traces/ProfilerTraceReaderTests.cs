@@ -4,7 +4,7 @@ using Xunit;
 
 namespace Magneton.Tests.Traces;
 
-/// <summary>The streaming profiler trace reader on every real trace of ../shared/data/hta, and on the edge cases.</summary>
+/// <summary>The streaming profiler trace reader on every real trace of tests/data/hta, and on the edge cases.</summary>
 public sealed class ProfilerTraceReaderTests
 {
     [Theory]

@@ -81,11 +81,11 @@ public sealed class TraceComparisonTests
             Assert.Contains("Time only", f.Explanation);
             Assert.All(f.Regions, id => Assert.Contains(r.Regions, g => g.Id == id));
         });
-        // The JSON writer takes the NaNs (as literals) and the report reads back.
+        // The JSON writer writes the unmeasured energies as null (never "NaN") and the report reads back.
         var json = JsonSerializer.Serialize(r, ReportJson.Options);
         using var doc = JsonDocument.Parse(json);
         Assert.Equal("structure", doc.RootElement.GetProperty("matching").GetProperty("mode").GetString());
-        Assert.Equal("NaN", doc.RootElement.GetProperty("a").GetProperty("gpu_energy_j").GetString());
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("a").GetProperty("gpu_energy_j").ValueKind);
     }
 
     [Fact]
@@ -118,6 +118,48 @@ public sealed class TraceComparisonTests
         Assert.Empty(r.Unmatched.B);
         // Default step: step 2 is cut (it has far fewer operators), so step 1 is the last complete one.
         Assert.Contains("ProfilerStep#1", Compare(a, b).A.System);
+    }
+
+    /// <summary>
+    /// The shape of HTA's H100 against MI300 attention: A's attention launches flash_fwd_kernel; B's launches attn_fwd,
+    /// 3x longer, beneath extra view operators that launch nothing. The extra operators carry no GPU time, so the
+    /// work is the kernels': kernel-choice, naming both kernels, and no view in the fix line. The JSON report has
+    /// no "NaN": a plain trace has no energy, and its energies are null.
+    /// </summary>
+    [Fact]
+    public void Extra_operators_without_gpu_time_leave_a_kernel_choice_and_energies_are_null_in_json()
+    {
+        using var dir = new TempDir();
+        string Trace(string kernel, double kernelDur, bool views)
+        {
+            var t = new TraceBuilder().Step(1, 0, 1000).Op("## forward ##", 10, 900).Op("aten::scaled_dot_product_attention", 20, 400);
+            if (views) t = t.Op("aten::view", 25, 5).Op("aten::transpose", 32, 5);
+            return t.Launch(1, 40, kernel, 100, kernelDur).Op("aten::relu", 500, 100).Launch(2, 510, "relu_kernel", 600, 50).ToString();
+        }
+        var a = dir.Write("a.json", Trace("flash_fwd_kernel", 100, views: false));
+        var b = dir.Write("b.json", Trace("attn_fwd", 300, views: true));
+        var r = Compare(a, b, new TraceCompareOptions { Step = 1 });
+        var f = Assert.Single(r.Findings);
+        Assert.Equal("b", f.Wasteful);
+        Assert.Equal("kernel-choice", f.Cause.Kind);
+        Assert.Equal(3, f.TimeRatio, 6);
+        Assert.Equal(["flash_fwd_kernel"], f.Cause.Kernels.A);
+        Assert.Equal(["attn_fwd"], f.Cause.Kernels.B);
+        Assert.Contains("B runs attn_fwd where A runs flash_fwd_kernel", f.Cause.Suggestion);
+        Assert.DoesNotContain("aten::view", f.Cause.Suggestion);
+        Assert.Contains(r.Unmatched.B, u => u.Op == "aten::view");
+
+        var json = JsonSerializer.Serialize(r, ReportJson.Options);
+        Assert.DoesNotContain("NaN", json);
+        Assert.DoesNotContain("Infinity", json);
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("a").GetProperty("gpu_energy_j").ValueKind);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("findings")[0].GetProperty("energy_delta_j").ValueKind);
+        Assert.Equal(JsonValueKind.Number, doc.RootElement.GetProperty("findings")[0].GetProperty("time_ratio").ValueKind);
+        // null reads back as NaN: the report round-trips.
+        var back = JsonSerializer.Deserialize<ComparisonReport>(json, ReportJson.Options)!;
+        Assert.True(double.IsNaN(back.A.GpuEnergyJ) && double.IsNaN(back.Findings[0].EnergyDeltaJ));
+        Assert.Equal(f.TimeRatio, back.Findings[0].TimeRatio);
     }
 
     [Fact]

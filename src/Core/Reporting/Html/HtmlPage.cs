@@ -21,6 +21,7 @@ internal static class HtmlPage
         header.top{display:flex;align-items:baseline;justify-content:space-between;gap:16px;flex-wrap:wrap;margin:0 0 8px}
         header.top h1{font-size:19px;margin:0;font-weight:650}
         .brand{color:var(--muted);font-size:11.5px;letter-spacing:.07em;text-transform:uppercase}
+        .captures{flex-basis:100%;color:var(--ink)} .captures .side-a,.captures .side-b{font-weight:650}
         .side-a{color:var(--a)} .side-b{color:var(--b)}
         .key{display:inline-block;width:11px;height:11px;border-radius:2px;vertical-align:-1px;margin-right:4px}
         .key.a{background:var(--a)} .key.b{background:var(--b)}

@@ -38,7 +38,8 @@ public static class HtmlReport
         sb.Append("<header class=\"top\"><h1>")
           .Append("<span class=\"side-a\">A</span> ").Append(E(r.A.System))
           .Append(" <span class=\"muted\">vs</span> <span class=\"side-b\">B</span> ").Append(E(r.B.System))
-          .Line("</h1><div class=\"brand\">Magneton \u00b7 differential energy report</div></header>");
+          .Append("</h1><div class=\"brand\">Magneton \u00b7 differential energy report</div>")
+          .Append(Captures(r)).Line("</header>");
 
         // 1. Verdict.
         string cls = waste > 0 ? "waste" : trade > 0 ? "trade" : "ok";
@@ -59,6 +60,12 @@ public static class HtmlReport
             sub = (slowest is { } sf
                 ? $"{SideName(sf.Wasteful)} takes {metric.Show(TimeDelta(sf, regions))} {metric.Unit} more GPU time in {sf.Where} ({Ratio(sf.TimeRatio)}). "
                 : "") + "GPU time only: plain profiler traces carry no energy readings, and values were not compared.";
+        }
+        if (!r.Comparable)
+        {
+            cls = "trade";
+            verdict = "Not comparable: the two systems do not compute the same thing";
+            sub = r.Comparability!.Reason + ". No energy difference between them is a waste claim.";
         }
         sb.Append(Ci, $"<section id=\"verdict\" class=\"verdict {cls}\"><div class=\"label\">VERDICT</div><div><div class=\"text\">{E(verdict)}</div><div class=\"sub\">{E(sub)}</div></div></section>\n");
 
@@ -229,7 +236,7 @@ public static class HtmlReport
         var sb = new StringBuilder();
         string wastefulName = f.Wasteful == "a" ? sideA : sideB;
         sb.Append(Ci, $"<article class=\"card finding {(f.Verdict == "waste" ? "waste" : "trade-off")}\" id=\"{E(idPrefix)}finding-{f.Id}\">");
-        sb.Append(Ci, $"<h3>[{f.Id}] {Badge(f, sideA, sideB)} <span class=\"where\">{E(f.Where)}</span> <span class=\"muted small\">{f.Instances} instance{(f.Instances == 1 ? "" : "s")} \u00b7 {E(f.Category)}</span></h3>\n");
+        sb.Append(Ci, $"<h3>[{f.Id}] {Badge(f, sideA, sideB)} <span class=\"where\">{E(f.Where)}</span> <span class=\"muted small\">{f.Instances} instance{(f.Instances == 1 ? "" : "s")}{(f.Sites.Count > 1 ? $" at {f.Sites.Count} sites" : "")} \u00b7 {E(f.Category)}</span></h3>\n");
         sb.Append("<div class=\"tiles\">");
         if (timeOnly && regions is not null && metric is not null)
             Tile(sb, "+" + metric.Show(TimeDelta(f, regions)) + " " + metric.Unit, "GPU time per step, " + wastefulName + " over the other");
@@ -241,6 +248,15 @@ public static class HtmlReport
         if (f.EnergySource.Length > 0) Tile(sb, f.EnergySource, "energy source");
         sb.Line("</div>");
         sb.Append("<p class=\"explanation\">").Append(E(f.Explanation)).Line("</p>");
+        if (f.Sites.Count > 1)
+        {
+            const int ShownSites = 12;
+            sb.Append(Ci, $"<h4>Sites \u00b7 {f.Sites.Count}, summed above</h4><table><tr><th>where</th><th>regions</th><th>mJ per iteration</th><th>of the job</th></tr>");
+            foreach (var x in f.Sites.Take(ShownSites))
+                sb.Append(Ci, $"<tr><td><code>{E(x.Where)}</code></td><td>{x.Regions.Count}</td><td>{E(SignedMj(x.EnergyDeltaJ))}</td><td>{E(Percent(x.ShareOfJob))}</td></tr>");
+            sb.Line("</table>");
+            if (f.Sites.Count > ShownSites) sb.Append(Ci, $"<p class=\"note\">{f.Sites.Count - ShownSites} more sites in the JSON report.</p>");
+        }
 
         // What to change.
         sb.Append("<div class=\"fix\"><h4>What to change</h4>");
@@ -441,6 +457,22 @@ public static class HtmlReport
         return HtmlPage.Wrap($"Magneton campaign: {r.Baseline.System}", sb.ToString());
     }
 
+    /// <summary>Where and when each side was captured (GPU, driver, torch, transformers, date), so a reader sees at once whether the runs are comparable.</summary>
+    static string Captures(ComparisonReport r)
+    {
+        if (r.A.Capture is null && r.B.Capture is null) return "";
+        static string SideLine(string side, CaptureInfo? c)
+        {
+            if (c is null) return $"<div><span class=\"side-{side.ToLowerInvariant()}\">{side}</span> capture not described</div>";
+            string Or(string? v, string missing) => v is null ? $"<span class=\"muted\">{missing}</span>" : E(v);
+            return $"<div><span class=\"side-{side.ToLowerInvariant()}\">{side}</span> {Or(c.Gpu, "GPU not recorded")} \u00b7 driver {Or(c.Driver, "not recorded")}"
+                   + $" \u00b7 torch {Or(c.Torch, "?")} \u00b7 transformers {Or(c.Transformers, "?")}"
+                   + $" \u00b7 captured {Or(c.CapturedAt?.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", Ci), "?")}"
+                   + (c.Host is null ? "" : $" on {E(c.Host)}") + "</div>";
+        }
+        return $"<div id=\"captures\" class=\"captures small\">{SideLine("A", r.A.Capture)}{SideLine("B", r.B.Capture)}</div>";
+    }
+
     /// <summary>An audit report as a page: the verdict, each node's iteration energy against the median, the outliers with their differences and findings.</summary>
     public static string RenderAudit(AuditReport report)
     {
@@ -449,11 +481,10 @@ public static class HtmlReport
         var sb = new StringBuilder();
         sb.Append("<header class=\"top\"><h1>Audit: ").Append(E(r.Job)).Append(" on ").Append(r.Nodes.Count.ToString(Ci))
           .Line(" node(s)</h1><div class=\"brand\">Magneton \u00b7 audit report</div></header>");
-        string cls = r.Outliers.Count > 0 ? "waste" : "ok";
-        string verdict = r.Outliers.Count > 0
-            ? $"{r.Outliers.Count} outlier node{(r.Outliers.Count == 1 ? "" : "s")}: " + string.Join(", ", r.Outliers.Select(o => NodeName(r, o.Node)))
-            : "No outlier node";
-        string sub = $"median {Joules(r.MedianEnergyJ)} per iteration, MAD {Joules(r.MadEnergyJ)}; typical node {NodeName(r, r.TypicalNode)}; outlier score above {AuditAnalysis.OutlierScore.ToString("0.0", Ci)}.";
+        // Amber, not green, when too few nodes to decide: nothing was cleared.
+        string cls = r.Outliers.Count > 0 ? "waste" : r.OutliersDecidable ? "ok" : "trade";
+        string verdict = r.Verdict();
+        string sub = $"median {Joules(r.MedianEnergyJ)} per iteration, MAD {Joules(r.MadEnergyJ)}; typical node {r.NodeName(r.TypicalNode)}; outlier score above {AuditAnalysis.OutlierScore.ToString("0.0", Ci)}.";
         sb.Append(Ci, $"<section id=\"verdict\" class=\"verdict {cls}\"><div class=\"label\">VERDICT</div><div><div class=\"text\">{E(verdict)}</div><div class=\"sub\">{E(sub)}</div></div></section>\n");
 
         var rows = r.Nodes.Select(n => ($"{n.Index}: {n.Host}", n.IterationEnergyJ,
@@ -474,7 +505,7 @@ public static class HtmlReport
         foreach (var o in r.Outliers)
         {
             var node = r.Nodes.FirstOrDefault(n => n.Index == o.Node);
-            sb.Append(Ci, $"<section class=\"card\" id=\"outlier-{o.Node}\"><h2>Node {E(NodeName(r, o.Node))}: {E(Ratio3(o.EnergyRatio))} the typical node's energy, {E(Ratio3(o.TimeRatio))} its time</h2>\n");
+            sb.Append(Ci, $"<section class=\"card\" id=\"outlier-{o.Node}\"><h2>Node {E(r.NodeName(o.Node))}: {E(Ratio3(o.EnergyRatio))} the typical node's energy, {E(Ratio3(o.TimeRatio))} its time</h2>\n");
             if (o.NodeDifferences.Count > 0)
             {
                 sb.Append("<table><tr><th>difference</th><th>typical node</th><th>this node</th></tr>");
@@ -498,7 +529,4 @@ public static class HtmlReport
         sb.Append(Ci, $"<footer>{E(r.Schema)}</footer>\n");
         return HtmlPage.Wrap($"Magneton audit: {r.Job}", sb.ToString());
     }
-
-    static string NodeName(AuditReport r, int index) =>
-        r.Nodes.FirstOrDefault(n => n.Index == index) is { } n ? $"{index} ({n.Host})" : index.ToString(Ci);
 }

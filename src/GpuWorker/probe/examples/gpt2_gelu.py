@@ -13,6 +13,10 @@ With HF transformers installed it builds ``GPT2LMHeadModel`` from a ``GPT2Config
 with ``--builtin``) it builds a small GPT-2 written here in plain torch with the same module paths
 (``transformer.h.<i>.mlp.act`` ...) and the same two activations, so the check runs on a machine without
 transformers or network.
+
+The model and inputs go where the capture runs (``magneton_probe.device()``: ``--device cpu`` captures on the
+CPU, with no GPU energy), or where ``--device`` says when run on its own. Tiny sizes for a CPU check:
+``--layers 2 --width 64 --heads 2 --batch 1 --seq 16 --vocab 128 --dtype float32``.
 """
 import argparse
 import math
@@ -127,7 +131,7 @@ def have_transformers():
         return False
 
 
-def build(args, dtype):
+def build(args, dtype, device):
     torch.manual_seed(args.seed)
     if not args.builtin and have_transformers():
         from transformers import GPT2Config, GPT2LMHeadModel
@@ -140,9 +144,9 @@ def build(args, dtype):
         except Exception:
             torch.manual_seed(args.seed)
             model = GPT2LMHeadModel(cfg)
-        model = model.to("cuda", dtype).eval()
+        model = model.to(device, dtype).eval()
         return model, "transformers", (lambda ids: model(input_ids=ids, use_cache=False).logits)
-    model = BuiltinGPT2(args.vocab, 1024, args.width, args.heads, args.layers, args.activation).to("cuda", dtype).eval()
+    model = BuiltinGPT2(args.vocab, 1024, args.width, args.heads, args.layers, args.activation).to(device, dtype).eval()
     return model, "builtin", (lambda ids: model(ids))
 
 
@@ -158,12 +162,15 @@ def main():
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--builtin", action="store_true", help="use the plain-torch GPT-2 even if transformers is there")
+    p.add_argument("--device", choices=["cuda", "cpu"],
+                   help="where to run (default: the capture's device, else cuda where there is a GPU)")
     args = p.parse_args()
 
     dtype = getattr(torch, args.dtype)
-    model, impl, forward = build(args, dtype)
+    device = args.device or magneton_probe.device()
+    model, impl, forward = build(args, dtype, device)
     g = torch.Generator().manual_seed(1)
-    ids = torch.randint(0, args.vocab, (args.batch, args.seq), generator=g).to("cuda")
+    ids = torch.randint(0, args.vocab, (args.batch, args.seq), generator=g).to(device)
     config = {"model": "gpt2 %dx%d random-init (%s)" % (args.layers, args.width, impl), "dtype": args.dtype,
               "batch": args.batch, "seq": args.seq, "activation_function": args.activation, "implementation": impl}
     result = magneton_probe.workload(lambda: forward(ids), model=model, inputs=[ids], config=config,

@@ -40,6 +40,16 @@ def workload(step, model=None, inputs=None, config=None, replay_modules=(), infe
     return result
 
 
+def device():
+    """Where the job should put its model and inputs: the capture's device under the probe (``--device``), else
+    ``"cuda"`` where PyTorch sees a GPU and ``"cpu"`` otherwise."""
+    cfg = _state["config"]
+    if cfg is not None and cfg.device is not None:
+        return cfg.device
+    from .device import default_kind
+    return default_kind()
+
+
 def under_probe():
     """True while a script runs under the probe (for scripts that want to skip their own benchmarking then)."""
     return _state["config"] is not None

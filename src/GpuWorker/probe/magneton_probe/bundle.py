@@ -1,7 +1,7 @@
 """Writers of a capture bundle (format "magneton-capture/1"), pure standard library.
 
 A bundle is a directory with dataflow.json, kineto.json.gz, power.csv, measure.json and optionally
-baseline_power.csv, replay.json, replay_counter.csv, context.json (fields: ../shared/data/h100/README.md;
+baseline_power.csv, replay.json, replay_counter.csv, context.json (fields: docs/capture-format.md;
 what the analysis requires: src/Core/Bundles/*Reader.cs). JSON is written strictly: NaN and infinities become
 null (the readers take null for a non-finite statistic, and System.Text.Json refuses NaN tokens).
 """
@@ -33,14 +33,19 @@ REPLAY_ITEM_KEYS = ("kind", "id", "window_unix_ns", "launches", "gpu_s", "calls"
 
 
 def clean(obj):
-    """A JSON-safe copy: non-finite floats -> None, tuples -> lists, keys -> str."""
+    """A JSON-safe copy: non-finite floats -> None, tuples and sets -> lists, keys -> str, and any other object
+    (a ``torch.dtype``, a device, a numpy scalar, an enum) -> its ``str()``: a workload's config may hold anything."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (str, int)):
+        return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {str(k): clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [clean(v) for v in obj]
-    return obj
+    if isinstance(obj, (set, frozenset)):
+        return sorted((clean(v) for v in obj), key=repr)
+    return str(obj)
 
 
 def write_json(path, obj, compact=False):

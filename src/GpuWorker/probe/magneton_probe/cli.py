@@ -3,11 +3,12 @@
     python -m magneton_probe --out DIR --system NAME [options] -- script.py [args...]
     python -m magneton_probe --out DIR --system NAME [options] -- -m package.module [args...]
     python -m magneton_probe finalize --out DIR --samples CSV [--keep-samples]
-    python -m magneton_probe selftest
+    python -m magneton_probe selftest [--device cuda|cpu]
     python -m magneton_probe synthetic OUTDIR [--activation gelu_new|gelu_pytorch_tanh] [--system NAME]
 
 Exit codes: 0 captured; 1 internal error (or the script raised); 2 bad input: arguments, a missing script, a
-script that never called ``magneton_probe.workload``, no CUDA device, no NVML when sampling standalone.
+script that never called ``magneton_probe.workload``, no CUDA device (without ``--device cpu``), no NVML when
+sampling standalone, a value that cannot be fingerprinted (one line naming the value and the operator).
 """
 import argparse
 import os
@@ -34,7 +35,14 @@ def _capture_parser():
                    help="replay the N longest operators a second time (repeatability check)")
     p.add_argument("--baseline-seconds", type=float, default=2.0, help="uninstrumented baseline length")
     p.add_argument("--warmup", type=int, default=3, help="warm-up calls before the passes")
-    p.add_argument("--spectra-seconds", type=float, default=2.5, help="time budget for unfolding spectra")
+    p.add_argument("--device", choices=["cuda", "cpu"],
+                   help="where the job runs: cuda (GPU energy through NVML) or cpu (no energy: matching, regions, "
+                        "causes and CPU time); default cuda where PyTorch sees a GPU, else cpu")
+    p.add_argument("--spectra-elements", type=int,
+                   help="tensor elements that get unfolding spectra, in the order values are met (reproducible); "
+                        "default 2^26 on a GPU, 2^22 on the CPU")
+    p.add_argument("--warm-seconds", type=float, default=1.0,
+                   help="GPU: seconds of the job at load before the baseline and energy pass")
     p.add_argument("--keep-samples", action="store_true", help="keep the raw samples.csv (standalone sampling)")
     return p
 
@@ -85,7 +93,8 @@ def capture(argv):
         do_replay=not args.no_replay, replay_seconds=args.replay_seconds,
         module_replay_seconds=args.module_replay_seconds, replay_budget=args.replay_budget,
         replay_repeat=args.replay_repeat, baseline_seconds=args.baseline_seconds, warmup=args.warmup,
-        spectra_seconds=args.spectra_seconds, script_dir=script_dir, keep_samples=args.keep_samples)
+        spectra_elements=args.spectra_elements, script_dir=script_dir, keep_samples=args.keep_samples,
+        device=args.device, warm_seconds=args.warm_seconds)
     magneton_probe._state["result"] = None
     saved_argv, saved_path = sys.argv, list(sys.path)
     code = 0

@@ -27,17 +27,24 @@ def default_iterations(iter_s, nodes):
     return k
 
 
-def run_energy_pass(torch, run, iterations, workdir=None):
-    """Runs the pass; returns (measure section, chrome-trace dict)."""
+def run_energy_pass(torch, run, iterations, workdir=None, device=None):
+    """Runs the pass; returns (measure section, chrome-trace dict). On the CPU (``device.is_cuda`` false) the
+    profiler records CPU activities only and the sync marks are empty ranges: there is no GPU to synchronise."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    sync = torch.cuda.synchronize
-    acts = [ProfilerActivity.CPU, ProfilerActivity.CUDA]
+    cuda = device is None or device.is_cuda
+    sync = device.sync if device is not None else torch.cuda.synchronize
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+
+    def mark(name):
+        with record_function(name):
+            if cuda:
+                torch.cuda._sleep(1000)
+
     with profile(activities=acts, record_shapes=False, with_stack=False, profile_memory=False) as prof:
         sync()
         s0 = time.time_ns()
-        with record_function(align.SYNC_BEGIN):
-            torch.cuda._sleep(1000)
+        mark(align.SYNC_BEGIN)
         sync()
         s1 = time.time_ns()
         t = time.perf_counter()
@@ -47,8 +54,7 @@ def run_energy_pass(torch, run, iterations, workdir=None):
         sync()
         wall = time.perf_counter() - t
         s2 = time.time_ns()
-        with record_function(align.SYNC_END):
-            torch.cuda._sleep(1000)
+        mark(align.SYNC_END)
         sync()
         s3 = time.time_ns()
     fd, path = tempfile.mkstemp(prefix="magneton-trace-", suffix=".json", dir=workdir)
@@ -60,8 +66,8 @@ def run_energy_pass(torch, run, iterations, workdir=None):
         os.remove(path)
     section = {"iterations": iterations, "wall_s": wall, "iter_s": wall / iterations,
                "sync_begin_unix_ns": [s0, s1], "sync_end_unix_ns": [s2, s3],
-               "profiler": {"activities": ["cpu", "cuda"], "record_shapes": False, "with_stack": False,
-                            "python_ranges": "one per iteration (no per-operator ranges)"}}
+               "profiler": {"activities": ["cpu", "cuda"] if cuda else ["cpu"], "record_shapes": False,
+                            "with_stack": False, "python_ranges": "one per iteration (no per-operator ranges)"}}
     return section, trace
 
 

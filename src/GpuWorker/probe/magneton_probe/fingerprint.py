@@ -8,8 +8,12 @@ as the reference captures did (../shared/tools/h100-capture/capture.py, ``tensor
   absmean, l2, computed in float64 over the finite elements; ``deciles``: the 9 values at sorted positions
   ``round((m - 1) * q / 10)``, q = 1..9 (Python's round), of the finite elements cast to float32, when there are
   at most 16M of them; ``nonfinite``: the count of NaN/inf elements; and for rank 2..4 with numel <= 4M (while
-  the spectra time budget lasts, and only when every element is finite) ``spectra``: the top-8 singular values of every unfolding whose row dimensions
-  contain dimension 0 but not all dimensions, keyed ``"<row dims>|<col dims>"`` (e.g. ``"01|2"``);
+  the spectra budget lasts, and only when every element is finite) ``spectra``: the top-8 singular values of every
+  unfolding whose row dimensions contain dimension 0 but not all dimensions, keyed ``"<row dims>|<col dims>"``
+  (e.g. ``"01|2"``). The budget is a number of tensor elements (:class:`SpectraBudget`, default 2^26 in all on a
+  GPU, 2^22 on the CPU),
+  spent in the order values are met, so two captures of one job fingerprint the same values (a wall-clock
+  budget did not: spectra up to node 63 in one capture, node 20 in the other);
 - integer and bool: ``istats`` = sum, min, max, nonzero (ints) and sumsq (float).
 
 Non-finite statistics are written as null. Two implementations compute the same numbers: pure functions over a
@@ -26,6 +30,9 @@ META_KEYS = ("shape", "dtype", "stride", "numel", "device")
 DECILE_MAX_NUMEL = 16_000_000
 SPECTRA_MAX_NUMEL = 1 << 22
 SPECTRA_TOP = 8
+SPECTRA_BUDGET_ELEMENTS = 1 << 26
+# On the CPU an SVD costs ~100x more: the default budget there is 16x smaller (ResNet-18's weights alone took 21 s).
+SPECTRA_BUDGET_ELEMENTS_CPU = 1 << 22
 FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2",
                 "float8_e4m3fnuz", "float8_e5m2fnuz", "complex64", "complex128", "complex32")
 
@@ -51,6 +58,20 @@ def numel_of(shape):
     for d in shape:
         n *= int(d)
     return n
+
+
+class SpectraBudget:
+    """How many more tensor elements may get spectra; spent deterministically, in the order values are met."""
+
+    def __init__(self, elements=SPECTRA_BUDGET_ELEMENTS):
+        self.left = elements
+
+    def take(self, numel):
+        if numel > self.left:
+            self.left = 0  # once one value is refused, every later one is too: a prefix, not a knapsack
+            return False
+        self.left -= numel
+        return True
 
 
 def is_float_dtype(dtype):
@@ -223,15 +244,13 @@ def tensor_meta(t):
             "device": t.device.type}
 
 
-def tensor_fingerprint(t, spectra_deadline=None, clock=None):
+def tensor_fingerprint(t, spectra_budget=None):
     """The value record of a torch tensor, computed on its device (one host sync for the stats).
 
-    ``spectra_deadline``: a ``clock()`` time after which no spectra are computed (they cost most); None: no limit.
+    ``spectra_budget``: a :class:`SpectraBudget` shared by the values of one capture; None: no limit.
     """
-    import time
     import torch
 
-    clock = clock or time.time
     d = tensor_meta(t)
     n = t.numel()
     if n == 0:
@@ -249,13 +268,11 @@ def tensor_fingerprint(t, spectra_deadline=None, clock=None):
             v = torch.stack([xf.mean(), xf.std(correction=0), xf.min(), xf.max(), xf.abs().mean(), xf.norm()]).tolist()
             d["stats"] = dict(zip(STAT_KEYS, [jnum(a) for a in v]))
             if xf.numel() <= DECILE_MAX_NUMEL:
-                s = torch.sort(xf.to(torch.float32)).values
-                idx = torch.tensor(decile_positions(s.numel()), device=s.device)
-                d["deciles"] = [jnum(a) for a in s[idx].tolist()]
+                d["deciles"] = [jnum(a) for a in torch_deciles(torch, xf.to(torch.float32))]
         d["nonfinite"] = nonfinite
         r = t.dim()
         if (nonfinite == 0 and 2 <= r <= 4 and n <= SPECTRA_MAX_NUMEL
-                and (spectra_deadline is None or clock() < spectra_deadline)):
+                and (spectra_budget is None or spectra_budget.take(n))):
             xs = x.to(torch.float32).reshape(t.shape)
             spec = {}
             for rows, cols in unfoldings(r):
@@ -273,3 +290,13 @@ def tensor_fingerprint(t, spectra_deadline=None, clock=None):
         sq = float((xi.to(torch.float64) ** 2).sum().item())
         d["istats"] = {"sum": v[0], "min": v[1], "max": v[2], "nonzero": v[3], "sumsq": sq}
     return d
+
+
+def torch_deciles(torch, x32):
+    """The values at sorted positions ``decile_positions(m)`` of a flat float32 tensor: on the GPU one sort; on the
+    CPU a selection per position (``kthvalue``, O(m) each: a full sort was ~75% of a CPU capture). Same values."""
+    pos = decile_positions(x32.numel())
+    if x32.device.type == "cpu":
+        return [x32.kthvalue(p + 1).values.item() for p in pos]
+    s = torch.sort(x32).values
+    return s[torch.tensor(pos, device=s.device)].tolist()

@@ -18,6 +18,12 @@ The analysis then takes these operators' power from the energy-pass timeline.
 
 ``repeats`` (``--replay-repeat N``): the N items with the longest calls replayed again at the end, to check that
 a replay is repeatable (same power within a few percent).
+
+Each measured item also records ``kernels``: the GPU activity names of one call of it run under the profiler
+(CUDA activities only, before the window), so the analysis can check that the replay ran the kernels the
+operator ran in situ; and each module item records ``inputs``, the signature of the call it replayed (per
+argument: ``dtype[shape]s[stride]`` for a tensor, the value or type name otherwise; keyword arguments by name,
+after the cache arguments were dropped), so a module replay can be checked against the call it stands for.
 """
 import time
 
@@ -27,6 +33,7 @@ WARM_SECONDS = 0.15
 IDLE_SECONDS = 0.5
 MAX_INNER = 50
 GRAPH_BYTES = 1.5e9
+MAX_KERNELS = 64
 
 
 def plan(nodes, replay_calls, refusals):
@@ -52,9 +59,36 @@ def plan(nodes, replay_calls, refusals):
     return todo, list(skipped.values())
 
 
-def op_item(node, measured, mode, inner, note=None):
+def kernel_names(events):
+    """GPU activity names, in order, of profiler events (objects with ``name`` and ``device_type``)."""
+    names = [e.name for e in events if str(getattr(e, "device_type", "")).upper().endswith("CUDA")]
+    return names[:MAX_KERNELS]
+
+
+def value_signature(a):
+    """``dtype[shape]s[stride]`` of a tensor (as Core's EnergyModel.Signature writes inputs), else the value."""
+    if hasattr(a, "shape") and hasattr(a, "stride") and hasattr(a, "dtype"):
+        return "%s[%s]s[%s]" % (str(a.dtype).replace("torch.", ""), ",".join(str(int(x)) for x in a.shape),
+                                ",".join(str(int(x)) for x in a.stride()))
+    if a is None or isinstance(a, (bool, int, float, str)):
+        return repr(a)
+    if isinstance(a, (list, tuple)):
+        return "(" + ",".join(value_signature(x) for x in a) + ")"
+    return type(a).__name__
+
+
+def call_signature(args, kwargs):
+    """The input signature of a module call: positional arguments in order, then keywords by name."""
+    out = [value_signature(a) for a in args]
+    out.extend("%s=%s" % (k, value_signature(v)) for k, v in sorted(kwargs.items()))
+    return out
+
+
+def op_item(node, measured, mode, inner, note=None, kernels=None):
     item = {"kind": "op", "id": node["trace_id"], "node": node["id"], "op": node["op"], "module": node["module"]}
     item.update(measured)
+    if kernels is not None:
+        item["kernels"] = kernels
     item["mode"] = mode
     item["calls"] = measured["launches"] * inner
     item["call_us"] = measured["gpu_s"] / max(item["calls"], 1) * 1e6
@@ -68,9 +102,13 @@ def error_item(node, error):
             "error": error[:300]}
 
 
-def module_item(name, cls, measured, mode, inner, note=None):
+def module_item(name, cls, measured, mode, inner, note=None, kernels=None, inputs=None):
     item = {"kind": "module", "id": name, "module": name, "class": cls}
     item.update(measured)
+    if kernels is not None:
+        item["kernels"] = kernels
+    if inputs is not None:
+        item["inputs"] = inputs
     item["mode"] = mode
     item["calls"] = measured["launches"] * inner
     item["call_us"] = measured["gpu_s"] / max(item["calls"], 1) * 1e6
@@ -161,10 +199,23 @@ def window(torch, fn, seconds, warm=WARM_SECONDS):
     return {"window_unix_ns": [t0, t1], "launches": n, "gpu_s": st.elapsed_time(en) / 1000.0}
 
 
+def profiled_kernels(torch, fn):
+    """The kernel names of one call of ``fn`` under the profiler (CUDA activities); None if profiling fails."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize()
+        return kernel_names(prof.events())
+    except Exception:
+        return None
+
+
 def _measure(torch, fn, seconds):
+    kernels = profiled_kernels(torch, fn)
     call, inner, mode, g, note = graphable(torch, fn)
     try:
-        return window(torch, call, seconds), mode, inner, note
+        return window(torch, call, seconds), mode, inner, note, kernels
     finally:
         del g
 
@@ -176,7 +227,7 @@ def _module_call(m, args, kwargs):
             kwargs[key] = None
     if "use_cache" in kwargs:
         kwargs["use_cache"] = False
-    return lambda: m(*args, **kwargs)
+    return (lambda: m(*args, **kwargs)), kwargs
 
 
 def run_replay(torch, system, nodes, replay_calls, refusals, module_inputs, op_seconds=OP_SECONDS,
@@ -199,8 +250,8 @@ def run_replay(torch, system, nodes, replay_calls, refusals, module_inputs, op_s
         func, args, kwargs = replay_calls[n["id"]]
         fn = (lambda f=func, a=args, k=kwargs: f(*a, **k))
         try:
-            measured, mode, inner, note = _measure(torch, fn, op_seconds)
-            items.append(op_item(n, measured, mode, inner, note))
+            measured, mode, inner, note, kernels = _measure(torch, fn, op_seconds)
+            items.append(op_item(n, measured, mode, inner, note, kernels))
             calls[len(items) - 1] = fn
         except Exception as ex:
             try:
@@ -213,8 +264,10 @@ def run_replay(torch, system, nodes, replay_calls, refusals, module_inputs, op_s
             skipped.append({"op": "module " + name, "reason": "replay budget exhausted", "nodes": 0, "first_node": None})
             continue
         try:
-            measured, mode, inner, note = _measure(torch, _module_call(m, args, kwargs), module_seconds)
-            items.append(module_item(name, type(m).__name__, measured, mode, inner, note))
+            call, call_kwargs = _module_call(m, args, kwargs)
+            measured, mode, inner, note, kernels = _measure(torch, call, module_seconds)
+            items.append(module_item(name, type(m).__name__, measured, mode, inner, note, kernels,
+                                     call_signature(args, call_kwargs)))
         except Exception as ex:
             try:
                 torch.cuda.synchronize()
@@ -226,8 +279,8 @@ def run_replay(torch, system, nodes, replay_calls, refusals, module_inputs, op_s
     for i in pick_repeats(items, repeat):
         if i not in calls:
             continue
-        measured, mode, inner, note = _measure(torch, calls[i], op_seconds)
-        rec = op_item(next(n for n in todo if n["id"] == items[i]["node"]), measured, mode, inner, note)
+        measured, mode, inner, note, kernels = _measure(torch, calls[i], op_seconds)
+        rec = op_item(next(n for n in todo if n["id"] == items[i]["node"]), measured, mode, inner, note, kernels)
         rec["repeat_of"] = i
         repeats.append(rec)
     log("replayed %d items (%d repeats), %d skipped groups" % (len(items), len(repeats), len(skipped)))

@@ -9,17 +9,28 @@ innermost first, ``file:line:function``; input/output value ids; ``mutable``/``v
 (:mod:`magneton_probe.fingerprint`). An in-place op mints a new value id for the tensor it wrote, and for other
 live tensors sharing its storage. The pass is slow (a Python call and a host sync per op); it runs once.
 
+The pass holds no tensor of the job: values are tracked by weak reference (a tensor freed by the job leaves the
+table when it dies), so memory stays what the job itself uses. A value that cannot be fingerprinted, or whose
+storage cannot be read (alias tracking needs it), fails the capture with one line naming the value and the
+operator (:class:`~magneton_probe.errors.ProbeError`); only tensors without strided storage (sparse, nested) are
+recorded by their identity alone, as documented, since no fingerprint is defined for them.
+
 It also keeps, for the replay, the first call of each distinct operator signature (op, args, input
-dtype/shape/stride: Core's EnergyModel.Signature) and the first inputs of the modules named for module replay.
+dtype/shape/stride: Core's EnergyModel.Signature) with its tensor arguments cloned at once (a later in-place
+operator of the job must not change what is replayed), and the first inputs of the modules named for module
+replay. Operators whose schema allows an alias of their input (``aten.to``, ``contiguous``, ``reshape``) are views
+when they returned one; when their output shares no storage with any input they copied, and are replayed.
 
 Pure helpers (frame filtering, naming) import without torch; :func:`make_mode` builds the mode class lazily.
 """
 import os
 import sys
 import time
+import weakref
 
 from . import fingerprint as fp
 from .bundle import signature
+from .errors import ProbeError
 
 STACK_LIMIT = 12
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -81,9 +92,10 @@ def op_flags_by_name(op):
     return len(parts) > 1 and parts[1].endswith("_")
 
 
-def replay_refusal(op, node, values):
-    """Why a node is not replayed on its own, or None when it can be."""
-    if node["view"]:
+def replay_refusal(op, node, values, copied=False):
+    """Why a node is not replayed on its own, or None when it can be. ``copied``: a copy-capable operator
+    (alias-returning schema) whose output shares no storage with its inputs, i.e. it did copy."""
+    if node["view"] and not copied:
         return "view (no GPU work of its own)"
     if node["mutable"]:
         return "in-place operator (replay would compound its writes)"
@@ -129,51 +141,73 @@ def make_mode(torch):
         return ",".join(out)[:300]
 
     class SemanticMode(TorchDispatchMode):
-        def __init__(self, tracker, kinds, frames, spectra_s=2.5, keep_replay=True):
+        def __init__(self, tracker, kinds, frames, spectra_budget=None, keep_replay=True):
             super().__init__()
             self.tracker = tracker
             self.kinds = kinds
             self.frames = frames
             self.nodes = []
             self.values = {}
-            self.cur = {}          # id(tensor) -> (vid, tensor)
+            self.cur = {}          # id(tensor) -> (vid, weakref to the tensor)
             self.by_storage = {}   # storage ptr -> ids of live tensors
             self.next_vid = 0
-            self.spectra_deadline = time.time() + spectra_s
+            self.spectra_budget = spectra_budget if spectra_budget is not None else fp.SpectraBudget()
             self.keep_replay = keep_replay
+            self.where = ""        # the operator being recorded, for error messages
             self.replay_calls = {}  # node id -> (func, args, kwargs), first call of each signature
             self.signature_nodes = {}  # signature -> [node ids]
             self.refusals = {}  # node id -> why it is not replayed on its own
 
-        def _storage(self, t):
+        def _storage(self, t, vid=None):
+            """The tensor's storage pointer; None for tensors without strided storage (sparse, nested)."""
+            if t.layout != torch.strided or getattr(t, "is_nested", False):
+                return None
             try:
                 return t.untyped_storage().data_ptr()
-            except Exception:
-                return None
+            except Exception as ex:
+                raise ProbeError("value %s of %s: its storage cannot be read (alias tracking needs it): %s"
+                                 % ("?" if vid is None else vid, self.where, _one_line(ex)))
 
         def _new_value(self, t, producer, kind):
             vid = self.next_vid
             self.next_vid += 1
-            try:
-                rec = fp.tensor_fingerprint(t, self.spectra_deadline)
-            except Exception:  # sparse, nested or otherwise unusual tensors: their identity only
+            if t.layout != torch.strided or getattr(t, "is_nested", False):
+                # No fingerprint is defined for these: their identity only.
+                rec = {"shape": list(t.shape), "dtype": fp.dtype_name(t.dtype),
+                       "stride": fp.contiguous_stride(t.shape), "numel": t.numel(), "device": t.device.type}
+            else:
                 try:
-                    rec = fp.tensor_meta(t)
-                except Exception:
-                    rec = {"shape": list(t.shape), "dtype": fp.dtype_name(t.dtype), "stride": [1] * t.dim(),
-                           "numel": t.numel(), "device": t.device.type}
+                    rec = fp.tensor_fingerprint(t, self.spectra_budget)
+                except Exception as ex:
+                    raise ProbeError("value %d (%s %s, %s of %s): fingerprint failed: %s"
+                                     % (vid, fp.dtype_name(t.dtype), list(t.shape),
+                                        "input" if producer is None else "output", self.where, _one_line(ex)))
             rec["kind"] = kind
             rec["producer"] = producer
             self.values[vid] = rec
-            self.cur[id(t)] = (vid, t)
-            sp = self._storage(t)
+            key = id(t)
+            sp = self._storage(t, vid)
+
+            def gone(_, key=key, sp=sp, mode=weakref.ref(self)):
+                m = mode()
+                if m is None:
+                    return
+                hit = m.cur.get(key)
+                if hit is not None and hit[1]() is None:
+                    del m.cur[key]
+                    ids = m.by_storage.get(sp)
+                    if ids is not None:
+                        ids.discard(key)
+                        if not ids:
+                            del m.by_storage[sp]
+            self.cur[key] = (vid, weakref.ref(t, gone))
             if sp is not None:
-                self.by_storage.setdefault(sp, set()).add(id(t))
+                self.by_storage.setdefault(sp, set()).add(key)
             return vid
 
         def _lookup(self, t):
             hit = self.cur.get(id(t))
-            if hit is not None and hit[1] is t:
+            if hit is not None and hit[1]() is t:
                 return hit[0]
             return self._new_value(t, None, self.kinds.kind(t, nn))
 
@@ -181,42 +215,70 @@ def make_mode(torch):
             kwargs = kwargs or {}
             stack = self.frames.stack(sys._getframe(1))
             module = self.tracker.current()
-            flat_in, _ = tree_flatten((args, kwargs))
-            ins = [self._lookup(a) for a in flat_in if isinstance(a, torch.Tensor)]
-            out = func(*args, **kwargs)
             nid = len(self.nodes)
+            self.where = "node %d %s" % (nid, func)
+            flat_in, _ = tree_flatten((args, kwargs))
+            tin = [a for a in flat_in if isinstance(a, torch.Tensor)]
+            ins = [self._lookup(a) for a in tin]
+            view = is_view(func)
+            sargs = scalar_args(args, kwargs)
+            sig = signature({"op": str(func), "args": sargs, "in": ins}, self.values) if self.keep_replay else None
+            # Cloned before the call, and only for a signature not kept yet: a later in-place op of the job
+            # writes these tensors, and replay must see the values of record time.
+            kept = clone_tensors((args, kwargs)) if sig is not None and sig not in self.signature_nodes else None
+            out = func(*args, **kwargs)
             flat_out, _ = tree_flatten(out)
             mutable = is_mutable(func)
-            outs = [self._new_value(o, nid, "activation") for o in flat_out if isinstance(o, torch.Tensor)]
+            tout = [o for o in flat_out if isinstance(o, torch.Tensor)]
+            outs = [self._new_value(o, nid, "activation") for o in tout]
             aliases = []
             if mutable:
-                for o in flat_out:
-                    if not isinstance(o, torch.Tensor):
-                        continue
+                for o in tout:
                     for oid in list(self.by_storage.get(self._storage(o), ())):
-                        if oid == id(o) or oid not in self.cur:
+                        hit = self.cur.get(oid)
+                        t = hit[1]() if hit is not None else None
+                        if oid == id(o) or t is None:
                             continue
-                        vid, t = self.cur[oid]
-                        if self.values[vid]["producer"] == nid:
+                        if self.values[hit[0]]["producer"] == nid:
                             continue
                         aliases.append(self._new_value(t, nid, "activation"))
             node = {"id": nid, "op": str(func), "module": module, "stack": stack, "in": ins, "out": outs,
-                    "mutable": mutable, "view": is_view(func), "aliases_updated": aliases,
-                    "args": scalar_args(args, kwargs), "trace_id": None}
+                    "mutable": mutable, "view": view, "aliases_updated": aliases,
+                    "args": sargs, "trace_id": None}
             self.nodes.append(node)
             if self.keep_replay:
-                reason = replay_refusal(node["op"], node, self.values)
+                copied = view and bool(tout) and not (
+                    {self._storage(o) for o in tout} & {self._storage(a) for a in tin})
+                reason = replay_refusal(node["op"], node, self.values, copied)
                 if reason is None:
-                    sig = signature(node, self.values)
                     first = self.signature_nodes.setdefault(sig, [])
-                    if not first:
-                        self.replay_calls[nid] = (func, args, kwargs)
+                    if not first and kept is not None:
+                        self.replay_calls[nid] = (func, kept[0], kept[1])
                     first.append(nid)
                 else:
                     self.refusals[nid] = reason
+            self.where = ""
             return out
 
     return SemanticMode
+
+
+def clone_tensors(tree):
+    """A copy of a pytree with every strided tensor cloned with its strides (replay must see record-time values)."""
+    import torch
+    from torch.utils._pytree import tree_map
+
+    def c(a):
+        if isinstance(a, torch.Tensor) and a.layout == torch.strided:
+            out = torch.empty_strided(a.shape, a.stride(), dtype=a.dtype, device=a.device)
+            out.copy_(a)
+            return out
+        return a
+    return tree_map(c, tree)
+
+
+def _one_line(ex):
+    return (type(ex).__name__ + ": " + " ".join(str(ex).split()))[:300]
 
 
 class ModuleTracker:
@@ -251,7 +313,11 @@ class ModuleTracker:
             if full in self.wanted_inputs:
                 def keep(mod, args, kwargs, full=full):
                     if full not in self.inputs:
-                        self.inputs[full] = (mod, args, dict(kwargs))
+                        # Cloned now: the job's later in-place operators must not change what is replayed.
+                        from torch.utils._python_dispatch import _disable_current_modes
+                        with _disable_current_modes():  # the clones are the probe's, not operators of the job
+                            args, kwargs = clone_tensors((args, dict(kwargs)))
+                        self.inputs[full] = (mod, args, kwargs)
                 self.input_handles.append(m.register_forward_pre_hook(keep, with_kwargs=True))
 
     def current(self):
@@ -332,16 +398,15 @@ class ValueKinds:
         return "constant" if ptr in attrs else "input"
 
 
-def run_semantic_pass(torch, run, tracker, kinds, frames, spectra_s, keep_replay=True):
+def run_semantic_pass(torch, run, tracker, kinds, frames, spectra_budget=None, keep_replay=True, sync=None):
     """Runs ``run`` once under the mode; returns the mode (nodes, values, replay calls) and the seconds taken."""
     Mode = make_mode(torch)
-    mode = Mode(tracker, kinds, frames, spectra_s=spectra_s, keep_replay=keep_replay)
+    mode = Mode(tracker, kinds, frames, spectra_budget=spectra_budget, keep_replay=keep_replay)
     t = time.time()
     with tracker:
         with mode:
             run()
-    torch.cuda.synchronize()
-    # The mode's table keeps every tensor alive; only the records are needed from here on.
+    (sync or torch.cuda.synchronize)()
     mode.cur.clear()
     mode.by_storage.clear()
     return mode, time.time() - t

@@ -242,7 +242,7 @@ def replay_doc(g, system, timeline):
         calls = int(gpu_s / (call_us * 1e-6))
         items.append({"kind": "op", "id": n["trace_id"], "node": n["id"], "op": n["op"], "module": n["module"],
                       "window_unix_ns": window, "launches": max(1, calls // 50), "gpu_s": gpu_s, "mode": "graph",
-                      "calls": calls, "call_us": gpu_s / calls * 1e6})
+                      "calls": calls, "call_us": gpu_s / calls * 1e6, "kernels": ["synthetic_" + n["op"]]})
         t = window[1] + 200_000_000
     repeats = []
     if items:

@@ -146,5 +146,21 @@ class AgainstRealCaptures(unittest.TestCase):
         self.assertEqual(sorted(spectra), sorted(cases[0]["spectra"]))
 
 
+class Budgets(unittest.TestCase):
+    def test_spectra_budget_is_a_prefix_by_elements(self):
+        b = fp.SpectraBudget(100)
+        self.assertEqual([b.take(n) for n in (30, 30, 30, 30, 5)], [True, True, True, False, False])
+
+
+class Warm(unittest.TestCase):
+    def test_warm_runs_the_job_for_at_least_the_time_asked(self):
+        from magneton_probe import measure
+        calls, syncs = [], []
+        took = measure.warm(lambda: calls.append(1), 0.05, lambda: syncs.append(1))
+        self.assertGreaterEqual(took, 0.05)
+        self.assertGreater(len(calls), 0)
+        self.assertGreaterEqual(len(syncs), len(calls))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -71,5 +71,52 @@ class Plan(unittest.TestCase):
         self.assertNotIn("repeats", doc)
 
 
+class Event:
+    def __init__(self, name, device_type):
+        self.name, self.device_type = name, device_type
+
+
+class FakeTensor:
+    """What replay reads of a tensor for a signature: dtype, shape, stride()."""
+
+    def __init__(self, dtype, shape, stride):
+        self.dtype, self.shape, self._stride = dtype, shape, stride
+
+    def stride(self):
+        return self._stride
+
+
+class EnergySideRecords(unittest.TestCase):
+    def test_kernel_names_of_a_profiled_launch_keep_gpu_activities_in_order(self):
+        events = [Event("aten::addmm", "DeviceType.CPU"), Event("ampere_sgemm_128x64", "DeviceType.CUDA"),
+                  Event("cudaLaunchKernel", "DeviceType.CPU"), Event("Memset (Device)", "DeviceType.CUDA")]
+        self.assertEqual(replay.kernel_names(events), ["ampere_sgemm_128x64", "Memset (Device)"])
+        many = [Event("k%d" % i, "DeviceType.CUDA") for i in range(100)]
+        self.assertEqual(len(replay.kernel_names(many)), replay.MAX_KERNELS)
+
+    def test_items_carry_the_kernels_and_a_module_its_input_signature(self):
+        n = node(7, "aten.addmm.default", 5)
+        measured = {"window_unix_ns": [10, 20], "launches": 100, "gpu_s": 0.5}
+        self.assertEqual(replay.op_item(n, measured, "graph", 50, kernels=["gemm"])["kernels"], ["gemm"])
+        self.assertNotIn("kernels", replay.op_item(n, measured, "graph", 50))
+        x = FakeTensor("torch.bfloat16", (8, 512, 1024), (524288, 1024, 1))
+        sig = replay.call_signature((x,), {"use_cache": False, "attention_mask": None, "dims": (1, x)})
+        self.assertEqual(sig, ["bfloat16[8,512,1024]s[524288,1024,1]", "attention_mask=None",
+                               "dims=(1,bfloat16[8,512,1024]s[524288,1024,1])", "use_cache=False"])
+        mod = replay.module_item("transformer.h.0.mlp", "GPT2MLP", measured, "graph", 2, kernels=["a", "b"],
+                                 inputs=sig)
+        self.assertEqual((mod["kernels"], mod["inputs"]), (["a", "b"], sig))
+
+    def test_the_module_call_drops_the_cache_and_says_what_it_called_with(self):
+        calls = []
+
+        def m(*args, **kwargs):
+            calls.append((args, kwargs))
+        call, kwargs = replay._module_call(m, (1,), {"past_key_values": object(), "use_cache": True, "x": 2})
+        call()
+        self.assertEqual(kwargs, {"past_key_values": None, "use_cache": False, "x": 2})
+        self.assertEqual(calls, [((1,), kwargs)])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -107,5 +107,17 @@ class Checks(unittest.TestCase):
                          "aten.add.Tensor|T,T|bfloat16[8,512,1024]s[524288,1024,1]|bfloat16[1024]s[1]")
 
 
+class ConfigValues(unittest.TestCase):
+    def test_any_config_value_is_written(self):
+        class Dtype:
+            def __str__(self):
+                return "torch.float32"
+        doc = bundle.clean({"dtype": Dtype(), "nan": float("nan"), "sizes": (1, 2), "tags": {"b", "a"},
+                            "nested": {3: [Dtype()]}, "ok": True, "n": None})
+        self.assertEqual(doc, {"dtype": "torch.float32", "nan": None, "sizes": [1, 2], "tags": ["a", "b"],
+                               "nested": {"3": ["torch.float32"]}, "ok": True, "n": None})
+        json.dumps(doc, allow_nan=False)
+
+
 if __name__ == "__main__":
     unittest.main()

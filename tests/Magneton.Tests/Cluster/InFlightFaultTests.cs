@@ -1,0 +1,299 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Magneton.Tests.Grains;
+using Magneton.Tests.Infrastructure;
+using Magneton.Tests.Traces;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Magneton.Tests.Cluster;
+
+/// <summary>
+/// Faults that hit a <c>magneton compare --cluster</c> client while its calls are in flight: real silo processes
+/// killed with -9 (localhost and PostgreSQL membership), real Azurite killed with -9, the client a real process receiving SIGINT. Each test states the
+/// bound it holds the client to and checks that the outcome equals the undisturbed one.
+/// </summary>
+[Collection(SiloProcessCollection.Name)]
+public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper output) : IClassFixture<Postgres>, IDisposable
+{
+    /// <summary>The client finishes within this of the cluster being back (the issue's bound).</summary>
+    internal static readonly TimeSpan AfterRecovery = TimeSpan.FromSeconds(60);
+    /// <summary>Ctrl-C ends a waiting client within this.</summary>
+    static readonly TimeSpan InterruptBound = TimeSpan.FromSeconds(2);
+    /// <summary>Generous deadline of conditions the test waits on (a loaded 2-core machine).</summary>
+    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
+
+    readonly TempDir _work = new();
+
+    string Work(string name) => _work.File(name);
+
+    public void Dispose() => _work.Dispose();
+
+    [Fact]
+    public async Task Every_silo_killed_during_a_compare_and_restarted_the_client_finishes_with_the_undisturbed_findings()
+    {
+        string expected = await EmbeddedFindingsAsync();
+        string store = Work("store");
+        var ports = MagnetonProcess.FreePorts(4);
+        string[] First() => ["--silo-port", $"{ports[0]}", "--gateway-port", $"{ports[1]}", "--storage-dir", store];
+        string[] Second() => ["--silo-port", $"{ports[2]}", "--gateway-port", $"{ports[3]}", "--storage-dir", store, "--primary", $"127.0.0.1:{ports[0]}"];
+        string gateways = $"127.0.0.1:{ports[1]},127.0.0.1:{ports[3]}";
+
+        // A kill can come after the job finished (a fast machine); then the attempt does not count and another
+        // threshold (another job, in the same store) is tried.
+        for (int attempt = 1; ; attempt++)
+        {
+            var first = await MagnetonProcess.StartAsync(First());
+            var second = await MagnetonProcess.StartAsync(Second());
+            string report = Work($"report-{attempt}.json");
+            string threshold = (0.10 + attempt * 1e-6).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            await using var client = MagnetonProcess.StartClient(
+                ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold, "--json", report, "--quiet"]);
+
+            // Killed once the job is under way: its progress is in the store's grain state.
+            string jobs = Path.Combine(store, "grains", "job");
+            await Until(() => (Directory.Exists(jobs) && Directory.EnumerateFiles(jobs, "*.json").Any()) || client.HasExited,
+                "the job started", client);
+            first.Kill();
+            second.Kill();
+            await first.DisposeAsync();
+            await second.DisposeAsync();
+
+            await using var again1 = await MagnetonProcess.StartAsync(First());
+            await using var again2 = await MagnetonProcess.StartAsync(Second());
+            var restarted = Stopwatch.StartNew();
+            var code = await client.WaitForExitAsync(AfterRecovery + TimeSpan.FromSeconds(5));
+            output.WriteLine($"attempt {attempt}: exit {code} {restarted.Elapsed.TotalSeconds:0.0} s after the restart; client stderr:\n{client.Stderr}");
+            // The job resumed after the restart (it had not finished when every silo was killed).
+            bool resumed = client.Stderr.Contains("resumed", StringComparison.Ordinal);
+            if (!resumed && code == 0 && attempt < 3) continue;
+
+            Assert.True(resumed, $"the job was not interrupted in {attempt} attempts:\n{client.Stderr}");
+            Assert.True(code == 0, $"client exit {code?.ToString() ?? "none (still running)"}:\n{client.Stderr}\nsilo:\n{again1.StderrTail(30)}");
+            Assert.True(restarted.Elapsed < AfterRecovery, $"finished {restarted.Elapsed} after the restart");
+            Assert.Equal(expected, Findings(report));
+
+            // Nothing lost or duplicated: the two runs, once each.
+            var runs = await CliRunner.Run("runs", "--cluster", gateways, "--json");
+            Assert.Equal(0, runs.Code);
+            using var list = JsonDocument.Parse(runs.Out);
+            Assert.Equal(2, list.RootElement.GetArrayLength());
+            return;
+        }
+    }
+
+    [Fact]
+    public async Task Ctrl_C_ends_a_waiting_client_within_2_s_and_SIGTERM_too()
+    {
+        foreach (var signal in new[] { SIGINT, SIGTERM })
+        {
+            var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", Work("store")]);
+            await using var client = MagnetonProcess.StartClient(
+                ["compare", "--cluster", $"127.0.0.1:{silo.GatewayEndpoint.Port}", TestRepo.GeluA, TestRepo.GeluB, "--quiet"]);
+            await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+            // The cluster goes away under the client: it now waits on calls that get no answer.
+            silo.Kill();
+            await silo.DisposeAsync();
+            Assert.False(client.HasExited, client.Stderr);
+
+            var sw = Stopwatch.StartNew();
+            client.Signal(signal);
+            var code = await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            output.WriteLine($"signal {signal}: exit {code} after {sw.Elapsed.TotalMilliseconds:0} ms");
+            Assert.Equal(130, code);
+            Assert.True(sw.Elapsed < InterruptBound, $"exited {sw.Elapsed} after signal {signal}");
+            Assert.EndsWith("magneton: interrupted", client.Stderr.TrimEnd());
+        }
+    }
+
+    [Fact]
+    public async Task A_compare_rides_out_storage_killed_mid_job_and_the_same_compare_succeeds_afterwards()
+    {
+        string expected = await EmbeddedFindingsAsync();
+        await using var azurite = await Azurite.StartAsync(Work("azurite"));
+        var env = new Dictionary<string, string?> { ["MAGNETON_BLOB_CONNECTION"] = azurite.ConnectionString };
+        await using var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => [], env);
+        string cluster = $"127.0.0.1:{silo.GatewayEndpoint.Port}";
+        string report = Work("during.json");
+        await using var client = MagnetonProcess.StartClient(
+            ["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"]);
+
+        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+        await azurite.KillAsync();
+        // The silo notices (a storage call fails and is retried) before storage comes back.
+        await Until(() => silo.StderrTail(400).Contains("retry", StringComparison.Ordinal) || client.HasExited,
+            "the silo saw storage fail", client);
+        await azurite.StartAgainAsync();
+        var back = Stopwatch.StartNew();
+        var code = await client.WaitForExitAsync(AfterRecovery + TimeSpan.FromSeconds(5));
+        output.WriteLine($"exit {code} {back.Elapsed.TotalSeconds:0.0} s after storage came back; client stderr:\n{client.Stderr}");
+
+        // Finished with the findings, or ended with one line: never hung, never a stack trace.
+        Assert.NotNull(code);
+        Assert.True(back.Elapsed < AfterRecovery, $"ended {back.Elapsed} after storage came back");
+        if (code == 0) Assert.Equal(expected, Findings(report));
+        else
+        {
+            Assert.Equal(2, code);
+            Assert.Single(client.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("magneton: error: ", StringComparison.Ordinal));
+        }
+
+        // Storage healthy again: the same compare succeeds (a bundle it lost is uploaded again) with the same findings.
+        string after = Work("after.json");
+        var again = await CliRunner.Run("compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", after, "--quiet");
+        Assert.True(again.Code == 0, again.Err + "\nsilo:\n" + silo.StderrTail(40));
+        Assert.Equal(expected, Findings(after));
+    }
+
+    [Fact]
+    public async Task A_run_the_store_lost_is_uploaded_again_by_a_client_that_holds_it_and_reported_to_one_that_does_not()
+    {
+        string store = Work("store");
+        await using var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", store]);
+        string cluster = $"127.0.0.1:{silo.GatewayEndpoint.Port}";
+        var first = await CliRunner.Run("compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--quiet");
+        Assert.True(first.Code == 0, first.Err);
+
+        // The store loses run A's bundle (its files and manifest, behind the cluster's back).
+        string lost = UploadedId(first.Err, "A-hf-gpt2"), other = UploadedId(first.Err, "B-hf-gpt2");
+        Directory.Delete(Path.Combine(store, "bundles", lost), recursive: true);
+
+        // A client naming the stored runs cannot bring it back: one line, exit 2.
+        var named = await CliRunner.Run("compare", "--cluster", cluster, $"run:{lost}", $"run:{other}", "--threshold", "0.3", "--quiet");
+        CliRunner.AssertOneLineError(named, lost);
+
+        // A client holding the bundle uploads it again and gets the findings (another threshold: a job that ingests).
+        string expected = await EmbeddedFindingsAsync("0.3");
+        string report = Work("again.json");
+        var again = await CliRunner.Run("compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--threshold", "0.3", "--json", report, "--quiet");
+        Assert.True(again.Code == 0, again.Err);
+        Assert.Contains($"{lost}: uploaded", again.Err);
+        Assert.Equal(expected, Findings(report));
+    }
+
+    static string UploadedId(string stderr, string bundle) =>
+        stderr.Split('\n').First(l => l.Contains(": uploaded") && l.Contains(bundle)).Split(':')[0];
+
+    /// <summary>From the kill to the client's result under PostgreSQL membership: its probes (about 15-30 s) declare the silo dead.</summary>
+    static readonly TimeSpan AfterKill = TimeSpan.FromSeconds(90);
+
+    /// <summary>
+    /// PostgreSQL membership (the mode for real clusters) with a silo killed -9 while the client waits: the
+    /// survivor declares it dead, the job resumes there and the client finishes.
+    /// </summary>
+    [PostgresFact]
+    public async Task A_silo_killed_during_a_compare_is_declared_dead_and_the_client_finishes_with_the_findings()
+    {
+        string expected = await EmbeddedFindingsAsync();
+        string db = await postgres.CreateDatabaseAsync();
+        string clusterId = "pgfault-" + Guid.NewGuid().ToString("N")[..8];
+        string store = Path.Combine(_work.Path, "store");
+        var env = new Dictionary<string, string?> { ["MAGNETON_CLUSTER_ID"] = clusterId };
+        string[] Args() => ["--postgres", db, "--storage-dir", store];
+        var first = await MagnetonProcess.StartOnFreePortsAsync((_, _) => Args(), env);
+        await using var second = await MagnetonProcess.StartOnFreePortsAsync((_, _) => Args(), env);
+        string gateways = $"127.0.0.1:{first.GatewayEndpoint.Port},127.0.0.1:{second.GatewayEndpoint.Port}";
+        string report = Path.Combine(_work.Path, "report.json");
+        await using var client = MagnetonProcess.StartClient(
+            ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"], env);
+
+        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited,
+            "the client uploaded both bundles", client);
+        var sw = Stopwatch.StartNew();
+        first.Kill();
+        await first.DisposeAsync();
+
+        var code = await client.WaitForExitAsync(AfterKill + TimeSpan.FromSeconds(10));
+        output.WriteLine($"exit {code} {sw.Elapsed.TotalSeconds:0.0} s after the kill; client stderr:\n{client.Stderr}");
+        Assert.True(code == 0, $"client exit {code?.ToString() ?? "none (still running)"}:\n{client.Stderr}\nsurvivor:\n{second.StderrTail(30)}");
+        Assert.True(sw.Elapsed < AfterKill, $"finished {sw.Elapsed} after the kill");
+        Assert.Equal(expected, Findings(report));
+    }
+
+    /// <summary>
+    /// Localhost clustering (<c>--primary</c>) is for development on one machine: the primary silo holds the
+    /// membership, so losing it leaves the others unable to agree on who is alive. What must hold even then: the
+    /// waiting client ends, with the findings or with one line (exit 2) within its --timeout; and after every
+    /// silo is restarted the same compare succeeds.
+    /// </summary>
+    [Fact]
+    public async Task Losing_the_primary_in_localhost_mode_ends_the_client_in_time_and_a_restart_recovers()
+    {
+        string expected = await EmbeddedFindingsAsync();
+        string store = Work("store");
+        var ports = MagnetonProcess.FreePorts(4);
+        string[] Primary() => ["--silo-port", $"{ports[0]}", "--gateway-port", $"{ports[1]}", "--storage-dir", store];
+        string[] Other() => ["--silo-port", $"{ports[2]}", "--gateway-port", $"{ports[3]}", "--storage-dir", store, "--primary", $"127.0.0.1:{ports[0]}"];
+        var primary = await MagnetonProcess.StartAsync(Primary());
+        var other = await MagnetonProcess.StartAsync(Other());
+        string cluster = $"127.0.0.1:{ports[3]}"; // the client knows only the other silo's gateway
+        const int timeout = 60;
+        string report = Work("report.json");
+        await using var client = MagnetonProcess.StartClient(
+            ["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet", "--timeout", $"{timeout}"]);
+        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+        var sw = Stopwatch.StartNew();
+        primary.Kill();
+        await primary.DisposeAsync();
+
+        var code = await client.WaitForExitAsync(TimeSpan.FromSeconds(timeout + 30));
+        output.WriteLine($"exit {code} {sw.Elapsed.TotalSeconds:0.0} s after the primary was killed; client stderr:\n{client.Stderr}");
+        Assert.NotNull(code);
+        if (code == 0) Assert.Equal(expected, Findings(report));
+        else
+        {
+            Assert.Equal(2, code);
+            Assert.Single(client.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("magneton: error: ", StringComparison.Ordinal));
+        }
+
+        // Recovery in this mode is a restart of every silo.
+        other.Kill();
+        await other.DisposeAsync();
+        await using var primaryAgain = await MagnetonProcess.StartAsync(Primary());
+        await using var otherAgain = await MagnetonProcess.StartAsync(Other());
+        string after = Work("after.json");
+        var again = await CliRunner.Run("compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", after, "--quiet");
+        Assert.True(again.Code == 0, again.Err);
+        Assert.Equal(expected, Findings(after));
+    }
+
+    const int SIGINT = 2, SIGTERM = 15;
+
+    /// <summary>Lines saying a bundle was uploaded or found stored.</summary>
+    internal static int Count(string text, string what)
+    {
+        int n = 0;
+        foreach (var line in text.Split('\n'))
+            if (line.StartsWith(what, StringComparison.Ordinal) && (line.Contains(": uploaded") || line.Contains("already in the cluster"))) n++;
+        return n;
+    }
+
+    internal static async Task Until(Func<bool> condition, string what, MagnetonProcess client)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (sw.Elapsed > Patience) throw new TimeoutException($"not within {Patience.TotalSeconds:0} s: {what}\nclient stderr:\n{client.Stderr}");
+            await Task.Delay(20);
+        }
+    }
+
+    Task<string> EmbeddedFindingsAsync(string threshold = "0.10") => EmbeddedFindingsAsync(_work.Path, threshold);
+
+    /// <summary>The findings (JSON) of the same compare on an embedded silo: the undisturbed outcome.</summary>
+    internal static async Task<string> EmbeddedFindingsAsync(string work, string threshold = "0.10")
+    {
+        string file = Path.Combine(work, $"embedded-{Guid.NewGuid():N}.json");
+        var r = await CliRunner.Run("compare", TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold, "--json", file, "--quiet");
+        Assert.True(r.Code == 0, r.Err);
+        var findings = Findings(file);
+        Assert.NotEqual("[]", findings);
+        return findings;
+    }
+
+    internal static string Findings(string reportFile)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(reportFile));
+        return doc.RootElement.GetProperty("findings").GetRawText();
+    }
+}
