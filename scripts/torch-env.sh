@@ -23,7 +23,13 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 env_dir=${MAGNETON_TORCH_ENV:-$repo/.tmp/torch-env}
 suite=${MAGNETON_TORCH_SUITE:-sid}
-mirror=${MAGNETON_TORCH_MIRROR:-http://deb.debian.org/debian}
+# The Debian archive the host's apt already uses (deb822 "URIs:" or one-line "deb" sources), unless told otherwise.
+host_mirror() {
+    { grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{ print $2 }'
+      grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }'
+    } | grep -v -- '-security' | head -1
+}
+mirror=${MAGNETON_TORCH_MIRROR:-$(host_mirror || true)}
 packages="python3-torch python3-transformers python3-torchvision libopenblas0-pthread"
 root=$env_dir/root
 marker=$env_dir/ready
@@ -34,6 +40,7 @@ say() { echo "torch-env: $*" >&2; }
 die() { echo "torch-env: error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and mount namespaces)"
+[ -n "$mirror" ] || die "no Debian archive in the host's apt sources; set MAGNETON_TORCH_MIRROR"
 command -v unshare >/dev/null || die "unshare (util-linux) is missing"
 mkdir -p "$env_dir"
 env_dir=$(cd "$env_dir" && pwd)

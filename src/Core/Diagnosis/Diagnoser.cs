@@ -68,7 +68,9 @@ public static class Diagnoser
         string kind;
         if (HasLayoutDifference(s, rs, aWastes)) return new RegionCause("layout", "layout");
         if (IsRedundant(wasteOps, effOps)) kind = "redundant";
-        else if (!wasteOps.Select(o => o.Op).SequenceEqual(effOps.Select(o => o.Op))) kind = "operator-set";
+        // Extra operators that launch no GPU work (bookkeeping, eval-mode dropout) make no other combination of work:
+        // the kernels then decide.
+        else if (!Working(wasteOps).SequenceEqual(Working(effOps))) kind = "operator-set";
         else if (!Kernels(opsA).SequenceEqual(Kernels(opsB))) kind = "kernel-choice";
         else kind = ConfigDiff(s.A, s.B).Count > 0 ? "config" : "unknown";
         string what = kind is "redundant" or "operator-set"
@@ -96,6 +98,9 @@ public static class Diagnoser
         "config" => "misconfiguration",
         _ => "unknown",
     };
+
+    static IEnumerable<string> Working(List<Operator> ops) =>
+        ops.Where(o => o.GpuSeconds > 0 || o.Kernels.Count > 0).Select(o => o.Op);
 
     static List<Operator> Computing(Run r, int[] nodes) =>
         nodes.Select(i => r.Operators[i]).Where(o => !o.IsPureView).ToList();

@@ -78,7 +78,7 @@ public sealed class BundleRewriter(Bundle original)
     /// Puts a new operator after a node, on its first output: the node now writes a new value, which the new operator
     /// reads (with <paramref name="extraInputs"/>) to write the node's old output, so every consumer is unchanged. The
     /// new value is a copy of the output's fingerprint when the new operator is an identity on it, else a fresh one.
-    /// The new operator launches the node's kernels for <paramref name="gpuShare"/> of its GPU time; the node keeps its own.
+    /// The new operator launches the node's kernels for <paramref name="gpuShare"/> of its GPU time (none at 0); the node keeps its own.
     /// </summary>
     public int Follow(int nodeId, string op, double gpuShare, bool identity, params int[] extraInputs) =>
         Follow(nodeId, op, gpuShare, identity, module: null, extraInputs);
@@ -95,7 +95,7 @@ public sealed class BundleRewriter(Bundle original)
         var source = node.TraceId is int tid && _trace.TryGetValue(tid, out var tr) ? tr : null;
         int id = _nextNode++, traceId = _nextTrace++;
         _trace[traceId] = new TraceOperator(traceId, op, Math.Max(1, source?.Occurrences ?? 1), (source?.GpuSecondsTotal ?? 0) * gpuShare,
-            source?.Kernels.Select(k => k with { Seconds = k.Seconds * gpuShare }).ToList() ?? []);
+            gpuShare > 0 ? source?.Kernels.Select(k => k with { Seconds = k.Seconds * gpuShare }).ToList() ?? [] : []);
         int[] ins = [t, .. extraInputs];
         _nodes.Insert(at + 1, node with { Id = id, Op = op, Module = module ?? node.Module, In = ins, Out = [y], View = false, Mutable = false, AliasesUpdated = [], Args = string.Join(",", ins.Select(_ => "T")), TraceId = traceId });
         _values[y] = _values[y] with { Producer = id };

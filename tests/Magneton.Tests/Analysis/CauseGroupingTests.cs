@@ -95,4 +95,23 @@ public class CauseGroupingTests
         Assert.Contains(layout.Sites, x => x.Where.Contains("conv"));
         Assert.Contains(layout.Sites, x => x.Where.Contains("bn"));
     }
+
+    /// <summary>
+    /// gpt2-tf32 with B rewritten so that every c_fc GEMM is followed by an extra operator that launches nothing (a
+    /// zero-GPU-time identity): the operators differ on one side, but only by work-free bookkeeping, so the cause is
+    /// still the kernels (fp32 SIMT against tf32 tensor-core GEMMs), and the Conv1D finding still holds c_fc.
+    /// </summary>
+    [Fact]
+    public void ExtraOperatorsWithoutGpuWorkLeaveAKernelChoice()
+    {
+        var rw = new BundleRewriter(Samples.Run("gpt2-tf32", "B").Bundle);
+        var sites = rw.Nodes.Where(n => n.Op == "aten.addmm.default" && n.Module.EndsWith(".mlp.c_fc")).ToList();
+        foreach (var n in sites) rw.Follow(n.Id, "aten.alias_copy.default", 0, identity: true);
+        var r = Pipeline.Compare(Samples.Run("gpt2-tf32", "A"), RunBuilder.Build(rw.Build("tf32-with-bookkeeping")), new CompareOptions());
+        var fc = Assert.Single(r.Findings, f => f.Cause.Modules.A.Any(m => m.EndsWith(".mlp.c_fc")));
+        Assert.Equal("kernel-choice", fc.Cause.Kind);
+        Assert.All(r.Findings, f => Assert.Equal("kernel-choice", f.Cause.Kind));
+        var regions = r.Regions.Where(x => fc.Regions.Contains(x.Id) && x.B.Ops.Contains("aten.alias_copy.default")).ToList();
+        Assert.Equal(4, regions.Count);
+    }
 }

@@ -90,7 +90,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
             var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", Work("store")]);
             await using var client = MagnetonProcess.StartClient(
                 ["compare", "--cluster", $"127.0.0.1:{silo.GatewayEndpoint.Port}", TestRepo.GeluA, TestRepo.GeluB, "--quiet"]);
-            await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+            await Until(() => Count(client.Stderr, "run:") >= 2 || client.HasExited, "the client uploaded both bundles", client);
             // The cluster goes away under the client: it now waits on calls that get no answer.
             silo.Kill();
             await silo.DisposeAsync();
@@ -118,7 +118,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
         await using var client = MagnetonProcess.StartClient(
             ["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"]);
 
-        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+        await Until(() => Count(client.Stderr, "run:") >= 2 || client.HasExited, "the client uploaded both bundles", client);
         await azurite.KillAsync();
         // The silo notices (a storage call fails and is retried) before storage comes back.
         await Until(() => silo.StderrTail(400).Contains("retry", StringComparison.Ordinal) || client.HasExited,
@@ -167,12 +167,16 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
         string report = Work("again.json");
         var again = await CliRunner.Run("compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--threshold", "0.3", "--json", report, "--quiet");
         Assert.True(again.Code == 0, again.Err);
-        Assert.Contains($"{lost}: uploaded", again.Err);
+        Assert.Contains($"{Magneton.Client.RunArgument.Typed(lost)}: uploaded", again.Err);
         Assert.Equal(expected, Findings(report));
     }
 
-    static string UploadedId(string stderr, string bundle) =>
-        stderr.Split('\n').First(l => l.Contains(": uploaded") && l.Contains(bundle)).Split(':')[0];
+    /// <summary>The run id of an upload line, "run:&lt;id&gt;: uploaded ... from &lt;bundle&gt;" (the store's directory name).</summary>
+    static string UploadedId(string stderr, string bundle)
+    {
+        var line = stderr.Split('\n').First(l => l.Contains(": uploaded") && l.Contains(bundle));
+        return Magneton.Client.RunArgument.Id(line[..line.IndexOf(": uploaded", StringComparison.Ordinal)]);
+    }
 
     /// <summary>From the kill to the client's result under PostgreSQL membership: its probes (about 15-30 s) declare the silo dead.</summary>
     static readonly TimeSpan AfterKill = TimeSpan.FromSeconds(90);
@@ -197,7 +201,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
         await using var client = MagnetonProcess.StartClient(
             ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"], env);
 
-        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited,
+        await Until(() => Count(client.Stderr, "run:") >= 2 || client.HasExited,
             "the client uploaded both bundles", client);
         var sw = Stopwatch.StartNew();
         first.Kill();
@@ -231,7 +235,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
         string report = Work("report.json");
         await using var client = MagnetonProcess.StartClient(
             ["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet", "--timeout", $"{timeout}"]);
-        await Until(() => Count(client.Stderr, "run-") >= 2 || client.HasExited, "the client uploaded both bundles", client);
+        await Until(() => Count(client.Stderr, "run:") >= 2 || client.HasExited, "the client uploaded both bundles", client);
         var sw = Stopwatch.StartNew();
         primary.Kill();
         await primary.DisposeAsync();
@@ -259,7 +263,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
 
     const int SIGINT = 2, SIGTERM = 15;
 
-    /// <summary>Lines saying a bundle was uploaded or found stored.</summary>
+    /// <summary>Lines saying a bundle was uploaded or found stored ("run:&lt;id&gt;: uploaded ...", "run:&lt;id&gt;: ... already in the cluster").</summary>
     internal static int Count(string text, string what)
     {
         int n = 0;

@@ -28,9 +28,17 @@ public sealed class TlsClusterTests(ITestOutputHelper output) : IAsyncLifetime
         _first = await MagnetonProcess.StartOnFreePortsAsync((_, _) =>
             ["--storage-dir", _store.FullName, .. _certs.Options(_certs.Issue("silo", "silo-1"))]);
         // The second silo joins through the first one's silo port: silo-to-silo TLS, with its own certificate.
-        _second = await MagnetonProcess.StartOnFreePortsAsync((_, _) =>
-            ["--storage-dir", _store.FullName, "--primary", $"127.0.0.1:{_first.SiloEndpoint.Port}",
-             .. _certs.Options(_certs.Issue("silo", "silo-2"))]);
+        try
+        {
+            _second = await MagnetonProcess.StartOnFreePortsAsync((_, _) =>
+                ["--storage-dir", _store.FullName, "--primary", $"127.0.0.1:{_first.SiloEndpoint.Port}",
+                 .. _certs.Options(_certs.Issue("silo", "silo-2"))]);
+        }
+        catch
+        {
+            await _first.DisposeAsync(); // xunit does not dispose a class whose initialization failed
+            throw;
+        }
     }
 
     public async Task DisposeAsync()
