@@ -20,6 +20,11 @@ public sealed record CompareOptions
     /// method's output check, on fingerprints. bf16 rounding and tf32 against fp32 stay well inside the default.
     /// </summary>
     public double OutputTolerance { get; init; } = Matching.Fingerprint.DefaultTolerance;
+    /// <summary>
+    /// Drop regions whose two sides do identical work (same ops, inputs and kernels) before detection. Off only in
+    /// tests that check the energy model resolves identical work by itself.
+    /// </summary>
+    internal bool SameWorkGuard { get; init; } = true;
 }
 
 /// <summary>

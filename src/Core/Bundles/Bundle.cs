@@ -72,7 +72,7 @@ public sealed record KinetoSummary(
     /// <summary>Trace timestamps (us, raw ts) of the mg_sync_begin / mg_sync_end ranges, if present.</summary>
     double? SyncBeginTs,
     double? SyncEndTs,
-    /// <summary>Sum over the energy pass of the union of all GPU activity intervals (s), i.e. time the GPU was busy.</summary>
+    /// <summary>Union of all GPU activity intervals inside the synchronised pass window (s): the time the GPU was busy.</summary>
     double GpuBusySeconds,
     /// <summary>Wall time between the first and last mg# range of the pass (s).</summary>
     double PassSeconds);

@@ -30,7 +30,10 @@ internal static class TraceReduction
         }
 
         var (correlations, traceIds) = LinkLaunches(t);
-        double busy = Attribute(t, correlations, traceIds, operators, ranges.IsEmpty ? null : (first, last));
+        // The GPU runs behind the CPU: kernels launched in the last ranges finish after them. Busy time is the union of
+        // GPU activity inside the synchronised window (mg_sync_begin .. mg_sync_end), not clipped to the ranges' CPU span.
+        (long, long)? window = t.SyncBeginNs is long sb && t.SyncEndNs is long se && se > sb ? (sb, se) : null;
+        double busy = Attribute(t, correlations, traceIds, operators, window);
 
         var result = new Dictionary<int, TraceOperator>(operators.Count);
         foreach (var key in operators.Keys.Order())

@@ -11,13 +11,16 @@ namespace Magneton.Core.Detection;
 /// </summary>
 public static class CauseGroups
 {
-    public sealed record Pair(RegionMatch Region, RegionSide A, RegionSide B);
+    /// <param name="Energy">The pair's energies as the ratio sees them (replayed module calls, or common mode).</param>
+    public sealed record Pair(RegionMatch Region, RegionSide A, RegionSide B, RegionEnergy Energy);
 
     /// <summary>The pairs of one cause, in graph order of their first pattern; the wasteful side is that of every pattern.</summary>
     public sealed record Group(string Kind, bool AWastes, IReadOnlyList<Pair> Pairs);
 
-    /// <param name="cost">What the wasteful side spends more of: energy, or CPU time for CPU captures.</param>
-    public static List<Group> Of(MatchSession s, IEnumerable<Pair> pairs, Func<RegionSide, double> cost)
+    /// <param name="cost">
+    /// What each side spends on some pairs, the wasteful side spending more: energy as the ratio sees it, or CPU time for CPU captures.
+    /// </param>
+    public static List<Group> Of(MatchSession s, IEnumerable<Pair> pairs, Func<IReadOnlyList<Pair>, (double A, double B)> cost)
     {
         var patterns = new Dictionary<string, List<Pair>>();
         var patternOrder = new List<string>();
@@ -33,7 +36,8 @@ public static class CauseGroups
         foreach (var key in patternOrder)
         {
             var pattern = patterns[key];
-            bool aWastes = pattern.Sum(x => cost(x.A)) > pattern.Sum(x => cost(x.B));
+            var (ca, cb) = cost(pattern);
+            bool aWastes = ca > cb;
             var cause = Diagnoser.Classify(s, pattern.Select(x => x.Region).ToList(), aWastes);
             var id = (aWastes, cause.Key);
             if (!groups.TryGetValue(id, out var g)) { groups[id] = g = (cause.Kind, []); order.Add(id); }
@@ -42,24 +46,28 @@ public static class CauseGroups
         return order.Select(id => new Group(groups[id].Kind, id.Item1, groups[id].Pairs)).ToList();
     }
 
-    /// <summary>A group's pairs by the wasteful side's modules (indices kept), largest energy difference first.</summary>
-    public static List<FindingSite> Sites(Group g)
+    /// <summary>
+    /// A group's pairs by the wasteful side's modules (indices kept), largest energy difference first.
+    /// <paramref name="energies"/> holds each pair's energies (in the order of <see cref="Group.Pairs"/>) on the basis
+    /// the finding's total was summed on, so that the sites add up to it.
+    /// </summary>
+    public static List<FindingSite> Sites(Group g, IReadOnlyList<RegionEnergy> energies)
     {
-        var sites = new Dictionary<string, List<Pair>>();
+        var sites = new Dictionary<string, List<(Pair P, RegionEnergy E)>>();
         var order = new List<string>();
-        foreach (var p in g.Pairs)
+        foreach (var (p, e) in g.Pairs.Zip(energies))
         {
             var side = g.AWastes ? p.A : p.B;
             string where = side.Modules.Count == 0 ? "(no module)" : string.Join(", ", side.Modules);
             if (!sites.TryGetValue(where, out var list)) { sites[where] = list = []; order.Add(where); }
-            list.Add(p);
+            list.Add((p, e));
         }
         return order.Select(w =>
             {
                 var ps = sites[w];
-                return new FindingSite(w, ps.Select(p => p.Region.Id).ToList(),
-                    ps.Sum(p => (g.AWastes ? p.A : p.B).EnergyJ), ps.Sum(p => (g.AWastes ? p.B : p.A).EnergyJ),
-                    ps.Sum(p => (g.AWastes ? p.A : p.B).GpuSeconds), ps.Sum(p => (g.AWastes ? p.B : p.A).GpuSeconds));
+                return new FindingSite(w, ps.Select(x => x.P.Region.Id).ToList(),
+                    ps.Sum(x => (g.AWastes ? x.E.A : x.E.B).ValueJ), ps.Sum(x => (g.AWastes ? x.E.B : x.E.A).ValueJ),
+                    ps.Sum(x => (g.AWastes ? x.P.A : x.P.B).GpuSeconds), ps.Sum(x => (g.AWastes ? x.P.B : x.P.A).GpuSeconds));
             })
             .OrderByDescending(x => x.EnergyDeltaJ)
             .ToList();

@@ -24,7 +24,6 @@ public static class Detector
     public static IReadOnlyList<Finding> Detect(MatchSession s, IReadOnlyList<RegionMatch> regions)
     {
         bool cpu = s.A.IsCpuCapture || s.B.IsCpuCapture;
-        Func<RegionSide, double> cost = cpu ? x => x.CpuSeconds : x => x.EnergyJ;
         // Regions of two unrelated graphs are not equivalent whatever the matcher paired: no claim at all.
         if (!Comparability.Of(s, regions).Comparable) return [];
         var pairs = new List<CauseGroups.Pair>();
@@ -32,37 +31,73 @@ public static class Detector
         {
             var a = RegionSide.Of(s.A, r.NodesA);
             var b = RegionSide.Of(s.B, r.NodesB);
-            if (cost(a) <= 0 && cost(b) <= 0) continue;
-            if (SameWork(s, r)) continue;
-            pairs.Add(new CauseGroups.Pair(r, a, b));
+            if (cpu ? a.CpuSeconds <= 0 && b.CpuSeconds <= 0 : a.EnergyJ <= 0 && b.EnergyJ <= 0) continue;
+            if (s.Options.SameWorkGuard && SameWork(s, r)) continue;
+            pairs.Add(new CauseGroups.Pair(r, a, b, RegionEnergy.Of(s.A, r.NodesA, a, s.B, r.NodesB, b)));
         }
+        Func<IReadOnlyList<CauseGroups.Pair>, (double A, double B)> cost = cpu
+            ? ps => (ps.Sum(x => x.A.CpuSeconds), ps.Sum(x => x.B.CpuSeconds))
+            : ps => { var e = RegionEnergy.Sum(ps.Select(x => x.Energy).ToList()); return (e.A.ValueJ, e.B.ValueJ); };
 
         // The threshold and the floor judge a cause's total over all its sites, not each site alone.
         var findings = new List<Finding>();
         foreach (var g in CauseGroups.Of(s, pairs, cost))
-        {
-            bool aWastes = g.AWastes;
-            var wasteful = g.Pairs.Select(x => aWastes ? x.A : x.B).ToList();
-            var efficient = g.Pairs.Select(x => aWastes ? x.B : x.A).ToList();
-            double cw = wasteful.Sum(cost), ce = efficient.Sum(cost);
-            double ew = wasteful.Sum(x => x.EnergyJ), ee = efficient.Sum(x => x.EnergyJ);
-            double tw = wasteful.Sum(x => cpu ? x.CpuSeconds : x.GpuSeconds), te = efficient.Sum(x => cpu ? x.CpuSeconds : x.GpuSeconds);
-            if (cw < (1 + s.Options.Threshold) * ce) continue;
-            var wastefulRun = aWastes ? s.A : s.B;
-            if (cw - ce < MinShareOfJob * (cpu ? wastefulRun.Energy.IterationSeconds : wastefulRun.Energy.IterationEnergyJ)) continue;
-            string verdict = cpu ? Finding.CpuTime : te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
-            string source = string.Join("+", wasteful.Concat(efficient).Select(x => x.EnergySource)
-                .SelectMany(x => x.Split('+')).Where(x => x != "none").Distinct().OrderBy(x => x));
-            var sites = CauseGroups.Sites(g);
-            findings.Add(new Finding(0, verdict, aWastes ? "a" : "b", g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
-                ew, ee, tw, te, source, CauseGroups.Where(sites)) { Kind = g.Kind, Sites = sites });
-        }
+            if ((cpu ? CpuTimeFinding(s, g) : EnergyFinding(s, g)) is { } f) findings.Add(f);
         return findings
-            .OrderBy(f => f.Verdict == Finding.Waste ? 0 : 1)
+            .OrderBy(f => f.Verdict switch { Finding.Waste => 0, Finding.TradeOff => 1, _ => 2 })
             .ThenByDescending(f => f.EnergyDeltaJ)
             .ThenByDescending(f => f.WastefulSeconds - f.EfficientSeconds)
             .Select((f, i) => f with { Id = i + 1 })
             .ToList();
+    }
+
+    /// <summary>
+    /// A cause's energies on one basis over all its sites, with their interval: the point ratio must clear the
+    /// threshold and the difference the floor; a claim (waste, trade-off) needs the interval's lower bound above the
+    /// threshold too, otherwise the difference is possible but below resolution.
+    /// </summary>
+    static Finding? EnergyFinding(MatchSession s, CauseGroups.Group g)
+    {
+        bool aWastes = g.AWastes;
+        var parts = RegionEnergy.OnOneBasis(g.Pairs.Select(x => x.Energy).ToList());
+        var energy = RegionEnergy.Sum(parts);
+        var (w, e) = aWastes ? (energy.A, energy.B) : (energy.B, energy.A);
+        double ew = w.ValueJ, ee = e.ValueJ;
+        double tw = g.Pairs.Sum(x => (aWastes ? x.A : x.B).GpuSeconds), te = g.Pairs.Sum(x => (aWastes ? x.B : x.A).GpuSeconds);
+        var interval = energy.Ratio(aWastes, RatioCap);
+        if (interval.Ratio < 1 + s.Options.Threshold) return null;
+        var wastefulRun = aWastes ? s.A : s.B;
+        if (ew - ee < MinShareOfJob * wastefulRun.Energy.IterationEnergyJ) return null;
+        string verdict = !interval.Clears(1 + s.Options.Threshold) ? Finding.Possible
+            : te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
+        var all = g.Pairs.SelectMany(x => new[] { x.A, x.B }).ToList();
+        string source = string.Join("+", all.SelectMany(x => x.SourceShares.Keys).Distinct().Order().Select(EnergySources.Json));
+        double total = all.Sum(x => x.EnergyJ);
+        var shares = EnergySources.Measured.Where(k => all.Any(x => x.SourceShares.ContainsKey(k)))
+            .ToDictionary(k => k, k => total > 0 ? all.Sum(x => x.SourceShares.GetValueOrDefault(k) * x.EnergyJ) / total : 0);
+        bool dynamicOnly = !wastefulRun.Energy.GpuBound;
+        double saving = dynamicOnly ? Math.Max(0, ew - ee - wastefulRun.Energy.IdlePowerW * (tw - te)) : ew - ee;
+        var sites = CauseGroups.Sites(g, parts);
+        return new Finding(0, verdict, aWastes ? "a" : "b", g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
+            ew, ee, tw, te, source.Length == 0 ? "none" : source, CauseGroups.Where(sites))
+        {
+            Kind = g.Kind, Sites = sites,
+            Interval = interval, Basis = energy.Basis, SourceShares = shares, JobSavingJ = saving, SavingIsDynamic = dynamicOnly,
+            InSituRatio = energy.InSitu?.Ratio(aWastes, RatioCap).Ratio,
+        };
+    }
+
+    /// <summary>The same rule on CPU time; no energy was measured, so the energies are zero and no claim is made on them.</summary>
+    static Finding? CpuTimeFinding(MatchSession s, CauseGroups.Group g)
+    {
+        bool aWastes = g.AWastes;
+        double tw = g.Pairs.Sum(x => (aWastes ? x.A : x.B).CpuSeconds), te = g.Pairs.Sum(x => (aWastes ? x.B : x.A).CpuSeconds);
+        if (tw < (1 + s.Options.Threshold) * te) return null;
+        if (tw - te < MinShareOfJob * (aWastes ? s.A : s.B).Energy.IterationSeconds) return null;
+        var sites = CauseGroups.Sites(g, g.Pairs.Select(x => x.Energy).ToList());
+        return new Finding(0, Finding.CpuTime, aWastes ? "a" : "b", g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
+            g.Pairs.Sum(x => (aWastes ? x.A : x.B).EnergyJ), g.Pairs.Sum(x => (aWastes ? x.B : x.A).EnergyJ), tw, te, "none",
+            CauseGroups.Where(sites)) { Kind = g.Kind, Sites = sites };
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using Magneton.Core.Energy;
+
 namespace Magneton.Core.Detection;
 
 /// <summary>
@@ -24,8 +26,25 @@ public sealed record Finding(
     public IReadOnlyList<FindingSite> Sites { get; init; } = [];
     public const string Waste = "waste";
     public const string TradeOff = "trade-off";
+    /// <summary>The point ratio clears the threshold but its lower bound does not: possible, below resolution.</summary>
+    public const string Possible = "possible";
     /// <summary>A CPU capture's finding: more CPU time for the same result (no energy was measured).</summary>
     public const string CpuTime = "cpu-time";
+
+    /// <summary>The energy ratio's interval (two sigmas); a waste or trade-off verdict needs Low above the threshold.</summary>
+    public RatioInterval Interval { get; init; }
+    public EnergyBasis Basis { get; init; }
+    /// <summary>The in-situ model's ratio where the replay basis is primary (cross-check); null otherwise.</summary>
+    public double? InSituRatio { get; init; }
+    /// <summary>Share of the regions' energy (both sides) by source.</summary>
+    public IReadOnlyDictionary<Runs.EnergySource, double> SourceShares { get; init; } = new Dictionary<Runs.EnergySource, double>();
+    /// <summary>
+    /// What the wasteful job would save per iteration by doing what the efficient side does: the whole difference in a
+    /// GPU-bound job (shorter kernels shorten it), only the dynamic part (difference less idle power x GPU time saved)
+    /// in a host-bound one, where the GPU idles instead.
+    /// </summary>
+    public double JobSavingJ { get; init; }
+    public bool SavingIsDynamic { get; init; }
     public double EnergyDeltaJ => WastefulEnergyJ - EfficientEnergyJ;
     /// <summary>Wasteful over efficient; capped where the efficient side launched no GPU work at all.</summary>
     public double EnergyRatio => EfficientEnergyJ > 0 ? WastefulEnergyJ / EfficientEnergyJ : WastefulEnergyJ > 0 ? Detector.RatioCap : 0;

@@ -10,6 +10,12 @@ namespace Magneton.Core.Energy;
 public sealed record WindowPower(double PowerW, double EnergyJ, int Updates, double UpdatePeriodMs)
 {
     public bool IsValid => Updates >= 2 && double.IsFinite(PowerW);
+
+    /// <summary>
+    /// Relative one-sigma error of <see cref="PowerW"/>: each end of the measured span is the first sample that saw
+    /// the update, up to one sampling interval late, over the span between the first and last update.
+    /// </summary>
+    public double RelativeSigma { get; init; } = double.NaN;
 }
 
 public static class CounterWindow
@@ -33,7 +39,11 @@ public static class CounterWindow
         double seconds = (t[last] - t[first]) / 1e9;
         double joules = (e[last] - e[first]) / 1000.0;
         double power = joules / seconds;
-        return new WindowPower(power, power * (toNs - fromNs) / 1e9, updates, seconds * 1000.0 / (updates - 1));
+        double sampleSeconds = (t[last] - t[first]) / 1e9 / Math.Max(1, last - first);
+        return new WindowPower(power, power * (toNs - fromNs) / 1e9, updates, seconds * 1000.0 / (updates - 1))
+        {
+            RelativeSigma = Math.Sqrt(2) * sampleSeconds / seconds,
+        };
     }
 
     static int LowerBound(long[] a, long x)

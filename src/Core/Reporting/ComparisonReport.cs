@@ -55,7 +55,31 @@ public sealed record RunSide(
     [JsonPropertyName("closure")] public double Closure { get; init; }
     [JsonPropertyName("idle_power_w")] public double IdlePowerW { get; init; }
     [JsonPropertyName("timeline_power_w")] public double TimelinePowerW { get; init; }
+    /// <summary>
+    /// Largest relative error over replay_checks: op items against replay power x in-situ time, module items against
+    /// the operator model built without that module replay.
+    /// </summary>
     [JsonPropertyName("replay_check_max_error")] public double? ReplayCheckMaxError { get; init; }
+    [JsonPropertyName("replay_checks")] public IReadOnlyList<ReplayCheckReport> ReplayChecks { get; init; } = [];
+    /// <summary>One-sigma of iteration_energy_j and the counter updates behind it (0: window-end reads only).</summary>
+    [JsonPropertyName("iteration_energy_sigma_j")] public double IterationEnergySigmaJ { get; init; }
+    [JsonPropertyName("iteration_counter_updates")] public int IterationCounterUpdates { get; init; }
+    [JsonPropertyName("gpu_energy_sigma_j")] public double GpuEnergySigmaJ { get; init; }
+    /// <summary>Operator energy above idle power.</summary>
+    [JsonPropertyName("dynamic_energy_j")] public double DynamicEnergyJ { get; init; }
+    /// <summary>Union of GPU activity per iteration inside the synchronised energy-pass window.</summary>
+    [JsonPropertyName("gpu_busy_s")] public double GpuBusyS { get; init; }
+    /// <summary>Baseline iteration time the GPU ran nothing; idle_energy_j = gap_power_w x gap_s.</summary>
+    [JsonPropertyName("gap_s")] public double GapS { get; init; }
+    [JsonPropertyName("gap_power_w")] public double GapPowerW { get; init; }
+    [JsonPropertyName("idle_energy_sigma_j")] public double IdleEnergySigmaJ { get; init; }
+    /// <summary>iteration_energy_j - gpu_energy_j - idle_energy_j (signed) and its one-sigma.</summary>
+    [JsonPropertyName("unexplained_j")] public double UnexplainedJ { get; init; }
+    [JsonPropertyName("unexplained_sigma_j")] public double UnexplainedSigmaJ { get; init; }
+    /// <summary>"gpu-bound" or "host-bound": whether shorter kernels shorten the job.</summary>
+    [JsonPropertyName("bound")] public string Bound { get; init; } = "";
+    /// <summary>Share of gpu_energy_j by source: replay-op, replay-module, prior, timeline.</summary>
+    [JsonPropertyName("energy_sources")] public IReadOnlyDictionary<string, double> EnergySources { get; init; } = new Dictionary<string, double>();
     /// <summary>Machine, framework versions and date of the capture; null for plain profiler traces.</summary>
     [JsonPropertyName("capture")] public CaptureInfo? Capture { get; init; }
     /// <summary>"cuda" or "cpu" (measure.json "device").</summary>
@@ -65,6 +89,14 @@ public sealed record RunSide(
     /// <summary>Operators' host (CPU) time per iteration, from their aligned profiler ranges.</summary>
     [JsonPropertyName("cpu_time_s")] public double CpuTimeS { get; init; }
 }
+
+public sealed record ReplayCheckReport(
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("replay_mj")] double ReplayMj,
+    [property: JsonPropertyName("model_mj")] double ModelMj,
+    [property: JsonPropertyName("error")] double Error,
+    [property: JsonPropertyName("counter_updates")] int CounterUpdates);
 
 public sealed record MatchingSummary(
     [property: JsonPropertyName("regions")] int Regions,
@@ -89,6 +121,12 @@ public sealed record RegionSideReport(
     [property: JsonPropertyName("gpu_time_s")] double GpuTimeS,
     [property: JsonPropertyName("energy_source")] string EnergySource)
 {
+    [JsonPropertyName("energy_sigma_j")] public double EnergySigmaJ { get; init; }
+    [JsonPropertyName("dynamic_energy_j")] public double DynamicEnergyJ { get; init; }
+    /// <summary>Share of energy_j by source.</summary>
+    [JsonPropertyName("energy_sources")] public IReadOnlyDictionary<string, double> EnergySources { get; init; } = new Dictionary<string, double>();
+    /// <summary>Replayed energy of the module calls this side is made of; null when it is not exactly such calls.</summary>
+    [JsonPropertyName("replay_energy_j")] public double? ReplayEnergyJ { get; init; }
     [JsonPropertyName("cpu_time_s")] public double CpuTimeS { get; init; }
 }
 
@@ -97,7 +135,15 @@ public sealed record RegionReport(
     [property: JsonPropertyName("energy_ratio")] double EnergyRatio,
     [property: JsonPropertyName("time_ratio")] double TimeRatio,
     [property: JsonPropertyName("a")] RegionSideReport A,
-    [property: JsonPropertyName("b")] RegionSideReport B);
+    [property: JsonPropertyName("b")] RegionSideReport B)
+{
+    /// <summary>energy_ratio's interval (two sigmas).</summary>
+    [JsonPropertyName("energy_ratio_interval")] public IReadOnlyList<double> EnergyRatioInterval { get; init; } = [];
+    /// <summary>"replay" when both sides are replayed module calls, else "in-situ" (identical operators in common mode).</summary>
+    [JsonPropertyName("energy_basis")] public string EnergyBasis { get; init; } = "";
+    /// <summary>a.energy_j / b.energy_j: the in-situ model without common mode.</summary>
+    [JsonPropertyName("in_situ_energy_ratio")] public double InSituEnergyRatio { get; init; }
+}
 
 public sealed record ConfigDifference(
     [property: JsonPropertyName("key")] string Key,
@@ -139,6 +185,15 @@ public sealed record FindingReport(
     [JsonPropertyName("share_of_job")] public double ShareOfJob { get; init; }
     [JsonPropertyName("where")] public string Where { get; init; } = "";
     [JsonPropertyName("energy_source")] public string EnergySource { get; init; } = "";
+    /// <summary>energy_ratio's interval (two sigmas); verdict "possible" when its low end is below 1 + threshold.</summary>
+    [JsonPropertyName("energy_ratio_interval")] public IReadOnlyList<double> EnergyRatioInterval { get; init; } = [];
+    [JsonPropertyName("energy_basis")] public string EnergyBasis { get; init; } = "";
+    /// <summary>The in-situ model's ratio where the replay basis is primary.</summary>
+    [JsonPropertyName("in_situ_energy_ratio")] public double? InSituEnergyRatio { get; init; }
+    [JsonPropertyName("energy_sources")] public IReadOnlyDictionary<string, double> EnergySources { get; init; } = new Dictionary<string, double>();
+    /// <summary>What the wasteful job saves per iteration; saving_basis "total" (GPU-bound) or "dynamic" (host-bound).</summary>
+    [JsonPropertyName("job_saving_j")] public double JobSavingJ { get; init; }
+    [JsonPropertyName("saving_basis")] public string SavingBasis { get; init; } = "";
     /// <summary>CPU captures: the wasteful side's extra CPU time per iteration, seconds.</summary>
     [JsonPropertyName("cpu_time_delta_s")] public double? CpuTimeDeltaS { get; init; }
     /// <summary>Every place the cause shows (module with its layer or step index), largest difference first; energy_delta_j is their sum.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Magneton.Core.Detection;
 using Magneton.Core.Diagnosis;
+using Magneton.Core.Energy;
 using Magneton.Core.Matching;
 using Magneton.Core.Runs;
 
@@ -48,11 +49,22 @@ public static class ReportBuilder
         {
             ReplayShare = e.ReplayShare, Closure = e.Closure, IdlePowerW = e.IdlePowerW, TimelinePowerW = e.TimelinePowerW,
             ReplayCheckMaxError = e.ReplayCheckMaxError,
+            ReplayChecks = e.ReplayChecks.Select(c => new ReplayCheckReport(c.Kind, c.Id, Math.Round(c.ReplayMj, 4),
+                Math.Round(c.ModelMj, 4), Math.Round(c.Error, 4), c.CounterUpdates)).ToList(),
+            IterationEnergySigmaJ = e.IterationEnergySigmaJ, IterationCounterUpdates = e.IterationCounterUpdates,
+            GpuEnergySigmaJ = e.OperatorEnergySigmaJ, DynamicEnergyJ = e.DynamicEnergyJ, GpuBusyS = e.GpuBusySeconds,
+            GapS = e.GapSeconds, GapPowerW = e.GapPowerW, IdleEnergySigmaJ = e.IdleHostSigmaJ,
+            UnexplainedJ = e.UnexplainedJ, UnexplainedSigmaJ = e.UnexplainedSigmaJ,
+            Bound = e.GpuBound ? "gpu-bound" : "host-bound",
+            EnergySources = Shares(e.SourceShares),
             Capture = CaptureInfo.Of(r.Bundle),
             Device = r.IsCpuCapture ? "cpu" : "cuda", EnergyMeasured = !r.IsCpuCapture,
             CpuTimeS = r.Operators.Sum(o => o.CpuSeconds),
         };
     }
+
+    static Dictionary<string, double> Shares(IReadOnlyDictionary<EnergySource, double> shares) =>
+        shares.Where(kv => kv.Value > 0).ToDictionary(kv => kv.Key.Json(), kv => Math.Round(kv.Value, 4));
 
     static double Coverage(Run r, bool[] inRegion)
     {
@@ -70,10 +82,20 @@ public static class ReportBuilder
     {
         var a = RegionSide.Of(s.A, r.NodesA);
         var b = RegionSide.Of(s.B, r.NodesB);
+        var energy = RegionEnergy.Of(s.A, r.NodesA, a, s.B, r.NodesB, b);
+        var ratio = energy.Ratio(aOverB: true, Detector.RatioCap);
         bool cpu = Cpu(s);
-        return new RegionReport(r.Id, Ratio(a.EnergyJ, b.EnergyJ), cpu ? Ratio(a.CpuSeconds, b.CpuSeconds) : Ratio(a.GpuSeconds, b.GpuSeconds),
-            SideReport(s.A, r.NodesA, a), SideReport(s.B, r.NodesB, b));
+        return new RegionReport(r.Id, Ratio(energy.A.ValueJ, energy.B.ValueJ),
+            cpu ? Ratio(a.CpuSeconds, b.CpuSeconds) : Ratio(a.GpuSeconds, b.GpuSeconds),
+            SideReport(s.A, r.NodesA, a), SideReport(s.B, r.NodesB, b))
+        {
+            EnergyRatioInterval = [Math.Round(ratio.Low, 4), Math.Round(ratio.High, 4)],
+            EnergyBasis = Basis(energy.Basis),
+            InSituEnergyRatio = Ratio(a.EnergyJ, b.EnergyJ),
+        };
     }
+
+    static string Basis(EnergyBasis b) => b == EnergyBasis.Replay ? "replay" : "in-situ";
 
     /// <summary>A over B; 0 when both are zero, capped when only B is.</summary>
     static double Ratio(double a, double b) =>
@@ -81,7 +103,10 @@ public static class ReportBuilder
 
     static RegionSideReport SideReport(Run run, int[] nodes, RegionSide side) =>
         new(nodes.Select(i => run.Operators[i].Id).ToList(), side.Ops, side.Modules, side.EnergyJ, side.GpuSeconds, side.EnergySource)
-        { CpuTimeS = side.CpuSeconds };
+        {
+            EnergySigmaJ = side.SigmaJ, DynamicEnergyJ = side.DynamicEnergyJ, EnergySources = Shares(side.SourceShares),
+            ReplayEnergyJ = side.Replay?.ValueJ, CpuTimeS = side.CpuSeconds,
+        };
 
     static FindingReport Finding(MatchSession s, Finding f, CauseReport cause)
     {
@@ -95,6 +120,9 @@ public static class ReportBuilder
             cpu ? ExplainCpu(f, cause, share) : Explain(f, cause, share))
         {
             ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = cpu ? "none" : f.EnergySource,
+            EnergyRatioInterval = [Math.Round(f.Interval.Low, 4), Math.Round(f.Interval.High, 4)],
+            EnergyBasis = Basis(f.Basis), InSituEnergyRatio = f.InSituRatio is double x ? Math.Round(x, 4) : null,
+            EnergySources = Shares(f.SourceShares), JobSavingJ = f.JobSavingJ, SavingBasis = f.SavingIsDynamic ? "dynamic" : "total",
             CpuTimeDeltaS = cpu ? delta : null,
             Sites = f.Sites.Select(x => new SiteReport(x.Where, x.Regions, x.EnergyDeltaJ, x.WastefulEnergyJ, x.EfficientEnergyJ,
                 wasteRun.Energy.IterationEnergyJ > 0 ? Math.Round(x.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ, 5) : 0)).ToList(),
@@ -115,11 +143,17 @@ public static class ReportBuilder
         string other = f.Wasteful == "a" ? "B" : "A";
         int places = f.Sites.Count;
         string inst = f.Instances == 1 ? "" : places > 1 ? $" ({f.Instances} instances at {places} sites)" : $" ({f.Instances} instances)";
-        string speed = f.Verdict == Detection.Finding.Waste
-            ? $"{other} is not slower ({Fmt(f.TimeRatio)}x GPU time on {side})"
-            : $"but {other} is slower ({Fmt(1 / f.TimeRatio)}x GPU time): a trade-off";
+        string speed = f.Verdict switch
+        {
+            Detection.Finding.Waste => $"{other} is not slower ({Fmt(f.TimeRatio)}x GPU time on {side})",
+            Detection.Finding.TradeOff => $"but {other} is slower ({Fmt(1 / f.TimeRatio)}x GPU time): a trade-off",
+            _ => $"possible, below resolution: the ratio's interval [{Fmt(f.Interval.Low)}, {Fmt(f.Interval.High)}] reaches below the threshold",
+        };
+        string saving = f.SavingIsDynamic
+            ? $"{side}'s job is host-bound, so doing what {other} does saves only the dynamic part, {f.JobSavingJ * 1000:F1} mJ per iteration"
+            : $"{side}'s job is GPU-bound, so the whole difference is saved";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{side} spends {f.EnergyDeltaJ * 1000:F1} mJ more per iteration ({share:P1} of its job, {Fmt(f.EnergyRatio)}x energy) in {f.Where}{inst} for equivalent outputs; {speed}. Cause: {c.Kind}. {c.Suggestion}");
+            $"{side} spends {f.EnergyDeltaJ * 1000:F1} mJ more per iteration ({share:P1} of its job, {Fmt(f.EnergyRatio)}x energy, interval [{Fmt(f.Interval.Low)}, {Fmt(f.Interval.High)}]) in {f.Where}{inst} for equivalent outputs; {speed}; {saving}. Cause: {c.Kind}. {c.Suggestion}");
     }
 
     static string Fmt(double x) => x >= 100 ? x.ToString("F0", CultureInfo.InvariantCulture) : x.ToString("F2", CultureInfo.InvariantCulture);
@@ -137,11 +171,14 @@ public static class ReportBuilder
             "are ranked by CPU time: each operator's aligned profiler range (everything it called included), averaged over " +
             "the profiler-pass iterations; verdict 'cpu-time', never 'waste'.")
         : new(
-        "replay, timeline",
+        "replay-op, replay-module, prior, timeline (check), counter",
         "Operator GPU energy = operator power x in-situ GPU time (profiler kernels, averaged over the energy-pass iterations). " +
-        "Power from a long replay of the same operator signature where one exists (source 'replay'), else from the energy-pass " +
-        "counter less idle and replayed energy, shared by GPU time (source 'timeline'). Idle/host energy = measured job energy " +
-        "(uninstrumented baseline counter) - operator energy. closure = (operator energy + idle power x non-GPU time) / measured.");
+        "Power from a long replay of the same operator signature (replay-op), else a prior calibrated on the bundle's own op replays " +
+        "by kernel and in-situ duration (prior), held to the energy of replayed module calls with the same call signature (replay-module); " +
+        "the energy-pass timeline residual is only a check. Each energy carries a one-sigma from its source; ratios carry a two-sigma " +
+        "interval and a finding needs its low end above 1 + threshold. Idle/host energy = idle power x time the GPU ran nothing; " +
+        "unexplained = measured job energy (counter updates in the uninstrumented baseline) - operators - idle/host. " +
+        "closure = (operators + idle/host) / measured.");
 
     static List<string> CpuNotes(MatchSession s, IReadOnlyList<Finding> findings, Comparability comparability)
     {
@@ -165,7 +202,7 @@ public static class ReportBuilder
         notes.Add(string.Create(CultureInfo.InvariantCulture,
             $"whole job per iteration: A {a.IterationEnergyJ:F3} J / {a.IterationSeconds * 1000:F2} ms, B {b.IterationEnergyJ:F3} J / {b.IterationSeconds * 1000:F2} ms (measured, uninstrumented baseline counter)"));
         notes.Add(string.Create(CultureInfo.InvariantCulture,
-            $"operator GPU energy: A {a.OperatorEnergyJ:F3} J ({a.ReplayShare:P0} from replay), B {b.OperatorEnergyJ:F3} J ({b.ReplayShare:P0} from replay); idle/host energy: A {a.IdleHostEnergyJ:F3} J, B {b.IdleHostEnergyJ:F3} J; model closes at A {a.Closure:P0}, B {b.Closure:P0} of measured"));
+            $"operator GPU energy: A {a.OperatorEnergyJ:F3} J ({a.ReplayShare:P0} from replay), B {b.OperatorEnergyJ:F3} J ({b.ReplayShare:P0} from replay); idle/host energy: A {a.IdleHostEnergyJ:F3} J, B {b.IdleHostEnergyJ:F3} J; unexplained: A {a.UnexplainedJ:+0.000;-0.000} +- {a.UnexplainedSigmaJ:F3} J, B {b.UnexplainedJ:+0.000;-0.000} +- {b.UnexplainedSigmaJ:F3} J; model closes at A {a.Closure:P0}, B {b.Closure:P0} of measured"));
         if (!comparability.Comparable)
             notes.Add($"not comparable: {comparability.Reason}; the two systems do not compute the same thing, so no energy difference is a waste claim");
         double jobDelta = b.IterationEnergyJ - a.IterationEnergyJ;
@@ -177,6 +214,9 @@ public static class ReportBuilder
                 $"the whole-job difference ({jobDelta:+0.000;-0.000} J, B - A) is mostly idle/host energy ({idleDelta:+0.000;-0.000} J) rather than operator work ({opDelta:+0.000;-0.000} J): the GPU idles between launches (host-bound), which no operator is to blame for"));
         if (!waste && comparability.Comparable)
             notes.Add("no operator-level energy waste above the threshold");
+        int possible = findings.Count(f => f.Verdict == Detection.Finding.Possible);
+        if (possible > 0)
+            notes.Add($"{possible} possible difference(s) below resolution: the point ratio clears the threshold, the interval's low end does not");
         foreach (var n in a.Notes) notes.Add("A: " + n);
         foreach (var n in b.Notes) notes.Add("B: " + n);
         return notes;

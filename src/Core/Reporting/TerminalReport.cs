@@ -16,7 +16,8 @@ public static class TerminalReport
         // A CPU capture measured no energy: findings by CPU time, and no energy table.
         bool cpu = r.Cost == "cpu_time";
         int waste = r.Findings.Count(f => f.Verdict == "waste");
-        int trade = r.Findings.Count - waste;
+        int trade = r.Findings.Count(f => f.Verdict == "trade-off");
+        int possible = r.Findings.Count(f => f.Verdict == "possible");
         sb.AppendLine(ci, $"Magneton: A = {r.A.System}, B = {r.B.System}");
         if (cpu) sb.AppendLine("CPU capture: no GPU energy was measured; ranked by CPU time");
         if (!r.Comparable)
@@ -28,6 +29,8 @@ public static class TerminalReport
             : waste > 0
             ? $"VERDICT: {waste} energy waste finding{(waste == 1 ? "" : "s")}" + (trade > 0 ? $", {trade} trade-off{(trade == 1 ? "" : "s")}" : "")
             : trade > 0 ? $"VERDICT: no waste; {trade} trade-off{(trade == 1 ? "" : "s")}" : "VERDICT: no operator-level energy waste above the threshold");
+        if (possible > 0)
+            sb.AppendLine(ci, $"         {possible} possible difference{(possible == 1 ? "" : "s")} below resolution (interval reaches below the threshold)");
         sb.AppendLine();
         foreach (var f in r.Findings.Take(maxFindings))
         {
@@ -35,7 +38,9 @@ public static class TerminalReport
             sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x{(f.Sites.Count > 1 && f.Sites.Count != f.Instances ? $" at {f.Sites.Count} sites" : "")})");
             sb.AppendLine(cpu
                 ? string.Create(ci, $"    {(f.CpuTimeDeltaS ?? 0) * 1000:F3} ms/iteration more CPU time = {f.ShareOfJob:P1} of {side}'s job; {f.TimeRatio:F2}x CPU time")
-                : string.Create(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy, {f.TimeRatio:F2}x GPU time ({f.EnergySource})"));
+                : string.Create(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy{Interval(f)}, {f.TimeRatio:F2}x GPU time ({f.EnergySource})"));
+            if (!cpu && f.SavingBasis == "dynamic")
+                sb.AppendLine(ci, $"    {side}'s job is host-bound: switching saves the dynamic part, {f.JobSavingJ * 1000:F1} mJ/iteration");
             sb.AppendLine(ci, $"    why: {f.Cause.Kind} ({f.Category})");
             if (f.Sites.Count > 1)
                 sb.AppendLine("    sites: " + f.Sites.Count.ToString(ci) + ", largest " + string.Join("; ", f.Sites.Take(3).Select(x =>
@@ -68,13 +73,20 @@ public static class TerminalReport
         sb.AppendLine(ci, $"  measured job             {r.A.IterationEnergyJ,10:F3} {r.B.IterationEnergyJ,10:F3}");
         sb.AppendLine(ci, $"  operators (GPU)          {r.A.GpuEnergyJ,10:F3} {r.B.GpuEnergyJ,10:F3}");
         sb.AppendLine(ci, $"  idle/host                {r.A.IdleEnergyJ,10:F3} {r.B.IdleEnergyJ,10:F3}");
+        sb.AppendLine(ci, $"  unexplained              {r.A.UnexplainedJ,10:F3} {r.B.UnexplainedJ,10:F3}   (+-{r.A.UnexplainedSigmaJ:F3} / +-{r.B.UnexplainedSigmaJ:F3})");
         sb.AppendLine(ci, $"  from replay              {r.A.ReplayShare,10:P0} {r.B.ReplayShare,10:P0}");
         sb.AppendLine(ci, $"  model closure            {r.A.Closure,10:P0} {r.B.Closure,10:P0}");
-        sb.AppendLine(ci, $"Energy sources: {r.EnergyModel.Sources} (operator power from long replays where the signature was replayed, else the energy-pass timeline; idle/host = measured - operators)");
+        sb.AppendLine(ci, $"Energy sources: {r.EnergyModel.Sources} (A: {Sources(r.A)}; B: {Sources(r.B)}; idle/host = idle power x time the GPU ran nothing)");
         sb.AppendLine(ci, $"Matching: {r.Matching.Regions} regions, coverage A {r.Matching.ACoverage:P0} B {r.Matching.BCoverage:P0}, {r.Matching.ElapsedMs:F0} ms");
         foreach (var n in r.Notes.Skip(2).Take(4)) sb.AppendLine("note: " + n);
         return sb.ToString();
     }
+
+    static string Interval(FindingReport f) =>
+        f.EnergyRatioInterval.Count == 2 ? string.Create(CultureInfo.InvariantCulture, $" [{f.EnergyRatioInterval[0]:F2}, {f.EnergyRatioInterval[1]:F2}]") : "";
+
+    static string Sources(RunSide s) =>
+        s.EnergySources.Count == 0 ? "none" : string.Join(", ", s.EnergySources.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:P0}")));
 
     static string Clip(string s, int n) => s.Length <= n ? s : s[..(n - 3)] + "...";
 }

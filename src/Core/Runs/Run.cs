@@ -2,8 +2,28 @@ using Magneton.Core.Bundles;
 
 namespace Magneton.Core.Runs;
 
-/// <summary>Where an operator's power figure came from. Every energy number carries one.</summary>
-public enum EnergySource { None, Replay, Timeline }
+/// <summary>
+/// Where an operator's energy came from. Every energy number carries one: a long replay of the same operator
+/// signature, a replayed module call of the same call signature, the bundle's calibrated power prior, or (only
+/// where the bundle has no op replay to calibrate a prior) the energy-pass timeline residual.
+/// </summary>
+public enum EnergySource { None, ReplayOp, ReplayModule, Prior, Timeline }
+
+public static class EnergySources
+{
+    public static readonly EnergySource[] Measured =
+        [EnergySource.ReplayOp, EnergySource.ReplayModule, EnergySource.Prior, EnergySource.Timeline];
+
+    /// <summary>The name in the report JSON.</summary>
+    public static string Json(this EnergySource s) => s switch
+    {
+        EnergySource.ReplayOp => "replay-op",
+        EnergySource.ReplayModule => "replay-module",
+        EnergySource.Prior => "prior",
+        EnergySource.Timeline => "timeline",
+        _ => "none",
+    };
+}
 
 /// <summary>
 /// One operator of the semantic pass joined with what the energy pass measured for it.
@@ -29,6 +49,13 @@ public sealed class Operator
     public EnergySource Source { get; set; }
     /// <summary>Operator GPU energy per job iteration, J.</summary>
     public double EnergyJ => PowerW * GpuSeconds;
+    /// <summary>One standard deviation of <see cref="EnergyJ"/>, J, from its source (see EnergyModel).</summary>
+    public double EnergySigmaJ { get; set; }
+    /// <summary>
+    /// The part of <see cref="EnergyJ"/> above idle power: what disappears when the kernel gets shorter but the
+    /// iteration does not (a host-bound job idles instead).
+    /// </summary>
+    public double DynamicEnergyJ { get; set; }
     /// <summary>True when the operator only reinterprets memory: a view that launched no GPU work.</summary>
     public bool IsPureView => Node.View && GpuSeconds == 0 && Kernels.Count == 0;
     /// <summary>Operators of the graph that produced this one's tensor inputs (not parameters or inputs).</summary>
@@ -45,7 +72,11 @@ public sealed class Operator
     public int[] ParameterPredecessors { get; set; } = [];
 }
 
-/// <summary>Per-run energy accounting: what was measured, what the model attributes, and how well it closes.</summary>
+/// <summary>
+/// Per-run energy balance per job iteration: measured job energy (counter updates in the baseline window) =
+/// operator energy + idle/host energy (gap power x time the GPU ran nothing) + a signed unexplained rest.
+/// Every term carries its one-sigma uncertainty.
+/// </summary>
 public sealed record RunEnergy(
     double IterationEnergyJ,
     double IterationSeconds,
@@ -58,8 +89,48 @@ public sealed record RunEnergy(
     double? ReplayCheckMaxError,
     IReadOnlyList<string> Notes)
 {
-    /// <summary>Measured job energy not attributed to any operator: idle GPU between launches, host-bound gaps.</summary>
-    public double IdleHostEnergyJ => IterationEnergyJ - OperatorEnergyJ;
+    public double IterationEnergySigmaJ { get; init; }
+    /// <summary>Counter updates behind <see cref="IterationEnergyJ"/>; 0 where only the window-end reads exist.</summary>
+    public int IterationCounterUpdates { get; init; }
+    public double OperatorEnergySigmaJ { get; init; }
+    /// <summary>Operator energy above idle power.</summary>
+    public double DynamicEnergyJ { get; init; }
+    /// <summary>Union of GPU activity inside the synchronised energy-pass window, per iteration, s.</summary>
+    public double GpuBusySeconds { get; init; }
+    /// <summary>Time per baseline iteration the GPU ran nothing (never negative), s.</summary>
+    public double GapSeconds { get; init; }
+    /// <summary>Power while the GPU runs nothing between launches: the measured idle power.</summary>
+    public double GapPowerW { get; init; }
+    /// <summary>Idle GPU between launches and host-bound gaps: gap power x gap time, never negative.</summary>
+    public double IdleHostEnergyJ { get; init; }
+    public double IdleHostSigmaJ { get; init; }
+    /// <summary>Measured - operators - idle/host, signed; within <see cref="UnexplainedSigmaJ"/> when the model closes.</summary>
+    public double UnexplainedJ { get; init; }
+    public double UnexplainedSigmaJ { get; init; }
+    /// <summary>Share of operator energy by source.</summary>
+    public IReadOnlyDictionary<EnergySource, double> SourceShares { get; init; } = new Dictionary<EnergySource, double>();
+    /// <summary>Busy share of the iteration at or above which shorter kernels shorten the job (GPU-bound).</summary>
+    public const double GpuBoundBusyShare = 0.9;
+    /// <summary>
+    /// True when the GPU is busy nearly all of an iteration: shortening a kernel shortens the job and saves its
+    /// whole energy. In a host-bound job the GPU idles instead, and only the dynamic part is saved.
+    /// </summary>
+    public bool GpuBound => IterationSeconds > 0 && GpuBusySeconds >= GpuBoundBusyShare * IterationSeconds;
+    /// <summary>Each replay item checked against the model without it (see <see cref="Energy.ReplayCheck"/>).</summary>
+    public IReadOnlyList<Energy.ReplayCheck> ReplayChecks { get; init; } = [];
+    /// <summary>Replayed module calls and their signature twins, for regions that line up with them.</summary>
+    public IReadOnlyList<Energy.ReplayedCall> ReplayedCalls
+    {
+        get => replayedCalls;
+        init
+        {
+            replayedCalls = value;
+            CallsOf = value.SelectMany(c => c.Operators.Select(o => (o, c))).ToLookup(x => x.o, x => x.c);
+        }
+    }
+    readonly IReadOnlyList<Energy.ReplayedCall> replayedCalls = [];
+    /// <summary>The replayed calls an operator (by index) is part of.</summary>
+    public ILookup<int, Energy.ReplayedCall> CallsOf { get; private init; } = Array.Empty<(int, Energy.ReplayedCall)>().ToLookup(x => x.Item1, x => x.Item2);
 }
 
 /// <summary>The run model of one bundle: operator graph with values, kernels and energy.</summary>

@@ -76,7 +76,11 @@ public class CauseGroupingTests
     public void ResNetLayoutIsOneFindingWhoseEnergyIsItsTotalOverSites()
     {
         var r = Samples.Compare("resnet50-layout");
-        var layout = Assert.Single(r.Findings, f => f.Cause.Kind == "layout");
+        var layouts = r.Findings.Where(f => f.Cause.Kind == "layout").ToList();
+        var layout = Assert.Single(layouts, f => f.Verdict != "possible");
+        // The one layout claim. The energy model's intervals let B's few channels_last-slower sites (maxpool, bn)
+        // show, summed, as the opposite direction's "possible" difference below resolution: never a second claim.
+        Assert.All(layouts.Where(f => f != layout), f => { Assert.Equal("possible", f.Verdict); Assert.Equal("b", f.Wasteful); });
         Assert.Equal("waste", layout.Verdict);
         Assert.Equal("a", layout.Wasteful);
         Assert.Contains(layout.Cause.Config, c => c.Key == "memory_format");

@@ -169,12 +169,22 @@ public class RealPairFindingsTests
         foreach (var side in new[] { r.A, r.B })
         {
             Assert.True(side.GpuEnergyJ > 0 && side.GpuEnergyJ < side.IterationEnergyJ * 1.5);
-            Assert.Equal(side.IterationEnergyJ - side.GpuEnergyJ, side.IdleEnergyJ, 6);
-            Assert.InRange(side.Closure, 0.5, 1.5);
+            // The balance: measured = operators + idle/host (gap power x gap time, never negative) + unexplained.
+            Assert.Equal(side.IterationEnergyJ, side.GpuEnergyJ + side.IdleEnergyJ + side.UnexplainedJ, 6);
+            Assert.True(side.IdleEnergyJ >= 0, $"idle/host {side.IdleEnergyJ}");
+            Assert.Equal(side.GapPowerW * side.GapS, side.IdleEnergyJ, 9);
+            Assert.InRange(side.Closure, 0.85, 1.15);
             Assert.True(side.ReplayShare > 0, "some operator power must come from replay");
-            // replay.json must be reproducible from replay_counter.csv
+            Assert.Equal(1.0, side.EnergySources.Values.Sum(), 3);
+            // The replay check compares each item with the model: ops with in-situ time, modules with the operator
+            // model built without that module replay (the audit: 2.8% mean, 11% worst with its own replay).
             Assert.NotNull(side.ReplayCheckMaxError);
-            Assert.True(side.ReplayCheckMaxError < 0.02, $"replay recomputation error {side.ReplayCheckMaxError}");
+            Assert.Contains(side.ReplayChecks, c => c.Kind == "module");
+            Assert.Contains(side.ReplayChecks, c => c.Kind == "op");
+            var modules = side.ReplayChecks.Where(c => c.Kind == "module").ToList();
+            Assert.All(modules, c => Assert.True(c.Error < 0.35, $"{c.Id}: {c.Error}"));
+            Assert.True(modules.Average(c => c.Error) < 0.2, $"mean module check error {modules.Average(c => c.Error)}");
+            Assert.True(Math.Abs(side.ReplayChecks.Max(c => c.Error) - side.ReplayCheckMaxError!.Value) < 1e-3);
         }
         Assert.All(r.Regions.Where(x => x.A.EnergyJ > 0), x => Assert.NotEqual("none", x.A.EnergySource));
     }

@@ -99,7 +99,7 @@ public sealed class ProbeBundleTests(ProbeBundleTests.SyntheticPair pair, ITestO
         var b = Pipeline.Ingest(pair.B);
         Assert.True(a.Operators.Length > 0);
         Assert.True(b.Operators.Length > 0);
-        Assert.Contains(a.Operators, o => o.Source == Magneton.Core.Runs.EnergySource.Replay && o.GpuSeconds > 0);
+        Assert.Contains(a.Operators, o => o.Source == Magneton.Core.Runs.EnergySource.ReplayOp && o.GpuSeconds > 0);
         Assert.All(a.Operators.Where(o => o.GpuSeconds > 0), o => Assert.True(o.PowerW > 0));
         var report = Pipeline.Compare(a, b, new CompareOptions());
         output.WriteLine(JsonSerializer.Serialize(report.Findings));

@@ -30,7 +30,7 @@ public static class HtmlReport
         var sb = new StringBuilder();
         var regions = r.Regions.GroupBy(x => x.Id).ToDictionary(g => g.Key, g => g.First());
         int waste = r.Findings.Count(f => f.Verdict == "waste");
-        int trade = r.Findings.Count - waste;
+        int trade = r.Findings.Count(f => f.Verdict == "trade-off");
         // Plain profiler traces carry no energy: the page then compares GPU time (the report's own measure).
         bool timeOnly = IsTimeOnly(r);
         var metric = SvgCharts.Metric.For(r, timeOnly);
@@ -135,9 +135,12 @@ public static class HtmlReport
             Row(sb, "iteration time", Ms(r.A.IterationTimeS), Ms(r.B.IterationTimeS));
             Row(sb, "operator GPU energy", Joules(r.A.GpuEnergyJ), Joules(r.B.GpuEnergyJ));
             Row(sb, "operator GPU time", Ms(r.A.GpuTimeS), Ms(r.B.GpuTimeS));
-            Row(sb, "idle/host energy (measured \u2212 operators)", Signed(r.A.IdleEnergyJ) + " J", Signed(r.B.IdleEnergyJ) + " J");
+            Row(sb, "idle/host energy (idle power \u00d7 time the GPU ran nothing)", Signed(r.A.IdleEnergyJ) + " J", Signed(r.B.IdleEnergyJ) + " J");
+            Row(sb, "unexplained (measured \u2212 operators \u2212 idle/host)", $"{Signed(r.A.UnexplainedJ)} \u00b1 {r.A.UnexplainedSigmaJ.ToString("0.000", Ci)} J",
+                $"{Signed(r.B.UnexplainedJ)} \u00b1 {r.B.UnexplainedSigmaJ.ToString("0.000", Ci)} J");
+            Row(sb, "operator energy by source", SourceList(r.A.EnergySources), SourceList(r.B.EnergySources));
             Row(sb, "operator energy from replay", Percent(r.A.ReplayShare, "0"), Percent(r.B.ReplayShare, "0"));
-            Row(sb, "model closure (operators + idle power \u00d7 idle time) / measured", Percent(r.A.Closure, "0"), Percent(r.B.Closure, "0"));
+            Row(sb, "model closure (operators + idle/host) / measured", Percent(r.A.Closure, "0"), Percent(r.B.Closure, "0"));
             Row(sb, "idle power / energy-pass timeline power", $"{r.A.IdlePowerW.ToString("0", Ci)} W / {r.A.TimelinePowerW.ToString("0", Ci)} W",
                 $"{r.B.IdlePowerW.ToString("0", Ci)} W / {r.B.TimelinePowerW.ToString("0", Ci)} W");
             Row(sb, "operators", r.A.Operators.ToString(Ci), r.B.Operators.ToString(Ci));
@@ -330,6 +333,9 @@ public static class HtmlReport
 
     static void Tile(StringBuilder sb, string value, string caption) =>
         sb.Append("<div class=\"tile\"><b>").Append(E(value)).Append("</b><span>").Append(E(caption)).Append("</span></div>");
+
+    static string SourceList(IReadOnlyDictionary<string, double> shares) =>
+        shares.Count == 0 ? "\u2013" : string.Join(", ", shares.Select(kv => $"{kv.Key} {Percent(kv.Value, "0")}"));
 
     static string Chain(string side, string system, RegionSideReport s, bool wasteful, string cls)
     {
