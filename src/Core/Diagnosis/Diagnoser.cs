@@ -66,11 +66,12 @@ public static class Diagnoser
         string classes = string.Join(",", Classes(wasteRun, wasteOps).Order(StringComparer.Ordinal));
         var (onlyWaste, onlyEff) = OperatorDifference(wasteOps, effOps);
         string kind;
+        bool cpu = s.A.IsCpuCapture || s.B.IsCpuCapture;
         if (HasLayoutDifference(s, rs, aWastes)) return new RegionCause("layout", "layout");
         if (IsRedundant(wasteOps, effOps)) kind = "redundant";
         // Extra operators that launch no GPU work (bookkeeping, eval-mode dropout) make no other combination of work:
         // the kernels then decide.
-        else if (!Working(wasteOps).SequenceEqual(Working(effOps))) kind = "operator-set";
+        else if (!Working(wasteOps, cpu).SequenceEqual(Working(effOps, cpu))) kind = "operator-set";
         else if (!Kernels(opsA).SequenceEqual(Kernels(opsB))) kind = "kernel-choice";
         else kind = ConfigDiff(s.A, s.B).Count > 0 ? "config" : "unknown";
         string what = kind is "redundant" or "operator-set"
@@ -99,8 +100,9 @@ public static class Diagnoser
         _ => "unknown",
     };
 
-    static IEnumerable<string> Working(List<Operator> ops) =>
-        ops.Where(o => o.GpuSeconds > 0 || o.Kernels.Count > 0).Select(o => o.Op);
+    /// <summary>Operators that did work: GPU work in a GPU capture; in a CPU capture no operator launches GPU work, so all.</summary>
+    static IEnumerable<string> Working(List<Operator> ops, bool cpu) =>
+        ops.Where(o => cpu || o.GpuSeconds > 0 || o.Kernels.Count > 0).Select(o => o.Op);
 
     static List<Operator> Computing(Run r, int[] nodes) =>
         nodes.Select(i => r.Operators[i]).Where(o => !o.IsPureView).ToList();
