@@ -120,7 +120,10 @@ public sealed class ClusterConnection : IAsyncDisposable
             {
                 return await call(_client).WaitAsync(ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (Transient.Is(e) && e is not MagnetonUnavailableException { RunId: not null } && !ct.IsCancellationRequested)
+            // A cancellation this client did not ask for (a storage client's timeout inside the silo, a call Orleans gave
+            // up on while a silo was lost) is the cluster moving, not an answer: retried like the rest.
+            catch (Exception e) when ((Transient.Is(e) || e is OperationCanceledException) && e is not MagnetonUnavailableException { RunId: not null }
+                                      && !ct.IsCancellationRequested)
             {
                 var now = DateTime.UtcNow;
                 firstFailure ??= now;
