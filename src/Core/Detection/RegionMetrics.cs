@@ -52,6 +52,16 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
     /// The replayed energy when the side's GPU work is exactly a set of replayed module calls (largest calls first);
     /// null when any operator with GPU time is left over or a call is only partly inside.
     /// </summary>
+    /// <summary>
+    /// In-situ and replayed GPU time within this factor of each other: in-situ against replay differs by up to ~20% for
+    /// small kernels (warm L2, clocks; docs/PERFORMANCE.md), so a larger gap means the call ran other work than the one
+    /// replayed (another kernel, another path) and its replay cannot stand for it.
+    /// </summary>
+    const double ReplayTimeAgreement = 1.5;
+
+    static bool RanAsReplayed(Energy.ReplayedCall call) =>
+        call.ReplayEnergyJ > 0 && call.InSituEnergyJ / call.ReplayEnergyJ is var r && r <= ReplayTimeAgreement && r >= 1 / ReplayTimeAgreement;
+
     static EnergyEstimate? ReplayedCalls(Run run, int[] nodes)
     {
         if (run.Energy is not { ReplayedCalls.Count: > 0 } energy) return null;
@@ -63,6 +73,7 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
         foreach (var call in calls.OrderByDescending(c => c.Operators.Length))
         {
             if (!call.Operators.All(inside.Contains) || call.Operators.Any(covered.Contains)) continue;
+            if (!RanAsReplayed(call)) continue;
             covered.UnionWith(call.Operators);
             total += call.Replay;
             any = true;

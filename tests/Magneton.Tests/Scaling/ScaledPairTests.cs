@@ -61,14 +61,15 @@ public sealed class ScaledPairTests : IDisposable
         var unplanted = Pipeline.Compare(ra, rb, new CompareOptions());
         Assert.Empty(unplanted.Findings);
 
-        // Where SiLU is a region of its own in the added copies 4, 8, ...: (copy, occurrence in the step).
+        // Where SiLU is a region of its own in the added copies: (copy, occurrence in the step). Every such site is planted:
+        // one site adds ~2 mJ to a host-bound ~24 J iteration, so only together do the plants clear the 0.2% floor.
         var copyOf = CopyOfNode(plain, ra);
         var sites = new HashSet<(int, int)>();
         foreach (var r in unplanted.Regions.Where(x => x.A.Ops.Count == 1 && x.A.Ops[0] == "aten.silu.default" && x.B.Ops.SequenceEqual(x.A.Ops)))
         {
             // SiLU regions of the original steps are not in any added copy.
             foreach (var node in r.A.Nodes)
-                if (copyOf.TryGetValue(node, out var at) && at.Copy % 4 == 0) sites.Add(at);
+                if (copyOf.TryGetValue(node, out var at)) sites.Add(at);
         }
         Assert.True(sites.Count >= 8, $"only {sites.Count} isolated SiLU regions in planted copies");
 
