@@ -28,7 +28,7 @@ index of the energy pass); nodes never aligned get null. Identical iterations (s
 reuse one alignment, so the cost is one O(nodes x events) alignment per distinct iteration shape; long
 sequences are aligned in overlapping windows.
 
-Pure standard library, so it is tested on synthetic traces and on the real H100 traces in ../shared/data.
+Pure standard library, so it is tested on synthetic traces and on the real H100 traces in samples/.
 """
 import bisect
 import collections

@@ -1,7 +1,7 @@
 """Value fingerprints of format "magneton-capture/1" (dataflow.json ``values{id}``).
 
 The analysis matches tensors of two systems by these numbers, never by names, so they must be computed exactly
-as the reference captures did (../shared/tools/h100-capture/capture.py, ``tensor_stats``):
+as the reference captures of samples/ did (their capture script's ``tensor_stats``):
 
 - every value: ``shape``, ``dtype`` (``torch.`` stripped), ``stride``, ``numel``, ``device`` (type);
 - floating point (complex: of the magnitude): ``stats`` = mean, std (population, correction 0), min, max,
