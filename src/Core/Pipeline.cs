@@ -1,31 +1,13 @@
 using System.Diagnostics;
 using Magneton.Core.Bundles;
 using Magneton.Core.Detection;
+using Magneton.Core.Diagnosis;
+using Magneton.Core.Energy;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 
 namespace Magneton.Core;
-
-/// <summary>Knobs of a comparison; defaults are the method's 10%/1%/1% rule.</summary>
-public sealed record CompareOptions
-{
-    /// <summary>Minimum relative energy excess (wasteful over efficient, minus one) for a finding.</summary>
-    public double Threshold { get; init; } = 0.10;
-    /// <summary>The efficient side may be at most this much slower for the verdict to be waste, not a trade-off.</summary>
-    public double TimeTolerance { get; init; } = 0.01;
-    /// <summary>
-    /// Values (and so the outputs of matched regions) are equivalent when their fingerprints agree within this,
-    /// relative to the tensor's RMS (moments and deciles; extremes and spectra get proportionally more): the
-    /// method's output check, on fingerprints. bf16 rounding and tf32 against fp32 stay well inside the default.
-    /// </summary>
-    public double OutputTolerance { get; init; } = Matching.Fingerprint.DefaultTolerance;
-    /// <summary>
-    /// Drop regions whose two sides do identical work (same ops, inputs and kernels) before detection. Off only in
-    /// tests that check the energy model resolves identical work by itself.
-    /// </summary>
-    internal bool SameWorkGuard { get; init; } = true;
-}
 
 /// <summary>
 /// The comparison pipeline as pure steps, so that grains can run each step where they like
@@ -35,14 +17,17 @@ public sealed record CompareOptions
 public static class Pipeline
 {
     /// <summary>Reads and validates a bundle directory and builds its run model with energy. Throws BundleException.</summary>
-    public static Run Ingest(string bundlePath) => RunBuilder.Build(BundleReader.Read(bundlePath));
+    public static Run Ingest(string bundlePath) => Ingest(BundleReader.Read(bundlePath));
+
+    /// <summary>The run model of a bundle already read: operators joined with their kernels and energy.</summary>
+    public static Run Ingest(Bundle bundle) => RunBuilder.Build(bundle, EnergyModel.Apply);
 
     /// <summary>
     /// Reads a bundle from one directory (a cluster's download cache) but names it by another (where it was
     /// uploaded from), so reports say what the user gave.
     /// </summary>
     public static Run Ingest(string bundlePath, string displayPath) =>
-        RunBuilder.Build(BundleReader.Read(bundlePath) with { Path = displayPath });
+        Ingest(BundleReader.Read(bundlePath) with { Path = displayPath });
 
     public static MatchSession Prepare(Run a, Run b, CompareOptions options) => MatchSession.Create(a, b, options);
 
@@ -53,7 +38,7 @@ public static class Pipeline
         Detector.Detect(session, regions);
 
     public static CauseReport Diagnose(MatchSession session, IReadOnlyList<RegionMatch> regions, Finding finding) =>
-        Diagnosis.Diagnoser.Diagnose(session, regions, finding);
+        Diagnoser.Diagnose(session, regions, finding);
 
     public static ComparisonReport Report(MatchSession session, IReadOnlyList<RegionMatch> regions,
         IReadOnlyList<Finding> findings, IReadOnlyList<CauseReport> causes, double matchingElapsedMs) =>

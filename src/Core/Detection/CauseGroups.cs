@@ -1,5 +1,5 @@
-using Magneton.Core.Diagnosis;
 using Magneton.Core.Matching;
+using Magneton.Core.Runs;
 
 namespace Magneton.Core.Detection;
 
@@ -15,7 +15,7 @@ public static class CauseGroups
     public sealed record Pair(RegionMatch Region, RegionSide A, RegionSide B, RegionEnergy Energy);
 
     /// <summary>The pairs of one cause, in graph order of their first pattern; the wasteful side is that of every pattern.</summary>
-    public sealed record Group(string Kind, bool AWastes, IReadOnlyList<Pair> Pairs);
+    public sealed record Group(CauseKind Kind, bool AWastes, IReadOnlyList<Pair> Pairs);
 
     /// <param name="cost">
     /// What each side spends on some pairs, the wasteful side spending more: energy as the ratio sees it, or CPU time for CPU captures.
@@ -31,14 +31,14 @@ public static class CauseGroups
             list.Add(p);
         }
 
-        var groups = new Dictionary<(bool, string), (string Kind, List<Pair> Pairs)>();
+        var groups = new Dictionary<(bool, string), (CauseKind Kind, List<Pair> Pairs)>();
         var order = new List<(bool, string)>();
         foreach (var key in patternOrder)
         {
             var pattern = patterns[key];
             var (ca, cb) = cost(pattern);
             bool aWastes = ca > cb;
-            var cause = Diagnoser.Classify(s, pattern.Select(x => x.Region).ToList(), aWastes);
+            var cause = CauseClassifier.Classify(s, pattern.Select(x => x.Region).ToList(), aWastes);
             var id = (aWastes, cause.Key);
             if (!groups.TryGetValue(id, out var g)) { groups[id] = g = (cause.Kind, []); order.Add(id); }
             g.Pairs.AddRange(pattern);
@@ -77,7 +77,7 @@ public static class CauseGroups
     public static string Where(IReadOnlyList<FindingSite> sites)
     {
         const int Named = 3;
-        var folded = sites.SelectMany(x => x.Where.Split(", ")).Select(RegionKey.FoldIndices).Distinct().ToList();
+        var folded = sites.SelectMany(x => x.Where.Split(", ")).Select(ModulePath.FoldIndices).Distinct().ToList();
         string where = string.Join(", ", folded.Take(Named));
         return folded.Count > Named ? $"{where} +{folded.Count - Named} more" : where;
     }

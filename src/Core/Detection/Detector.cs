@@ -44,7 +44,7 @@ public static class Detector
         foreach (var g in CauseGroups.Of(s, pairs, cost))
             if ((cpu ? CpuTimeFinding(s, g) : EnergyFinding(s, g)) is { } f) findings.Add(f);
         return findings
-            .OrderBy(f => f.Verdict switch { Finding.Waste => 0, Finding.TradeOff => 1, _ => 2 })
+            .OrderBy(f => f.Verdict switch { Verdict.Waste => 0, Verdict.TradeOff => 1, _ => 2 })
             .ThenByDescending(f => f.EnergyDeltaJ)
             .ThenByDescending(f => f.WastefulSeconds - f.EfficientSeconds)
             .Select((f, i) => f with { Id = i + 1 })
@@ -68,8 +68,8 @@ public static class Detector
         if (interval.Ratio < 1 + s.Options.Threshold) return null;
         var wastefulRun = aWastes ? s.A : s.B;
         if (ew - ee < MinShareOfJob * wastefulRun.Energy.IterationEnergyJ) return null;
-        string verdict = !interval.Clears(1 + s.Options.Threshold) ? Finding.Possible
-            : te <= (1 + s.Options.TimeTolerance) * tw ? Finding.Waste : Finding.TradeOff;
+        var verdict = !interval.Clears(1 + s.Options.Threshold) ? Verdict.Possible
+            : te <= (1 + s.Options.TimeTolerance) * tw ? Verdict.Waste : Verdict.TradeOff;
         var all = g.Pairs.SelectMany(x => new[] { x.A, x.B }).ToList();
         string source = string.Join("+", all.SelectMany(x => x.SourceShares.Keys).Distinct().Order().Select(EnergySources.Json));
         double total = all.Sum(x => x.EnergyJ);
@@ -78,7 +78,7 @@ public static class Detector
         bool dynamicOnly = !wastefulRun.Energy.GpuBound;
         double saving = dynamicOnly ? Math.Max(0, ew - ee - wastefulRun.Energy.IdlePowerW * (tw - te)) : ew - ee;
         var sites = CauseGroups.Sites(g, parts);
-        return new Finding(0, verdict, aWastes ? "a" : "b", g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
+        return new Finding(0, verdict, Sides.Of(aWastes), g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
             ew, ee, tw, te, source.Length == 0 ? "none" : source, CauseGroups.Where(sites))
         {
             Kind = g.Kind, Sites = sites,
@@ -95,7 +95,7 @@ public static class Detector
         if (tw < (1 + s.Options.Threshold) * te) return null;
         if (tw - te < MinShareOfJob * (aWastes ? s.A : s.B).Energy.IterationSeconds) return null;
         var sites = CauseGroups.Sites(g, g.Pairs.Select(x => x.Energy).ToList());
-        return new Finding(0, Finding.CpuTime, aWastes ? "a" : "b", g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
+        return new Finding(0, Verdict.CpuTime, Sides.Of(aWastes), g.Pairs.Select(x => x.Region.Id).Order().ToList(), g.Pairs.Count,
             g.Pairs.Sum(x => (aWastes ? x.A : x.B).EnergyJ), g.Pairs.Sum(x => (aWastes ? x.B : x.A).EnergyJ), tw, te, "none",
             CauseGroups.Where(sites)) { Kind = g.Kind, Sites = sites };
     }

@@ -1,4 +1,5 @@
 using Magneton.Core.Energy;
+using Magneton.Core.Matching;
 
 namespace Magneton.Core.Detection;
 
@@ -9,8 +10,8 @@ namespace Magneton.Core.Detection;
 /// </summary>
 public sealed record Finding(
     int Id,
-    string Verdict,
-    string Wasteful,
+    Verdict Verdict,
+    Side Wasteful,
     IReadOnlyList<int> Regions,
     int Instances,
     double WastefulEnergyJ,
@@ -20,16 +21,10 @@ public sealed record Finding(
     string EnergySource,
     string Where)
 {
-    /// <summary>The cause kind the grouping decided (layout, operator-set, kernel-choice, ...); empty before grouping.</summary>
-    public string Kind { get; init; } = "";
+    /// <summary>The cause kind the grouping decided (layout, operator-set, kernel-choice, ...); None before grouping.</summary>
+    public CauseKind Kind { get; init; }
     /// <summary>Where the cause shows, one entry per module (layer indices kept), largest difference first.</summary>
     public IReadOnlyList<FindingSite> Sites { get; init; } = [];
-    public const string Waste = "waste";
-    public const string TradeOff = "trade-off";
-    /// <summary>The point ratio clears the threshold but its lower bound does not: possible, below resolution.</summary>
-    public const string Possible = "possible";
-    /// <summary>A CPU capture's finding: more CPU time for the same result (no energy was measured).</summary>
-    public const string CpuTime = "cpu-time";
 
     /// <summary>The energy ratio's interval (two sigmas); a waste or trade-off verdict needs Low above the threshold.</summary>
     public RatioInterval Interval { get; init; }

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Magneton.Core.Energy;
 using Magneton.Core.Matching;
 using Magneton.Core.Runs;
@@ -59,7 +58,7 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
     /// </summary>
     const double ReplayTimeAgreement = 1.5;
 
-    static bool RanAsReplayed(Energy.ReplayedCall call) =>
+    static bool RanAsReplayed(ReplayedCall call) =>
         call.ReplayEnergyJ > 0 && call.InSituEnergyJ / call.ReplayEnergyJ is var r && r <= ReplayTimeAgreement && r >= 1 / ReplayTimeAgreement;
 
     static EnergyEstimate? ReplayedCalls(Run run, int[] nodes)
@@ -75,7 +74,7 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
             if (!call.Operators.All(inside.Contains) || call.Operators.Any(covered.Contains)) continue;
             if (!RanAsReplayed(call)) continue;
             covered.UnionWith(call.Operators);
-            total += call.Replay;
+            total += new EnergyEstimate(call.ReplayEnergyJ, call.ReplayEnergySigmaJ);
             any = true;
         }
         if (!any) return null;
@@ -85,16 +84,11 @@ public sealed record RegionSide(double EnergyJ, double GpuSeconds, string Energy
     }
 }
 
-public static partial class RegionKey
+public static class RegionKey
 {
-    [GeneratedRegex(@"\.\d+(?=\.|$)")] private static partial Regex LayerIndex();
-
-    /// <summary>A module path with layer/step indices folded, so per-layer repeats share one name.</summary>
-    public static string FoldIndices(string module) => LayerIndex().Replace(module, ".*");
-
     /// <summary>Regions with the same operators on both sides in the same (folded) module are one pattern.</summary>
     public static string Of(RegionSide a, RegionSide b) =>
         string.Join(",", a.Ops) + " => " + string.Join(",", b.Ops) + " @ " +
-        string.Join(",", a.Modules.Select(FoldIndices).Distinct()) + " | " +
-        string.Join(",", b.Modules.Select(FoldIndices).Distinct());
+        string.Join(",", a.Modules.Select(ModulePath.FoldIndices).Distinct()) + " | " +
+        string.Join(",", b.Modules.Select(ModulePath.FoldIndices).Distinct());
 }

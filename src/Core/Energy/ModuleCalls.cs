@@ -1,4 +1,3 @@
-using Magneton.Core.Detection;
 using Magneton.Core.Runs;
 
 namespace Magneton.Core.Energy;
@@ -13,7 +12,7 @@ public static class ModuleCalls
     public static List<(string Module, int[] Operators)> Like(Run run, string module)
     {
         int depth = module.Count(c => c == '.') + 1;
-        string folded = RegionKey.FoldIndices(module);
+        string folded = ModulePath.FoldIndices(module);
         var prefixOf = new Dictionary<string, string?>(StringComparer.Ordinal);
         var calls = new List<(string, int[])>();
         string? current = null;
@@ -21,7 +20,7 @@ public static class ModuleCalls
         foreach (var op in run.Operators)
         {
             if (!prefixOf.TryGetValue(op.Module, out var p))
-                prefixOf[op.Module] = p = Prefix(op.Module, depth) is { } x && RegionKey.FoldIndices(x) == folded ? x : null;
+                prefixOf[op.Module] = p = Prefix(op.Module, depth) is { } x && ModulePath.FoldIndices(x) == folded ? x : null;
             if (p != current)
             {
                 if (current is not null) calls.Add((current, ops.ToArray()));

@@ -116,10 +116,10 @@ public sealed record RunEnergy(
     /// whole energy. In a host-bound job the GPU idles instead, and only the dynamic part is saved.
     /// </summary>
     public bool GpuBound => IterationSeconds > 0 && GpuBusySeconds >= GpuBoundBusyShare * IterationSeconds;
-    /// <summary>Each replay item checked against the model without it (see <see cref="Energy.ReplayCheck"/>).</summary>
-    public IReadOnlyList<Energy.ReplayCheck> ReplayChecks { get; init; } = [];
+    /// <summary>Each replay item checked against the model without it (see <see cref="ReplayCheck"/>; the energy model makes them).</summary>
+    public IReadOnlyList<ReplayCheck> ReplayChecks { get; init; } = [];
     /// <summary>Replayed module calls and their signature twins, for regions that line up with them.</summary>
-    public IReadOnlyList<Energy.ReplayedCall> ReplayedCalls
+    public IReadOnlyList<ReplayedCall> ReplayedCalls
     {
         get => replayedCalls;
         init
@@ -128,9 +128,9 @@ public sealed record RunEnergy(
             CallsOf = value.SelectMany(c => c.Operators.Select(o => (o, c))).ToLookup(x => x.o, x => x.c);
         }
     }
-    readonly IReadOnlyList<Energy.ReplayedCall> replayedCalls = [];
+    readonly IReadOnlyList<ReplayedCall> replayedCalls = [];
     /// <summary>The replayed calls an operator (by index) is part of.</summary>
-    public ILookup<int, Energy.ReplayedCall> CallsOf { get; private init; } = Array.Empty<(int, Energy.ReplayedCall)>().ToLookup(x => x.Item1, x => x.Item2);
+    public ILookup<int, ReplayedCall> CallsOf { get; private init; } = Array.Empty<(int, ReplayedCall)>().ToLookup(x => x.Item1, x => x.Item2);
 }
 
 /// <summary>The run model of one bundle: operator graph with values, kernels and energy.</summary>

@@ -1,12 +1,16 @@
 using Magneton.Core.Bundles;
-using Magneton.Core.Energy;
 
 namespace Magneton.Core.Runs;
 
-/// <summary>Joins the semantic pass (dataflow) with the energy pass (kineto) and applies the energy model.</summary>
+/// <summary>Joins the semantic pass (dataflow) with the energy pass (kineto) and applies an energy model.</summary>
 public static class RunBuilder
 {
-    public static Run Build(Bundle bundle)
+    /// <param name="energyModel">
+    /// Attributes the bundle's measured energy to the operators of the joined run and returns its balance
+    /// (Energy.EnergyModel.Apply; Pipeline.Ingest passes it). A parameter so that the run model does not depend on
+    /// the energy model that reads it: the run is complete, energy included, when Build returns.
+    /// </param>
+    public static Run Build(Bundle bundle, Func<Run, RunEnergy> energyModel)
     {
         var nodes = bundle.Dataflow.Nodes;
         var ops = new Operator[nodes.Count];
@@ -19,7 +23,7 @@ public static class RunBuilder
         LinkByLastWriter(bundle.Dataflow, ops, index);
         AttachKernels(bundle, ops);
         var run = new Run { Bundle = bundle, Operators = ops, IndexOfNode = index, Energy = null! };
-        run.Energy = EnergyModel.Apply(run);
+        run.Energy = energyModel(run);
         return run;
     }
 

@@ -1,5 +1,6 @@
 using Magneton.Core;
 using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Runs;
 using Xunit;
 
@@ -28,7 +29,7 @@ public class CauseGroupingTests
             // layer_norm(x) -> y   becomes   layer_norm(x) -> t, mul(t, c) -> y   (t exists nowhere else)
             foreach (var module in sites)
                 rw.Follow(rw.Nodes.Single(n => n.Op == "aten.layer_norm.default" && n.Module == module).Id, "aten.mul.Scalar", share, identity: false);
-            return RunBuilder.Build(rw.Build("scaled-layernorm"));
+            return Pipeline.Ingest(rw.Build("scaled-layernorm"));
         }
         // The extra operator's GPU time is chosen so that it costs about a third of the floor per site, whatever power
         // the energy model gives it (energy is power x time): under the floor alone and in pairs, above it over four sites.
@@ -107,7 +108,7 @@ public class CauseGroupingTests
         var rw = new BundleRewriter(Samples.Run("gpt2-tf32", "B").Bundle);
         var sites = rw.Nodes.Where(n => n.Op == "aten.addmm.default" && n.Module.EndsWith(".mlp.c_fc")).ToList();
         foreach (var n in sites) rw.Follow(n.Id, "aten.alias_copy.default", 0, identity: true);
-        var r = Pipeline.Compare(Samples.Run("gpt2-tf32", "A"), RunBuilder.Build(rw.Build("tf32-with-bookkeeping")), new CompareOptions());
+        var r = Pipeline.Compare(Samples.Run("gpt2-tf32", "A"), Pipeline.Ingest(rw.Build("tf32-with-bookkeeping")), new CompareOptions());
         var fc = Assert.Single(r.Findings, f => f.Cause.Modules.A.Any(m => m.EndsWith(".mlp.c_fc")));
         Assert.Equal("kernel-choice", fc.Cause.Kind);
         Assert.All(r.Findings, f => Assert.Equal("kernel-choice", f.Cause.Kind));

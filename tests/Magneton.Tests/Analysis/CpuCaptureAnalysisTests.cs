@@ -1,5 +1,6 @@
 using Magneton.Core;
 using Magneton.Core.Bundles;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Tests.Bundles;
 using Xunit;

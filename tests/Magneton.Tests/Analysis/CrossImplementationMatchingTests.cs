@@ -1,5 +1,6 @@
 using Magneton.Core;
 using Magneton.Core.Bundles;
+using Magneton.Core.Matching;
 using Magneton.Core.Runs;
 using Xunit;
 
@@ -15,7 +16,7 @@ public class CrossImplementationMatchingTests
     static Bundle Original => Samples.Run("gpt2-gelu", "B").Bundle;
 
     static Magneton.Core.Reporting.ComparisonReport CompareWith(Bundle rewritten) =>
-        Pipeline.Compare(Samples.Run("gpt2-gelu", "B"), RunBuilder.Build(rewritten), new CompareOptions());
+        Pipeline.Compare(Samples.Run("gpt2-gelu", "B"), Pipeline.Ingest(rewritten), new CompareOptions());
 
     [Fact]
     public void Conv1DAddmmMatchesLinearWithTransposedWeight()

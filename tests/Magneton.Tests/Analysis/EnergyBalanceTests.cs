@@ -1,5 +1,6 @@
 using Magneton.Core;
 using Magneton.Core.Energy;
+using Magneton.Core.Matching;
 using Magneton.Core.Runs;
 using Xunit;
 using Xunit.Abstractions;

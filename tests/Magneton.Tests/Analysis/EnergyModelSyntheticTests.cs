@@ -34,7 +34,7 @@ public class EnergyModelSyntheticTests
         var bundle = new Bundle(system, new Dataflow("magneton-capture/1", null, system, null, new Dictionary<string, string>(), nodes, values),
             new KinetoSummary(1, traced, 0, null, 0, null, null, busySeconds, iterationSeconds), empty, null, measure,
             new ReplayDocument(new ReplayIdle(0, 1, Idle), []), null, null);
-        var run = RunBuilder.Build(bundle);
+        var run = Pipeline.Ingest(bundle);
         for (int i = 0; i < ops.Length; i++)
         {
             var op = run.Operators[i];

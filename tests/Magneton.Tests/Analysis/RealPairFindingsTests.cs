@@ -1,4 +1,5 @@
 using Magneton.Core;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Xunit;
 

@@ -1,5 +1,6 @@
 using Magneton.Core;
 using Magneton.Core.Bundles;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 using Xunit;
@@ -16,7 +17,7 @@ public class RegionBoundaryTests
     static Run Original => Samples.Run("gpt2-gelu", "B");
 
     static ComparisonReport CompareWith(BundleRewriter rw, string system) =>
-        Pipeline.Compare(RunBuilder.Build(rw.Build(system)), Original, new CompareOptions());
+        Pipeline.Compare(Pipeline.Ingest(rw.Build(system)), Original, new CompareOptions());
 
     /// <summary>The regions that hold any operator (views aside) of a module, on either side.</summary>
     static List<RegionReport> Holding(ComparisonReport r, string module) =>

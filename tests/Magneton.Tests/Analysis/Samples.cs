@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Magneton.Core;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Magneton.Client;
 using Magneton.Core;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
 using Magneton.Tests.Grains;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Magneton.Client;
 using Magneton.Core;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
 using Magneton.Tests.Grains;

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Magneton.Client;
 using Magneton.Core;
 using Magneton.Core.Bundles;
+using Magneton.Core.Matching;
 using Magneton.GpuWorker.Capture;
 using Magneton.GpuWorker.Sampling;
 using Xunit;

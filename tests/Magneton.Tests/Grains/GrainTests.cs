@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Magneton.Core;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
 using Orleans.Serialization;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Magneton.Client;
 using Magneton.Core;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Reporting.Perfetto;
 using Magneton.Core.Runs;

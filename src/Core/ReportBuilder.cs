@@ -3,9 +3,10 @@ using Magneton.Core.Detection;
 using Magneton.Core.Diagnosis;
 using Magneton.Core.Energy;
 using Magneton.Core.Matching;
+using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 
-namespace Magneton.Core.Reporting;
+namespace Magneton.Core;
 
 /// <summary>Assembles the report JSON model from the pipeline's results. No analysis happens here.</summary>
 public static class ReportBuilder
@@ -110,12 +111,12 @@ public static class ReportBuilder
 
     static FindingReport Finding(MatchSession s, Finding f, CauseReport cause)
     {
-        var wasteRun = f.Wasteful == "a" ? s.A : s.B;
+        var wasteRun = f.Wasteful == Matching.Side.A ? s.A : s.B;
         bool cpu = Cpu(s);
         double delta = cpu ? f.WastefulSeconds - f.EfficientSeconds : f.EnergyDeltaJ;
         double job = cpu ? wasteRun.Energy.IterationSeconds : wasteRun.Energy.IterationEnergyJ;
         double share = job > 0 ? delta / job : 0;
-        return new FindingReport(f.Id, f.Verdict, f.Wasteful, f.Regions, f.Instances, f.EnergyDeltaJ,
+        return new FindingReport(f.Id, f.Verdict.Json(), f.Wasteful.Json(), f.Regions, f.Instances, f.EnergyDeltaJ,
             Math.Round(f.EnergyRatio, 4), Math.Round(f.TimeRatio, 4), Diagnoser.Category(cause), cause,
             cpu ? ExplainCpu(f, cause, share) : Explain(f, cause, share))
         {
@@ -131,7 +132,7 @@ public static class ReportBuilder
 
     static string ExplainCpu(Finding f, CauseReport c, double share)
     {
-        string side = f.Wasteful.ToUpperInvariant();
+        string side = f.Wasteful.Label();
         string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
         return string.Create(CultureInfo.InvariantCulture,
             $"{side} spends {(f.WastefulSeconds - f.EfficientSeconds) * 1000:F3} ms more CPU time per iteration ({share:P1} of its job, {Fmt(f.TimeRatio)}x CPU time) in {f.Where}{inst} for equivalent outputs (CPU capture: no GPU energy measured). Cause: {c.Kind}. {c.Suggestion}");
@@ -139,14 +140,14 @@ public static class ReportBuilder
 
     static string Explain(Finding f, CauseReport c, double share)
     {
-        string side = f.Wasteful.ToUpperInvariant();
-        string other = f.Wasteful == "a" ? "B" : "A";
+        string side = f.Wasteful.Label();
+        string other = f.Wasteful.Other().Label();
         int places = f.Sites.Count;
         string inst = f.Instances == 1 ? "" : places > 1 ? $" ({f.Instances} instances at {places} sites)" : $" ({f.Instances} instances)";
         string speed = f.Verdict switch
         {
-            Detection.Finding.Waste => $"{other} is not slower ({Fmt(f.TimeRatio)}x GPU time on {side})",
-            Detection.Finding.TradeOff => $"but {other} is slower ({Fmt(1 / f.TimeRatio)}x GPU time): a trade-off",
+            Verdict.Waste => $"{other} is not slower ({Fmt(f.TimeRatio)}x GPU time on {side})",
+            Verdict.TradeOff => $"but {other} is slower ({Fmt(1 / f.TimeRatio)}x GPU time): a trade-off",
             _ => $"possible, below resolution: the ratio's interval [{Fmt(f.Interval.Low)}, {Fmt(f.Interval.High)}] reaches below the threshold",
         };
         string saving = f.SavingIsDynamic
@@ -208,13 +209,13 @@ public static class ReportBuilder
         double jobDelta = b.IterationEnergyJ - a.IterationEnergyJ;
         double opDelta = b.OperatorEnergyJ - a.OperatorEnergyJ;
         double idleDelta = b.IdleHostEnergyJ - a.IdleHostEnergyJ;
-        bool waste = findings.Any(f => f.Verdict == Detection.Finding.Waste);
+        bool waste = findings.Any(f => f.Verdict == Verdict.Waste);
         if (Math.Abs(jobDelta) > 0.02 * Math.Max(a.IterationEnergyJ, b.IterationEnergyJ) && Math.Abs(idleDelta) > Math.Abs(opDelta))
             notes.Add(string.Create(CultureInfo.InvariantCulture,
                 $"the whole-job difference ({jobDelta:+0.000;-0.000} J, B - A) is mostly idle/host energy ({idleDelta:+0.000;-0.000} J) rather than operator work ({opDelta:+0.000;-0.000} J): the GPU idles between launches (host-bound), which no operator is to blame for"));
         if (!waste && comparability.Comparable)
             notes.Add("no operator-level energy waste above the threshold");
-        int possible = findings.Count(f => f.Verdict == Detection.Finding.Possible);
+        int possible = findings.Count(f => f.Verdict == Verdict.Possible);
         if (possible > 0)
             notes.Add($"{possible} possible difference(s) below resolution: the point ratio clears the threshold, the interval's low end does not");
         foreach (var n in a.Notes) notes.Add("A: " + n);

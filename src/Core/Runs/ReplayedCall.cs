@@ -1,4 +1,4 @@
-namespace Magneton.Core.Energy;
+namespace Magneton.Core.Runs;
 
 /// <summary>
 /// A module call whose energy a module replay measured: the replayed call itself (the module's first call, on its
@@ -13,10 +13,7 @@ public sealed record ReplayedCall(
     double ReplayEnergyJ,
     double ReplayEnergySigmaJ,
     /// <summary>Replayed power x the call's in-situ GPU time, J: what the operator model is held to.</summary>
-    double InSituEnergyJ)
-{
-    public EnergyEstimate Replay => new(ReplayEnergyJ, ReplayEnergySigmaJ);
-}
+    double InSituEnergyJ);
 
 /// <summary>The check of one replay item against the model built without it (modules) or on its own replay (ops).</summary>
 public sealed record ReplayCheck(string Kind, string Id, double ReplayMj, double ModelMj, int CounterUpdates)
