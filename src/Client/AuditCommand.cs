@@ -53,7 +53,7 @@ public static class AuditCommand
         string text = JsonSerializer.Serialize(report, ReportJson.Options);
         if (json is "-") await stdout.WriteLineAsync(text).ConfigureAwait(false);
         else if (json is not null) await File.WriteAllTextAsync(json, text + "\n", new UTF8Encoding(false), ct).ConfigureAwait(false);
-        if (htmlFile is not null) await HtmlReportFile.WriteAsync(htmlFile, Magneton.Core.Reporting.Html.HtmlReport.RenderAudit(report), ct).ConfigureAwait(false);
+        if (htmlFile is not null) await HtmlReportFile.WriteAsync(htmlFile, Magneton.Core.Rendering.Html.HtmlReport.RenderAudit(report), ct).ConfigureAwait(false);
         if (!quiet) await (json is "-" ? stderr : stdout).WriteAsync(Summary(report)).ConfigureAwait(false);
         return Program.Ok;
     }

@@ -58,7 +58,7 @@ public static class CampaignCommand
         string json = JsonSerializer.Serialize(report, ReportJson.Options);
         if (args.Json is "-") await stdout.WriteLineAsync(json).ConfigureAwait(false);
         else if (args.Json is { } file) await File.WriteAllTextAsync(file, json + "\n", new UTF8Encoding(false), ct).ConfigureAwait(false);
-        if (htmlFile is not null) await HtmlReportFile.WriteAsync(htmlFile, Magneton.Core.Reporting.Html.HtmlReport.RenderCampaign(report), ct).ConfigureAwait(false);
+        if (htmlFile is not null) await HtmlReportFile.WriteAsync(htmlFile, Magneton.Core.Rendering.Html.HtmlReport.RenderCampaign(report), ct).ConfigureAwait(false);
         if (!args.Quiet) await (args.Json is "-" ? stderr : stdout).WriteAsync(Summary(report)).ConfigureAwait(false);
 
         var failed = report.Versions.Where(v => v.Error is not null).ToList();

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Magneton.Core.Rendering;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
 using Magneton.Silo;

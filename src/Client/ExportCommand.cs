@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Magneton.Core;
 using Magneton.Core.Reporting;
-using Magneton.Core.Reporting.Perfetto;
+using Magneton.Core.Rendering.Perfetto;
 
 namespace Magneton.Client;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using Magneton.Core.Bundles;
 using Magneton.Core.Reporting;
-using Magneton.Core.Reporting.Html;
+using Magneton.Core.Rendering.Html;
 
 namespace Magneton.Client;
 

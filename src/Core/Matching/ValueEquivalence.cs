@@ -72,36 +72,7 @@ public sealed class ValueEquivalence
     public static ValueEquivalence Build(Run a, Run b, double tol = Fingerprint.DefaultTolerance)
     {
         var wanted = ProducedValues(a).ToList();
-        int producedB = 0;
-        var floatsB = new Dictionary<long, FloatBucket>();
-        var intsB = new Dictionary<(long, double, double, double), List<DataflowValue>>();
-        foreach (var id in ProducedValues(b))
-        {
-            producedB++;
-            var v = b.Values[id];
-            if (v.Stats is { } s)
-            {
-                if (!floatsB.TryGetValue(v.Numel, out var bucket)) floatsB[v.Numel] = bucket = new FloatBucket();
-                bucket.ByStd.Add(new FloatEntry(s.Std, s.Mean, v));
-            }
-            else if (v.IStats is { } i)
-            {
-                var k = (v.Numel, i.Sum, i.Min, i.Max);
-                if (!intsB.TryGetValue(k, out var list)) intsB[k] = list = [];
-                list.Add(v);
-            }
-        }
-        foreach (var bucket in floatsB.Values)
-        {
-            // Windows are ranges of standard deviations: which of equal ones comes first does not matter.
-            bucket.ByStd.Sort((x, y) => x.Std.CompareTo(y.Std));
-            var sorted = bucket.ByStd;
-            var byMean = Enumerable.Range(0, sorted.Count).Where(i => !double.IsNaN(sorted[i].Mean)).ToArray();
-            var means = byMean.Select(i => sorted[i].Mean).ToArray();
-            Array.Sort(means, byMean);
-            bucket.ByMean = byMean;
-            bucket.Means = means;
-        }
+        var (floatsB, intsB, producedB) = IndexSide(b);
 
         var pairs = new HashSet<long>(PairHash.Instance);
         int matchedA = 0;
@@ -152,6 +123,46 @@ public sealed class ValueEquivalence
         foreach (var (x, y) in found) partners[fill[x]++] = y;
         int matchedB = found.Select(p => p.B).Distinct().Count();
         return new ValueEquivalence(pairs, matchedA, matchedB, wanted.Count, producedB, start, partners);
+    }
+
+    /// <summary>
+    /// The values a side's operators produce, by what an equivalent value must share: float values by element count,
+    /// sorted by standard deviation and by mean (for window searches); integer values by count, sum, min and max.
+    /// </summary>
+    static (Dictionary<long, FloatBucket> Floats, Dictionary<(long, double, double, double), List<DataflowValue>> Ints, int Produced)
+        IndexSide(Run b)
+    {
+        int producedB = 0;
+        var floatsB = new Dictionary<long, FloatBucket>();
+        var intsB = new Dictionary<(long, double, double, double), List<DataflowValue>>();
+        foreach (var id in ProducedValues(b))
+        {
+            producedB++;
+            var v = b.Values[id];
+            if (v.Stats is { } s)
+            {
+                if (!floatsB.TryGetValue(v.Numel, out var bucket)) floatsB[v.Numel] = bucket = new FloatBucket();
+                bucket.ByStd.Add(new FloatEntry(s.Std, s.Mean, v));
+            }
+            else if (v.IStats is { } i)
+            {
+                var k = (v.Numel, i.Sum, i.Min, i.Max);
+                if (!intsB.TryGetValue(k, out var list)) intsB[k] = list = [];
+                list.Add(v);
+            }
+        }
+        foreach (var bucket in floatsB.Values)
+        {
+            // Windows are ranges of standard deviations: which of equal ones comes first does not matter.
+            bucket.ByStd.Sort((x, y) => x.Std.CompareTo(y.Std));
+            var sorted = bucket.ByStd;
+            var byMean = Enumerable.Range(0, sorted.Count).Where(i => !double.IsNaN(sorted[i].Mean)).ToArray();
+            var means = byMean.Select(i => sorted[i].Mean).ToArray();
+            Array.Sort(means, byMean);
+            bucket.ByMean = byMean;
+            bucket.Means = means;
+        }
+        return (floatsB, intsB, producedB);
     }
 
     /// <summary>

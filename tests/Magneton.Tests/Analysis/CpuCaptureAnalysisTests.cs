@@ -1,6 +1,7 @@
 using Magneton.Core;
 using Magneton.Core.Bundles;
 using Magneton.Core.Matching;
+using Magneton.Core.Rendering;
 using Magneton.Core.Reporting;
 using Magneton.Tests.Bundles;
 using Xunit;

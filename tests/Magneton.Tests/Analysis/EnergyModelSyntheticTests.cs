@@ -64,7 +64,7 @@ public class EnergyModelSyntheticTests
         var b = Chain("b", 0.010, 50e-6, new Op("aten.mm.default", 50e-6, "fast_kernel", power));
         Assert.False(a.Energy.GpuBound);
         var f = Assert.Single(Detector.Detect(Session(a, b), [new RegionMatch(1, [0], [0], 0)]));
-        Assert.Equal("a", f.Wasteful);
+        Assert.Equal(Side.A, f.Wasteful);
         Assert.Equal(power * 50e-6, f.EnergyDeltaJ, 12);
         Assert.True(f.SavingIsDynamic);
         Assert.Equal((power - Idle) * 50e-6, f.JobSavingJ, 12);
@@ -116,12 +116,12 @@ public class EnergyModelSyntheticTests
         a.Operators[0].EnergySigmaJ = 0.1 * a.Operators[0].EnergyJ;
         b.Operators[0].EnergySigmaJ = 0.1 * b.Operators[0].EnergyJ;
         var f = Assert.Single(Detector.Detect(Session(a, b), [new RegionMatch(1, [0], [0], 0)]));
-        Assert.Equal(Finding.Possible, f.Verdict);
+        Assert.Equal(Verdict.Possible, f.Verdict);
         Assert.True(f.Interval.Low < 1.1 && f.Interval.High > 1.2);
         // The same ratio measured to 1% is a claim.
         a.Operators[0].EnergySigmaJ = 0.01 * a.Operators[0].EnergyJ;
         b.Operators[0].EnergySigmaJ = 0.01 * b.Operators[0].EnergyJ;
-        Assert.Equal(Finding.Waste, Assert.Single(Detector.Detect(Session(a, b), [new RegionMatch(1, [0], [0], 0)])).Verdict);
+        Assert.Equal(Verdict.Waste, Assert.Single(Detector.Detect(Session(a, b), [new RegionMatch(1, [0], [0], 0)])).Verdict);
     }
 
     [Fact]

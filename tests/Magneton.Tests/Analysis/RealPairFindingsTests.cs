@@ -1,5 +1,6 @@
 using Magneton.Core;
 using Magneton.Core.Matching;
+using Magneton.Core.Rendering;
 using Magneton.Core.Reporting;
 using Xunit;
 

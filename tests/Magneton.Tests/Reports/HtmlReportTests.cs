@@ -5,7 +5,7 @@ using Magneton.Core.Bundles;
 using Magneton.Core.Campaigns;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
-using Magneton.Core.Reporting.Html;
+using Magneton.Core.Rendering.Html;
 using Magneton.Tests.Grains;
 using Xunit;
 

@@ -3,7 +3,7 @@ using Magneton.Client;
 using Magneton.Core;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
-using Magneton.Core.Reporting.Perfetto;
+using Magneton.Core.Rendering.Perfetto;
 using Magneton.Core.Runs;
 using Magneton.Tests.Grains;
 using Magneton.Tests.Infrastructure;

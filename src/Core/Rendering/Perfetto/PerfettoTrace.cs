@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Magneton.Core.Bundles;
+using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 
-namespace Magneton.Core.Reporting.Perfetto;
+namespace Magneton.Core.Rendering.Perfetto;
 
 /// <summary>
 /// A run as a Chrome trace-event JSON (what ui.perfetto.dev and chrome://tracing open), to be read next to the
@@ -51,7 +53,8 @@ public static class PerfettoTrace
         if (power.Count > 0 && passStart > t0) start = (passStart - t0) / 1000.0;
 
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        var options = new JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        using (var w = new Utf8JsonWriter(stream, options))
         {
             w.WriteStartObject();
             w.WriteStartArray("traceEvents");
@@ -69,113 +72,142 @@ public static class PerfettoTrace
 
             // Operators, their kernels and the counters of their power and energy.
             var place = new (double Ts, double Dur)[run.Operators.Length];
-            double cursor = start, cumulative = 0;
-            int withoutGpu = 0;
-            int iterations = Math.Max(1, run.Bundle.Kineto.Iterations);
-            foreach (var op in run.Operators)
-            {
-                double dur = op.GpuSeconds * 1e6;
-                place[op.Index] = (cursor, Math.Max(0, dur));
-                if (!(op.GpuSeconds > 0)) { withoutGpu++; continue; }
-
-                w.WriteStartObject();
-                w.WriteString("name", op.Op);
-                w.WriteString("cat", "operator");
-                w.WriteString("ph", "X");
-                Num(w, "ts", cursor);
-                Num(w, "dur", dur);
-                Num(w, "pid", OperatorsPid);
-                Num(w, "tid", OperatorsTid);
-                w.WriteStartObject("args");
-                Num(w, "node", op.Id);
-                w.WriteString("module", op.Module);
-                Num(w, "gpu_time_us", dur);
-                Num(w, "power_w", op.PowerW);
-                Num(w, "energy_mj", op.EnergyJ * 1000);
-                w.WriteString("energy_source", op.Source.ToString().ToLowerInvariant());
-                Num(w, "kernels", op.Kernels.Count);
-                w.WriteEndObject();
-                w.WriteEndObject();
-
-                double k = cursor;
-                foreach (var kernel in op.Kernels)
-                {
-                    double kd = kernel.Seconds * 1e6;
-                    if (!(kd > 0)) continue;
-                    w.WriteStartObject();
-                    w.WriteString("name", ShortName(kernel.Name));
-                    w.WriteString("cat", kernel.Category);
-                    w.WriteString("ph", "X");
-                    Num(w, "ts", k);
-                    Num(w, "dur", kd);
-                    Num(w, "pid", OperatorsPid);
-                    Num(w, "tid", KernelsTid);
-                    w.WriteStartObject("args");
-                    w.WriteString("kernel", kernel.Name);
-                    w.WriteString("operator", op.Op);
-                    Num(w, "node", op.Id);
-                    Num(w, "launches_per_iteration", (double)kernel.Count / iterations);
-                    Num(w, "gpu_time_us", kd);
-                    w.WriteEndObject();
-                    w.WriteEndObject();
-                    k += kd;
-                }
-
-                Counter(w, PowerCounter, OperatorsPid, cursor, "W", op.PowerW);
-                Counter(w, EnergyCounter, OperatorsPid, cursor, "mJ", op.EnergyJ * 1000);
-                Counter(w, CumulativeCounter, OperatorsPid, cursor, "mJ", cumulative * 1000);
-                cumulative += op.EnergyJ;
-                cursor += dur;
-            }
-            // The counters end with the iteration.
-            Counter(w, PowerCounter, OperatorsPid, cursor, "W", 0);
-            Counter(w, EnergyCounter, OperatorsPid, cursor, "mJ", 0);
-            Counter(w, CumulativeCounter, OperatorsPid, cursor, "mJ", cumulative * 1000);
+            var (withoutGpu, cumulative) = Operators(w, run, start, place);
 
             // power.csv as counters, on the same clock.
-            for (int i = 0; i < power.Count; i++)
-            {
-                long inst = power.PowerInstantMw[i], avg = power.PowerAverageMw[i];
-                if (inst < 0 && avg < 0) continue;
-                w.WriteStartObject();
-                w.WriteString("name", TimelineCounter);
-                w.WriteString("ph", "C");
-                Num(w, "ts", (power.TimeNs[i] - t0) / 1000.0);
-                Num(w, "pid", PowerPid);
-                w.WriteStartObject("args");
-                if (inst >= 0) Num(w, "instant", inst / 1000.0);
-                if (avg >= 0) Num(w, "average", avg / 1000.0);
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
+            PowerCounters(w, power, t0);
 
             int annotated = 0;
             if (report is not null) annotated = Findings(w, run, report, side!, place);
 
             w.WriteEndArray();
             w.WriteString("displayTimeUnit", "ms");
-            w.WriteStartObject("otherData");
-            w.WriteString("generator", "magneton export");
-            w.WriteString("system", run.System);
-            w.WriteString("bundle", run.BundlePath);
-            w.WriteString("layout", Layout);
-            Num(w, "iterations_in_energy_pass", run.Bundle.Kineto.Iterations);
-            Num(w, "operators", run.Operators.Length);
-            Num(w, "operators_without_gpu_time", withoutGpu);
-            Num(w, "operator_energy_mj", cumulative * 1000);
-            Num(w, "iteration_energy_mj", run.Energy.IterationEnergyJ * 1000);
-            w.WriteString("time_zero_unix_ns", t0.ToString(CultureInfo.InvariantCulture));
-            Num(w, "power_samples", power.Count);
-            if (report is not null)
-            {
-                w.WriteString("report_side", side);
-                Num(w, "findings", report.Findings.Count);
-                Num(w, "finding_annotations", annotated);
-            }
-            w.WriteEndObject();
+            OtherData(w, run, report, side, t0, withoutGpu, cumulative, annotated);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>
+    /// The operators back to back from <paramref name="start"/>, each with its kernels and the counters of its power
+    /// and energy; <paramref name="place"/> gets each operator's slot. Returns how many operators had no GPU time and
+    /// the operators' energy.
+    /// </summary>
+    static (int WithoutGpu, double Cumulative) Operators(Utf8JsonWriter w, Run run, double start, (double Ts, double Dur)[] place)
+    {
+        double cursor = start, cumulative = 0;
+        int withoutGpu = 0;
+        int iterations = Math.Max(1, run.Bundle.Kineto.Iterations);
+        foreach (var op in run.Operators)
+        {
+            double dur = op.GpuSeconds * 1e6;
+            place[op.Index] = (cursor, Math.Max(0, dur));
+            if (!(op.GpuSeconds > 0)) { withoutGpu++; continue; }
+            OperatorEvent(w, op, cursor, dur);
+            KernelEvents(w, op, cursor, iterations);
+            Counter(w, PowerCounter, OperatorsPid, cursor, "W", op.PowerW);
+            Counter(w, EnergyCounter, OperatorsPid, cursor, "mJ", op.EnergyJ * 1000);
+            Counter(w, CumulativeCounter, OperatorsPid, cursor, "mJ", cumulative * 1000);
+            cumulative += op.EnergyJ;
+            cursor += dur;
+        }
+        // The counters end with the iteration.
+        Counter(w, PowerCounter, OperatorsPid, cursor, "W", 0);
+        Counter(w, EnergyCounter, OperatorsPid, cursor, "mJ", 0);
+        Counter(w, CumulativeCounter, OperatorsPid, cursor, "mJ", cumulative * 1000);
+        return (withoutGpu, cumulative);
+    }
+
+    /// <summary>Opens a complete event ("X") on the operators process; the caller writes its args and closes it.</summary>
+    static void StartSlice(Utf8JsonWriter w, string name, string cat, double ts, double dur, int tid)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", name);
+        w.WriteString("cat", cat);
+        w.WriteString("ph", "X");
+        Num(w, "ts", ts);
+        Num(w, "dur", dur);
+        Num(w, "pid", OperatorsPid);
+        Num(w, "tid", tid);
+    }
+
+    static void OperatorEvent(Utf8JsonWriter w, Operator op, double cursor, double dur)
+    {
+        StartSlice(w, op.Op, "operator", cursor, dur, OperatorsTid);
+        w.WriteStartObject("args");
+        Num(w, "node", op.Id);
+        w.WriteString("module", op.Module);
+        Num(w, "gpu_time_us", dur);
+        Num(w, "power_w", op.PowerW);
+        Num(w, "energy_mj", op.EnergyJ * 1000);
+        w.WriteString("energy_source", op.Source.ToString().ToLowerInvariant());
+        Num(w, "kernels", op.Kernels.Count);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>An operator's kernels back to back from its start, as long as their GPU time per iteration.</summary>
+    static void KernelEvents(Utf8JsonWriter w, Operator op, double cursor, int iterations)
+    {
+        double k = cursor;
+        foreach (var kernel in op.Kernels)
+        {
+            double kd = kernel.Seconds * 1e6;
+            if (!(kd > 0)) continue;
+            StartSlice(w, ShortName(kernel.Name), kernel.Category, k, kd, KernelsTid);
+            w.WriteStartObject("args");
+            w.WriteString("kernel", kernel.Name);
+            w.WriteString("operator", op.Op);
+            Num(w, "node", op.Id);
+            Num(w, "launches_per_iteration", (double)kernel.Count / iterations);
+            Num(w, "gpu_time_us", kd);
+            w.WriteEndObject();
+            w.WriteEndObject();
+            k += kd;
+        }
+    }
+
+    static void PowerCounters(Utf8JsonWriter w, PowerSamples power, long t0)
+    {
+        for (int i = 0; i < power.Count; i++)
+        {
+            long inst = power.PowerInstantMw[i], avg = power.PowerAverageMw[i];
+            if (inst < 0 && avg < 0) continue;
+            w.WriteStartObject();
+            w.WriteString("name", TimelineCounter);
+            w.WriteString("ph", "C");
+            Num(w, "ts", (power.TimeNs[i] - t0) / 1000.0);
+            Num(w, "pid", PowerPid);
+            w.WriteStartObject("args");
+            if (inst >= 0) Num(w, "instant", inst / 1000.0);
+            if (avg >= 0) Num(w, "average", avg / 1000.0);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+    }
+
+    static void OtherData(Utf8JsonWriter w, Run run, ComparisonReport? report, string? side, long t0, int withoutGpu,
+        double cumulative, int annotated)
+    {
+        w.WriteStartObject("otherData");
+        w.WriteString("generator", "magneton export");
+        w.WriteString("system", run.System);
+        w.WriteString("bundle", run.BundlePath);
+        w.WriteString("layout", Layout);
+        Num(w, "iterations_in_energy_pass", run.Bundle.Kineto.Iterations);
+        Num(w, "operators", run.Operators.Length);
+        Num(w, "operators_without_gpu_time", withoutGpu);
+        Num(w, "operator_energy_mj", cumulative * 1000);
+        Num(w, "iteration_energy_mj", run.Energy.IterationEnergyJ * 1000);
+        w.WriteString("time_zero_unix_ns", t0.ToString(CultureInfo.InvariantCulture));
+        Num(w, "power_samples", run.Bundle.Power.Count);
+        if (report is not null)
+        {
+            w.WriteString("report_side", side);
+            Num(w, "findings", report.Findings.Count);
+            Num(w, "finding_annotations", annotated);
+        }
+        w.WriteEndObject();
     }
 
     /// <summary>One instant event per region instance of each finding, at its first operator, and a span over its operators.</summary>

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 
-namespace Magneton.Core.Reporting.Html;
+namespace Magneton.Core.Rendering.Html;
 
 /// <summary>Encoding and number formatting shared by the HTML pages. Every string from a report goes through <see cref="E"/>.</summary>
 internal static class HtmlText

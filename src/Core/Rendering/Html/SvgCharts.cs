@@ -1,8 +1,9 @@
 using System.Text;
 using Magneton.Core.Bundles;
-using static Magneton.Core.Reporting.Html.HtmlText;
+using Magneton.Core.Reporting;
+using static Magneton.Core.Rendering.Html.HtmlText;
 
-namespace Magneton.Core.Reporting.Html;
+namespace Magneton.Core.Rendering.Html;
 
 /// <summary>Inline SVG charts. Pure functions of the report data; every label is HTML-encoded.</summary>
 internal static class SvgCharts

@@ -1,7 +1,7 @@
 using System.Text;
-using static Magneton.Core.Reporting.Html.HtmlText;
+using static Magneton.Core.Rendering.Html.HtmlText;
 
-namespace Magneton.Core.Reporting.Html;
+namespace Magneton.Core.Rendering.Html;
 
 /// <summary>
 /// The page shell: one self-contained document (inline CSS, inline SVG, system fonts, no scripts, no external

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Magneton.Core.Reporting;
 
-namespace Magneton.Core.Reporting;
+namespace Magneton.Core.Rendering;
 
 /// <summary>
 /// The summary a person reads in ten seconds: verdict, then findings (what, where, energy per iteration and
