@@ -63,7 +63,7 @@ public static class ClusterJob
                 {
                     uploads[missing] = uploads.GetValueOrDefault(missing) + 1;
                     if (uploads[missing] > MaxUploadsAgain || uploadAgain is null || !await uploadAgain(missing, ct).ConfigureAwait(false))
-                        throw new MagnetonUnavailableException(status.Problem ?? $"run:{missing}: the cluster's store does not hold this run's bundle; upload it again", missing);
+                        throw new MagnetonUnavailableException(status.Problem ?? $"{RunIds.Typed(missing)}: the cluster's store does not hold this run's bundle; upload it again", missing);
                     await log.WriteLineAsync($"{missing}: the cluster's store had lost this run; uploaded it again").ConfigureAwait(false);
                     status = await connection.CallAsync(c => Job(c).Start(request), ct).ConfigureAwait(false);
                     continue;

@@ -188,7 +188,7 @@ public sealed class CampaignGrain(
         var status = await Transient.RetryAsync(() => job.Start(request.Comparison(index)), log, what);
         while (!status.Finished)
         {
-            if (status.MissingRun is { } missing) throw new MagnetonUnavailableException(status.Problem ?? $"run:{missing}: not in the cluster's store", missing);
+            if (status.MissingRun is { } missing) throw new MagnetonUnavailableException(status.Problem ?? $"{RunIds.Typed(missing)}: not in the cluster's store", missing);
             status = await Transient.RetryAsync(() => job.Wait(TimeSpan.FromSeconds(5)), log, what);
         }
         if (status.Phase == JobPhase.Failed) return new VersionResult(jobId, null, status.Error);
