@@ -51,7 +51,7 @@ public sealed record RunRef(
     /// <summary>The same run with its local path normalized, so "dir" and "dir/" are one run.</summary>
     public RunRef Normalized() => LocalPath is null ? this : this with { LocalPath = RunIds.NormalizePath(LocalPath) };
 
-    public override string ToString() => LocalPath ?? "run:" + RunId;
+    public override string ToString() => LocalPath ?? RunIds.Typed(RunId);
 }
 
 /// <summary>One comparison: run A against run B, with the method's thresholds.</summary>

@@ -20,4 +20,8 @@ public static class RunIds
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(NormalizePath(bundlePath)));
         return "run-" + Convert.ToHexStringLower(hash, 0, 8);
     }
+
+    /// <summary>"run:4d68..." for the run id "run-4d68...": how a user types it, so every message prints it that way.</summary>
+    public static string Typed(string runId) =>
+        "run:" + (runId.StartsWith("run-", StringComparison.Ordinal) ? runId["run-".Length..] : runId);
 }

@@ -76,6 +76,7 @@ internal static class Cli
         var verbose = root.Options.OfType<Option<bool>>().Single(o => o.Name == VerboseName);
         using var logging = new CliLogging(stderr, pr.GetValue(verbose));
         if (logging.Verbose) await stderr.WriteLineAsync($"magneton: log file: {logging.FilePath}").ConfigureAwait(false);
+        if (RunsItsAction(pr)) TlsArguments.Apply(pr); // not for --help
         var outer = CliLogging.Current;
         CliLogging.Current = logging;
         try
@@ -102,10 +103,13 @@ internal static class Cli
     public static ParseResult Parse(Command command, IReadOnlyList<string> args)
     {
         var pr = command.Parse(args, Parsing);
-        bool runsTheCommand = pr.Action is ParseErrorAction || ReferenceEquals(pr.Action, pr.CommandResult.Command.Action);
+        bool runsTheCommand = pr.Action is ParseErrorAction || RunsItsAction(pr);
         if (runsTheCommand && UsageErrors.Line(pr) is { } line) throw new UsageException(line);
         return pr;
     }
+
+    /// <summary>The command's own action runs (not --help, --version or a directive).</summary>
+    static bool RunsItsAction(ParseResult pr) => ReferenceEquals(pr.Action, pr.CommandResult.Command.Action);
 
     static Command HelpCommand(RootCommand root, TextWriter stdout)
     {

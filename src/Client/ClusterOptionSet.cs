@@ -21,7 +21,11 @@ internal sealed class ClusterOptionSet
         _cluster.Required = required;
     }
 
-    public void AddTo(Command command) => command.Add(_cluster);
+    public void AddTo(Command command)
+    {
+        command.Add(_cluster);
+        TlsArguments.AddTo(command);
+    }
 
     /// <summary>The target, or null where --cluster is absent (an embedded silo then).</summary>
     public ClusterTarget? Read(ParseResult pr) => pr.GetValue(_cluster) is { } address ? new ClusterTarget(address) : null;

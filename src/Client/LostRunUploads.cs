@@ -19,7 +19,7 @@ public sealed class LostRunUploads(Func<string, CancellationToken, Task<bool>>? 
     {
         int n = _uploads[runId] = _uploads.GetValueOrDefault(runId) + 1;
         if (n > MaxUploadsAgain || uploadAgain is null || !await uploadAgain(runId, ct).ConfigureAwait(false))
-            throw new MagnetonUnavailableException(problem ?? $"run:{runId}: the cluster's store does not hold this run's bundle; upload it again", runId);
-        await log.WriteLineAsync($"{RunArgument.Typed(runId)}: the cluster's store had lost this run; uploaded it again").ConfigureAwait(false);
+            throw new MagnetonUnavailableException(problem ?? $"{RunIds.Typed(runId)}: the cluster's store does not hold this run's bundle; upload it again", runId);
+        await log.WriteLineAsync($"{RunIds.Typed(runId)}: the cluster's store had lost this run; uploaded it again").ConfigureAwait(false);
     }
 }

@@ -32,7 +32,6 @@ public static class Program
         {
             if (args.Length == 0)
                 throw new UsageException("no command given: magneton compare <bundleA> <bundleB> (see magneton --help)");
-            args = [args[0], .. TlsArguments.Apply(args[1..])];
             return await Cli.InvokeAsync(args, stdout, stderr, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

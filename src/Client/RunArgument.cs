@@ -1,3 +1,4 @@
+using Magneton.Grains;
 using Magneton.Grains.Storage;
 
 namespace Magneton.Client;
@@ -27,6 +28,5 @@ public static class RunArgument
     }
 
     /// <summary>"run:4d68..." for the run id "run-4d68...": what a user types to name it.</summary>
-    public static string Typed(string runId) =>
-        Prefix + (runId.StartsWith(IdPrefix, StringComparison.Ordinal) ? runId[IdPrefix.Length..] : runId);
+    public static string Typed(string runId) => RunIds.Typed(runId);
 }

@@ -93,6 +93,7 @@ public sealed record SiloArguments
             {
                 _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout, _maxWork, _allowPath,
             };
+            TlsArguments.AddTo(Command);
         }
 
         public Command Command { get; }

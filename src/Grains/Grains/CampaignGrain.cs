@@ -188,7 +188,7 @@ public sealed class CampaignGrain(
         var status = await Transient.RetryAsync(() => job.Start(request.Comparison(index)), log, what);
         while (!status.Finished)
         {
-            if (status.MissingRun is { } missing) throw new MagnetonUnavailableException(status.Problem ?? $"run:{missing}: not in the cluster's store", missing);
+            if (status.MissingRun is { } missing) throw new MagnetonUnavailableException(status.Problem ?? $"{RunIds.Typed(missing)}: not in the cluster's store", missing);
             // A job the store forgot (activated anew without its state) waits for a Start, not for time.
             status = status.Phase == JobPhase.New
                 ? await Transient.RetryAsync(() => job.Start(request.Comparison(index)), log, what)

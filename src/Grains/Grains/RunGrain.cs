@@ -77,8 +77,8 @@ public sealed class RunGrain(
     public async Task UploadChunk(string file, long offset, byte[] data)
     {
         var upload = _upload ?? throw new MagnetonInputException(
-            $"run:{RunId}: no upload in progress (it was interrupted; start again with BeginUpload)");
-        var f = upload.File(file) ?? throw new MagnetonInputException($"{file}: upload: not in the manifest of run:{RunId}");
+            $"{RunIds.Typed(RunId)}: no upload in progress (it was interrupted; start again with BeginUpload)");
+        var f = upload.File(file) ?? throw new MagnetonInputException($"{file}: upload: not in the manifest of {RunIds.Typed(RunId)}");
         if (data.Length > UploadLimits.ChunkBytes)
             throw new MagnetonInputException($"{file}: upload: chunk of {data.Length} bytes exceeds {UploadLimits.ChunkBytes}");
         if (offset + data.Length <= f.Received) return; // a retried chunk that already arrived
@@ -92,7 +92,7 @@ public sealed class RunGrain(
 
     public async Task<RunSummary> CompleteUpload()
     {
-        var upload = _upload ?? throw new MagnetonInputException($"run:{RunId}: no upload in progress");
+        var upload = _upload ?? throw new MagnetonInputException($"{RunIds.Typed(RunId)}: no upload in progress");
         foreach (var f in upload.Files.Values)
         {
             if (f.Received != f.Entry.Length)
@@ -122,12 +122,12 @@ public sealed class RunGrain(
     }
 
     IBundleStore RequireStore() => _store ?? throw new MagnetonInputException(
-        $"run:{RunId}: this cluster has no bundle store (start the silos with --storage-dir or --blob-connection)");
+        $"{RunIds.Typed(RunId)}: this cluster has no bundle store (start the silos with --storage-dir or --blob-connection)");
 
     void CheckManifest(BundleManifest m)
     {
         if (m.RunId != RunId)
-            throw new MagnetonInputException($"run:{RunId}: upload: the manifest is for run:{m.RunId}");
+            throw new MagnetonInputException($"{RunIds.Typed(RunId)}: upload: the manifest is for {RunIds.Typed(m.RunId)}");
         foreach (var f in m.Files)
         {
             if (!BundleFiles.IsKnown(f.Name))
@@ -139,12 +139,12 @@ public sealed class RunGrain(
                 throw new MagnetonInputException($"{f.Name}: upload: sha256 is not 64 hex digits");
         }
         if (m.Files.Select(f => f.Name).Distinct().Count() != m.Files.Length)
-            throw new MagnetonInputException($"run:{RunId}: upload: a file is listed twice");
+            throw new MagnetonInputException($"{RunIds.Typed(RunId)}: upload: a file is listed twice");
         foreach (var required in BundleFiles.Required)
             if (m.Files.All(f => f.Name != required))
                 throw new MagnetonInputException($"{required}: upload: is missing from the bundle");
         if (BundleManifest.RunIdOf(m.Files) != RunId)
-            throw new MagnetonInputException($"run:{RunId}: upload: the run id does not match the files' hashes");
+            throw new MagnetonInputException($"{RunIds.Typed(RunId)}: upload: the run id does not match the files' hashes");
     }
 
     internal static RunSummary Summarize(string runId, Run run, double ingestMs) => new(

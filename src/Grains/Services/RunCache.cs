@@ -80,7 +80,7 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
         // Says nothing about this host's files: not whether the path exists, nor what is in it.
         if (source.LocalPath is { } local && store is not null && localRoots?.Allows(local) != true)
             throw new MagnetonInputException(
-                $"run:{source.RunId}: this cluster reads bundles only from its store; upload the bundle (magneton compare --cluster uploads a local directory)");
+                $"{RunIds.Typed(source.RunId)}: this cluster reads bundles only from its store; upload the bundle (magneton compare --cluster uploads a local directory)");
         using var span = MagnetonTelemetry.Source.StartActivity("ingest.bundle");
         span?.SetTag("magneton.run.id", source.RunId);
         counters.Ingested();
@@ -89,10 +89,10 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
         {
             if (source.LocalPath is { } path) return Pipeline.Ingest(path);
             if (store is null)
-                throw new MagnetonInputException($"run:{source.RunId}: this silo has no bundle store (start it with --storage-dir or --blob-connection)");
+                throw new MagnetonInputException($"{RunIds.Typed(source.RunId)}: this silo has no bundle store (start it with --storage-dir or --blob-connection)");
             var manifest = await store.GetManifestAsync(source.RunId).ConfigureAwait(false)
                 ?? throw new MagnetonUnavailableException(
-                    $"run:{source.RunId}: not in the cluster's store (lost by storage, or never uploaded); upload the bundle again", source.RunId);
+                    $"{RunIds.Typed(source.RunId)}: not in the cluster's store (lost by storage, or never uploaded); upload the bundle again", source.RunId);
             string directory;
             try
             {
@@ -103,7 +103,7 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
                 // Listed, but its files are gone or damaged: drop the listing so the bundle can be uploaded again.
                 await store.ForgetAsync(source.RunId).ConfigureAwait(false);
                 throw new MagnetonUnavailableException(
-                    $"run:{source.RunId}: the cluster's store listed this run but lost its files ({e.Message}); upload the bundle again", source.RunId);
+                    $"{RunIds.Typed(source.RunId)}: the cluster's store listed this run but lost its files ({e.Message}); upload the bundle again", source.RunId);
             }
             return Pipeline.Ingest(directory, manifest.Origin);
         }
@@ -115,7 +115,7 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
         catch (BundleStoreException e)
         {
             span?.SetStatus(ActivityStatusCode.Error, e.Message);
-            throw new MagnetonInputException($"run:{source.RunId}: {e.Message}");
+            throw new MagnetonInputException($"{RunIds.Typed(source.RunId)}: {e.Message}");
         }
         catch (MagnetonUnavailableException e)
         {

@@ -128,13 +128,12 @@ public class RealPairFindingsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Pipeline.Compare(a, b, new CompareOptions { OutputTolerance = 0 }));
     }
 
+    /// <summary>The sample pairs in samples/, each two captures of one model.</summary>
+    public static TheoryData<string> EveryPair => ["gpt2-gelu", "gpt2-tf32", "resnet50-layout", "llama-generate-null", "convstage-layernorm"];
+
     /// <summary>Every sample pair of one model is comparable, well above the floor.</summary>
     [Theory]
-    [InlineData("gpt2-gelu")]
-    [InlineData("gpt2-tf32")]
-    [InlineData("resnet50-layout")]
-    [InlineData("llama-generate-null")]
-    [InlineData("convstage-layernorm")]
+    [MemberData(nameof(EveryPair))]
     public void SamplePairsAreComparable(string pair)
     {
         var r = Samples.Compare(pair);
@@ -158,11 +157,7 @@ public class RealPairFindingsTests
     }
 
     [Theory]
-    [InlineData("gpt2-gelu")]
-    [InlineData("gpt2-tf32")]
-    [InlineData("resnet50-layout")]
-    [InlineData("llama-generate-null")]
-    [InlineData("convstage-layernorm")]
+    [MemberData(nameof(EveryPair))]
     public void EnergyNumbersAreConsistentAndSourced(string pair)
     {
         var r = Samples.Compare(pair);

@@ -52,6 +52,21 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task The_tls_options_are_in_the_help_of_every_command_of_a_cluster_and_only_there()
+    {
+        foreach (var command in new[] { "silo", "worker", "compare", "campaign", "audit", "runs", "submit", "workers", "capture" })
+        {
+            var help = (await Run(command, "--help")).Out;
+            foreach (var option in new[] { "--tls-cert <pem>", "--tls-key <pem>", "--tls-ca <pem>" })
+                Assert.True(help.Contains(option), $"{command} --help lacks {option}");
+        }
+        foreach (var command in new[] { "inspect", "export", "power", "gpus" })
+            Assert.DoesNotContain("--tls-cert", (await Run(command, "--help")).Out);
+        // Half a set is one line, exit 2, before anything connects.
+        CliRunner.AssertOneLineError(await Run("runs", "--cluster", "127.0.0.1:1", "--tls-cert=a.pem"), "TLS needs all three of --tls-cert, --tls-key and --tls-ca");
+    }
+
+    [Fact]
     public async Task Campaign_takes_threshold_with_an_equals_sign()
     {
         var r = await Run("campaign", "--baseline=" + TestRepo.GeluB, TestRepo.GeluA, "--threshold=0.2", "--json=-", "--quiet");
