@@ -252,7 +252,9 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
 
         var code = await client.WaitForExitAsync(TimeSpan.FromSeconds(timeout + 30));
         output.WriteLine($"exit {code} {sw.Elapsed.TotalSeconds:0.0} s after the primary was killed; client stderr:\n{client.Stderr}");
-        Assert.NotNull(code);
+        Assert.True(code is not null, $"still running {sw.Elapsed} after the primary was killed:\n{client.Stderr}");
+        // --timeout counts from the client's start, before the kill: it ends within it (a few seconds for the process to exit).
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(timeout + 5), $"ended {sw.Elapsed} after the kill, past --timeout {timeout}");
         if (code == 0) Assert.Equal(expected, Findings(report));
         else
         {
