@@ -60,6 +60,18 @@ public sealed class BundleUploader
         return await UploadAsync(bundle, ct).ConfigureAwait(false);
     }
 
+    /// <summary>Uploads a run again if it is one of <paramref name="held"/> (false: this client does not hold its bundle).</summary>
+    public Func<string, CancellationToken, Task<bool>> UploadAgain(IEnumerable<CheckedBundle?> held)
+    {
+        var byRun = held.OfType<CheckedBundle>().GroupBy(c => c.Manifest.RunId).ToDictionary(g => g.Key, g => g.First());
+        return async (runId, ct) =>
+        {
+            if (!byRun.TryGetValue(runId, out var bundle)) return false;
+            await UploadAsync(bundle, ct).ConfigureAwait(false);
+            return true;
+        };
+    }
+
     async Task<RunRef> UploadAsync(CheckedBundle bundle, CancellationToken ct)
     {
         var (path, manifest) = bundle;

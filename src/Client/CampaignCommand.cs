@@ -52,7 +52,8 @@ public static class CampaignCommand
         {
             await using var session = await ClientSession.OpenAsync(args.Cluster, [args.Baseline, .. args.Versions], display.Log, ct, checkLocal: false).ConfigureAwait(false);
             var request = new CampaignRequest(session.Runs[0], [.. session.Runs.Skip(1)], args.Threshold);
-            return await RunCampaignAsync(session.Connection, WorkIds.Campaign(request), request, display.Log, ct, display.Campaign).ConfigureAwait(false);
+            return await RunCampaignAsync(session.Connection, WorkIds.Campaign(request), request, display.Log, ct, display.Campaign,
+                session.UploadAgain).ConfigureAwait(false);
         }).ConfigureAwait(false);
 
         string json = JsonSerializer.Serialize(report, ReportJson.Options);
@@ -72,12 +73,15 @@ public static class CampaignCommand
         TextWriter progress, CancellationToken ct, Action<CampaignStatus>? onStatus = null) =>
         RunCampaignAsync(ClusterConnection.Over(client), campaignId, request, progress, ct, onStatus);
 
+    /// <param name="uploadAgain">uploads a run the store lost, if this client holds its bundle (false: it does not)</param>
     public static async Task<CampaignReport> RunCampaignAsync(ClusterConnection connection, string campaignId, CampaignRequest request,
-        TextWriter progress, CancellationToken ct, Action<CampaignStatus>? onStatus = null)
+        TextWriter progress, CancellationToken ct, Action<CampaignStatus>? onStatus = null,
+        Func<string, CancellationToken, Task<bool>>? uploadAgain = null)
     {
         ICampaignGrain Campaign(IClusterClient c) => c.GetGrain<ICampaignGrain>(campaignId);
         var status = await connection.CallAsync(c => Campaign(c).Start(request), ct).ConfigureAwait(false);
         var printed = new HashSet<string>();
+        var lost = new LostRunUploads(uploadAgain, progress);
         DateTime? stuckSince = null;
         while (true)
         {
@@ -85,7 +89,14 @@ public static class CampaignCommand
             foreach (var line in status.Recent.Where(printed.Add))
                 await progress.WriteLineAsync(line).ConfigureAwait(false);
             if (status.Finished) break;
-            if (status.MissingRun is not null) throw new MagnetonUnavailableException(status.Problem!, status.MissingRun);
+            // A run the store lost (uploaded again, then the campaign asked again), or a campaign the cluster forgot
+            // (its store lost the campaign's state; no versions known): both taken up again by a new Start.
+            if (status.MissingRun is { } missing || status.Versions == 0)
+            {
+                if (status.MissingRun is { } run) await lost.UploadAgainAsync(run, status.Problem, ct).ConfigureAwait(false);
+                status = await connection.CallAsync(c => Campaign(c).Start(request), ct).ConfigureAwait(false);
+                continue;
+            }
             if (status.Problem is { } problem)
             {
                 stuckSince ??= DateTime.UtcNow;

@@ -12,13 +12,18 @@ public sealed class ClientSession : IAsyncDisposable
 {
     readonly IAsyncDisposable _owner;
 
-    ClientSession(IAsyncDisposable owner, ClusterConnection connection, IReadOnlyList<RunRef> runs, bool embedded)
+    ClientSession(IAsyncDisposable owner, ClusterConnection connection, IReadOnlyList<RunRef> runs, bool embedded,
+        Func<string, CancellationToken, Task<bool>>? uploadAgain = null)
     {
         _owner = owner;
         Connection = connection;
         Runs = runs;
         Embedded = embedded;
+        UploadAgain = uploadAgain;
     }
+
+    /// <summary>Uploads a run the cluster's store lost again, when it is one of this command's bundles (null: embedded, nothing to upload).</summary>
+    public Func<string, CancellationToken, Task<bool>>? UploadAgain { get; }
 
     /// <summary>Grain calls of the command: retried, and on a cluster reconnected when its gateways go away.</summary>
     public ClusterConnection Connection { get; }
@@ -54,7 +59,7 @@ public sealed class ClientSession : IAsyncDisposable
             var uploader = new BundleUploader(connection, log);
             var runs = new List<RunRef>();
             for (int i = 0; i < bundles.Count; i++) runs.Add(await uploader.ResolveAsync(bundles[i], checks[i], ct).ConfigureAwait(false));
-            return new ClientSession(connection, connection, runs, embedded: false);
+            return new ClientSession(connection, connection, runs, embedded: false, uploader.UploadAgain(checks));
         }
         catch
         {

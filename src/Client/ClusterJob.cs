@@ -12,9 +12,6 @@ namespace Magneton.Client;
 /// </summary>
 public static class ClusterJob
 {
-    /// <summary>Uploads of one lost run before the client gives up on it.</summary>
-    const int MaxUploadsAgain = 2;
-
     public static async Task<ComparisonReport> CompareAsync(ClusterTarget cluster, string bundleA, string bundleB, double threshold,
         TextWriter log, CancellationToken ct, Action<JobStatus>? onStatus = null, bool cancelOnStop = false)
     {
@@ -25,15 +22,8 @@ public static class ClusterJob
         var uploader = new BundleUploader(connection, log);
         var a = await uploader.ResolveAsync(bundleA, checkedA, ct).ConfigureAwait(false);
         var b = await uploader.ResolveAsync(bundleB, checkedB, ct).ConfigureAwait(false);
-        var held = new[] { checkedA, checkedB }.OfType<BundleUploader.CheckedBundle>().ToDictionary(c => c.Manifest.RunId);
         var request = new CompareRequest(a, b, threshold);
-        return await RunAsync(connection, request, log, ct, onStatus, cancelOnStop,
-            async (runId, token) =>
-            {
-                if (!held.TryGetValue(runId, out var bundle)) return false;
-                await uploader.ResolveAsync(bundle.Path, bundle, token).ConfigureAwait(false);
-                return true;
-            }).ConfigureAwait(false);
+        return await RunAsync(connection, request, log, ct, onStatus, cancelOnStop, uploader.UploadAgain([checkedA, checkedB])).ConfigureAwait(false);
     }
 
     /// <summary>A comparison through a client this process already has (a test cluster's).</summary>
@@ -54,17 +44,22 @@ public static class ClusterJob
         {
             var status = await connection.CallAsync(c => Job(c).Start(request), ct).ConfigureAwait(false);
             var poll = TimeSpan.FromSeconds(onStatus is null ? 2 : 0.5);
-            var uploads = new Dictionary<string, int>();
+            var lost = new LostRunUploads(uploadAgain, log);
             DateTime? stuckSince = null;
             onStatus?.Invoke(status);
             while (!status.Finished)
             {
                 if (status.MissingRun is { } missing)
                 {
-                    uploads[missing] = uploads.GetValueOrDefault(missing) + 1;
-                    if (uploads[missing] > MaxUploadsAgain || uploadAgain is null || !await uploadAgain(missing, ct).ConfigureAwait(false))
-                        throw new MagnetonUnavailableException(status.Problem ?? $"{RunIds.Typed(missing)}: the cluster's store does not hold this run's bundle; upload it again", missing);
-                    await log.WriteLineAsync($"{missing}: the cluster's store had lost this run; uploaded it again").ConfigureAwait(false);
+                    await lost.UploadAgainAsync(missing, status.Problem, ct).ConfigureAwait(false);
+                    status = await connection.CallAsync(c => Job(c).Start(request), ct).ConfigureAwait(false);
+                    continue;
+                }
+                if (status.Phase == JobPhase.New)
+                {
+                    // The cluster forgot the job (its store lost the job's state and the job was activated anew):
+                    // polling would wait for ever; this client holds the request, so it asks again.
+                    await log.WriteLineAsync($"{jobId}: the cluster had lost this job; started it again").ConfigureAwait(false);
                     status = await connection.CallAsync(c => Job(c).Start(request), ct).ConfigureAwait(false);
                     continue;
                 }

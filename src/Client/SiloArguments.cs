@@ -28,6 +28,8 @@ public sealed record SiloArguments
     public TelemetryExport Telemetry { get; init; }
     public bool Kubernetes { get; init; }
     public TimeSpan? WorkerTimeout { get; init; }
+    /// <summary>--max-work-per-client (null: ClientWorkOptions.DefaultMaxInFlight).</summary>
+    public int? MaxWorkPerClient { get; init; }
     /// <summary>--allow-path: local directories whose bundles clients may name by path (development only).</summary>
     public IReadOnlyList<string> AllowedPaths { get; init; } = [];
 
@@ -65,6 +67,9 @@ public sealed record SiloArguments
             "console | otlp | none (default otlp when OTEL_EXPORTER_OTLP_ENDPOINT is set, else none); OTLP is configured by the standard OTEL_* variables");
         readonly Option<double?> _workerTimeout = CliOptions.Value<double?>("--worker-timeout", "s",
             "a GPU worker silent this long has its capture job queued again (default 15)", v => CliOptions.Seconds("--worker-timeout", 3600)(v));
+        readonly Option<int?> _maxWork = CliOptions.Value<int?>("--max-work-per-client", "n",
+            $"unfinished comparisons and campaigns one client (its certificate with TLS, else its connection) may have started (default {Magneton.Grains.ClientWorkOptions.DefaultMaxInFlight})",
+            v => CliOptions.Index("--max-work-per-client")(v) is var n and > 0 ? n : throw new UsageException($"--max-work-per-client: '{v}' is not a positive integer"));
         readonly Option<string[]> _allowPath = new("--allow-path")
         {
             HelpName = "dir",
@@ -86,7 +91,7 @@ public sealed record SiloArguments
                 + "logs to stderr. A local two-silo cluster: magneton silo --storage-dir /tmp/mg & magneton silo --storage-dir /tmp/mg "
                 + "--silo-port 11112 --gateway-port 30001 --primary 127.0.0.1:11111 &")
             {
-                _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout, _allowPath,
+                _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout, _maxWork, _allowPath,
             };
             TlsArguments.AddTo(Command);
         }
@@ -145,6 +150,7 @@ public sealed record SiloArguments
                 Telemetry = export,
                 Kubernetes = kubernetes,
                 WorkerTimeout = workerTimeout,
+                MaxWorkPerClient = pr.GetValue(_maxWork),
                 AllowedPaths = (pr.GetValue(_allowPath) ?? []).Select(p => string.IsNullOrWhiteSpace(p)
                     ? throw new UsageException("option --allow-path needs a non-empty value") : Path.GetFullPath(p)).ToList(),
             };
@@ -171,6 +177,7 @@ public sealed record SiloArguments
         Kubernetes = Kubernetes,
         Telemetry = Telemetry,
         WorkerTimeout = WorkerTimeout,
+        MaxWorkPerClient = MaxWorkPerClient,
     };
 
     /// <summary><c>$XDG_DATA_HOME/magneton</c>, else <c>~/.local/share/magneton</c>.</summary>

@@ -31,6 +31,8 @@ public static class MagnetonSiloExtensions
         silo.AddMagnetonActivityPropagation();
         // Roles of RequiresRole methods; every caller has all of them unless TLS replaces ICallerAuthority.
         silo.AddIncomingGrainCallFilter<RoleFilter>();
+        // After the roles: a caller without the submitter role is refused for that, not counted.
+        silo.AddIncomingGrainCallFilter<WorkAdmission>();
         return silo;
     }
 

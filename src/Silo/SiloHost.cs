@@ -55,6 +55,8 @@ public sealed record SiloHostOptions
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>How long a GPU worker may stay silent before its capture job is queued again (null: CaptureSchedulerOptions.DefaultWorkerTimeout, 15 s).</summary>
     public TimeSpan? WorkerTimeout { get; init; }
+    /// <summary>Unfinished comparisons and campaigns one client may have started (null: ClientWorkOptions.DefaultMaxInFlight, 32).</summary>
+    public int? MaxWorkPerClient { get; init; }
     /// <summary>
     /// Mutual TLS with the cluster's CA (<see cref="ClusterTls"/>); null: no TLS, and the silo may bind loopback only.
     /// </summary>
@@ -148,6 +150,8 @@ public static class SiloHost
             if (options.Tls is { } tls) silo.UseMagnetonTls(tls, options.SiloPort);
             if (options.WorkerTimeout is { } timeout)
                 silo.Services.Configure<Magneton.Grains.CaptureSchedulerOptions>(o => o.WorkerTimeout = timeout);
+            if (options.MaxWorkPerClient is { } maxWork)
+                silo.Services.Configure<Magneton.Grains.ClientWorkOptions>(o => o.MaxInFlight = maxWork);
             options.ConfigureSilo?.Invoke(silo);
         });
         return builder.Build();

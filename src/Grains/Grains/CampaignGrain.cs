@@ -189,7 +189,10 @@ public sealed class CampaignGrain(
         while (!status.Finished)
         {
             if (status.MissingRun is { } missing) throw new MagnetonUnavailableException(status.Problem ?? $"{RunIds.Typed(missing)}: not in the cluster's store", missing);
-            status = await Transient.RetryAsync(() => job.Wait(TimeSpan.FromSeconds(5)), log, what);
+            // A job the store forgot (activated anew without its state) waits for a Start, not for time.
+            status = status.Phase == JobPhase.New
+                ? await Transient.RetryAsync(() => job.Start(request.Comparison(index)), log, what)
+                : await Transient.RetryAsync(() => job.Wait(TimeSpan.FromSeconds(5)), log, what);
         }
         if (status.Phase == JobPhase.Failed) return new VersionResult(jobId, null, status.Error);
         var report = await Transient.RetryAsync(() => job.GetReport(), log, what);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 
 namespace Magneton.Grains;
 
@@ -53,7 +54,23 @@ public sealed class ProgressWriter<T>(IPersistentState<T> state, ILogger log, st
         {
             if (_saved >= upTo) return;
             long current = _changes;
-            await state.WriteStateAsync();
+            try
+            {
+                await state.WriteStateAsync();
+            }
+            catch (InconsistentStateException e)
+            {
+                // The store no longer holds what this activation last wrote: it lost or reverted it (Azurite killed
+                // -9 forgets its last ~5 s of writes; a directory store restored from a backup). Every later write
+                // would fail the same way while the job went on in memory, its progress never saved. This activation
+                // holds the newest progress (its steps are deterministic, so even a duplicate activation's would be
+                // equal): take the store's current ETag and write it over.
+                log.LogWarning("{Owner}: the store lost or reverted the saved progress ({Error}); writing it again", owner, e.Message);
+                var progress = state.State;
+                await state.ReadStateAsync();
+                state.State = progress;
+                await state.WriteStateAsync();
+            }
             _saved = current;
             _lastWrite = DateTime.UtcNow;
         }

@@ -189,12 +189,20 @@ public sealed class DirectoryBundleStore : IBundleStore
         DeleteDirectory(gone);
     }
 
-    public Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
+    public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
     {
-        BundleStoreNames.CheckRunId(runId);
-        if (!File.Exists(ManifestPath(runId)))
-            throw new BundleStoreException($"{runId}: not stored in {Location}");
-        return Task.FromResult(BundleDir(runId));
+        var manifest = await GetManifestAsync(runId, ct).ConfigureAwait(false)
+                       ?? throw new BundleStoreException($"{runId}: not stored in {Location}");
+        // Listed but damaged (a file deleted or cut short behind the store's back): the caller forgets the listing
+        // so the bundle can be uploaded again, as the blob store's checked download does.
+        var dir = BundleDir(runId);
+        foreach (var f in manifest.Files)
+        {
+            var file = new FileInfo(Path.Combine(dir, f.Name));
+            if (!file.Exists || file.Length != f.Length)
+                throw new BundleStoreException($"{runId}: {f.Name} is {(file.Exists ? $"{file.Length} bytes, not {f.Length}" : "missing")} in {Location}");
+        }
+        return dir;
     }
 
     public async IAsyncEnumerable<BundleManifest> ListAsync([EnumeratorCancellation] CancellationToken ct = default)

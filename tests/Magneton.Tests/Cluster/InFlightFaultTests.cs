@@ -106,9 +106,11 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
         }
     }
 
-    // Skipped until fixed (issue 17): in 2 of 4 fresh-clone CI runs on 2026-12-02 the job did not resume within 60 s
-    // of Azurite coming back (once the client also ended with "internal error: TaskCanceledException", now retried).
-    [Fact(Skip = "issue 17: after Azurite is killed mid-job the job sometimes stays stalled past 60 s once storage is back; under investigation")]
+    // Was skipped (2 of 4 fresh-clone CI runs stalled past 60 s after Azurite came back). Azurite killed -9 forgets
+    // its last ~5 s of writes (LokiJS autosaves every 5 s), so the job's saved state reverted under it and every
+    // later save failed on the stale ETag; the job now writes its progress over (ProgressWriter), and a client polling
+    // a job the cluster forgot starts it again (ClusterJob). See StoreLossTests for the deterministic versions.
+    [Fact]
     public async Task A_compare_rides_out_storage_killed_mid_job_and_the_same_compare_succeeds_afterwards()
     {
         string expected = await EmbeddedFindingsAsync();
@@ -131,7 +133,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
         output.WriteLine($"exit {code} {back.Elapsed.TotalSeconds:0.0} s after storage came back; client stderr:\n{client.Stderr}");
 
         // Finished with the findings, or ended with one line: never hung, never a stack trace.
-        Assert.NotNull(code);
+        Assert.True(code is not null, $"still running {back.Elapsed} after storage came back:\n{client.Stderr}\nsilo:\n{silo.StderrTail(60)}");
         Assert.True(back.Elapsed < AfterRecovery, $"ended {back.Elapsed} after storage came back");
         if (code == 0) Assert.Equal(expected, Findings(report));
         else
@@ -174,7 +176,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
     }
 
     /// <summary>The run id of an upload line, "run:&lt;id&gt;: uploaded ... from &lt;bundle&gt;" (the store's directory name).</summary>
-    static string UploadedId(string stderr, string bundle)
+    internal static string UploadedId(string stderr, string bundle)
     {
         var line = stderr.Split('\n').First(l => l.Contains(": uploaded") && l.Contains(bundle));
         return Magneton.Client.RunArgument.Id(line[..line.IndexOf(": uploaded", StringComparison.Ordinal)]);
@@ -211,8 +213,14 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
 
         var code = await client.WaitForExitAsync(AfterKill + TimeSpan.FromSeconds(10));
         output.WriteLine($"exit {code} {sw.Elapsed.TotalSeconds:0.0} s after the kill; client stderr:\n{client.Stderr}");
-        Assert.True(code == 0, $"client exit {code?.ToString() ?? "none (still running)"}:\n{client.Stderr}\nsurvivor:\n{second.StderrTail(30)}");
-        Assert.True(sw.Elapsed < AfterKill, $"finished {sw.Elapsed} after the kill");
+        AssertFinished(code, sw.Elapsed, AfterKill, client, second, expected, report);
+    }
+
+    /// <summary>The client ended with exit 0 within <paramref name="bound"/> of the recovery, with the undisturbed findings.</summary>
+    internal static void AssertFinished(int? code, TimeSpan elapsed, TimeSpan bound, MagnetonProcess client, MagnetonProcess silo, string expected, string report)
+    {
+        Assert.True(code == 0, $"client exit {code?.ToString() ?? "none (still running)"}:\n{client.Stderr}\nsilo:\n{silo.StderrTail(30)}");
+        Assert.True(elapsed < bound, $"finished {elapsed} after the recovery, over the bound of {bound}");
         Assert.Equal(expected, Findings(report));
     }
 
@@ -244,7 +252,9 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
 
         var code = await client.WaitForExitAsync(TimeSpan.FromSeconds(timeout + 30));
         output.WriteLine($"exit {code} {sw.Elapsed.TotalSeconds:0.0} s after the primary was killed; client stderr:\n{client.Stderr}");
-        Assert.NotNull(code);
+        Assert.True(code is not null, $"still running {sw.Elapsed} after the primary was killed:\n{client.Stderr}");
+        // --timeout counts from the client's start, before the kill: it ends within it (a few seconds for the process to exit).
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(timeout + 5), $"ended {sw.Elapsed} after the kill, past --timeout {timeout}");
         if (code == 0) Assert.Equal(expected, Findings(report));
         else
         {
