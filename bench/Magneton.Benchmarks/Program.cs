@@ -1,3 +1,4 @@
+using Magneton.Core.Matching;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Running;
 using Magneton.Core;
