@@ -91,7 +91,7 @@ public static class CampaignCommand
             if (status.Finished) break;
             // A run the store lost (uploaded again, then the campaign asked again), or a campaign the cluster forgot
             // (its store lost the campaign's state; no versions known): both taken up again by a new Start.
-            if (status.MissingRun is { } missing || status.Versions == 0)
+            if (status.MissingRun is not null || status.Versions == 0)
             {
                 if (status.MissingRun is { } run) await lost.UploadAgainAsync(run, status.Problem, ct).ConfigureAwait(false);
                 status = await connection.CallAsync(c => Campaign(c).Start(request), ct).ConfigureAwait(false);

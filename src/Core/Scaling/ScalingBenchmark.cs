@@ -4,6 +4,8 @@ using Magneton.Core.Bundles;
 using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
+// System.Globalization has a CompareOptions too: here the name means the comparison's knobs.
+using CompareOptions = Magneton.Core.Matching.CompareOptions;
 
 namespace Magneton.Core.Scaling;
 
