@@ -126,6 +126,26 @@ public sealed class BlobBundleStore : IBundleStore
         }
     }
 
+    /// <summary>
+    /// A write to the container. A server that lost the container (an Azurite killed -9 forgets its last seconds of
+    /// writes, the container's creation among them) answers ContainerNotFound; without forgetting that the container
+    /// was made, every later write would fail the same way. The error still reaches the caller, whose retry then
+    /// creates the container again.
+    /// </summary>
+    async Task WriteAsync(Func<Task> write, CancellationToken ct)
+    {
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await write().ConfigureAwait(false);
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound)
+        {
+            lock (_ensureLock) _ensured = null;
+            throw;
+        }
+    }
+
     public async Task<BundleManifest?> GetManifestAsync(string runId, CancellationToken ct = default)
     {
         BundleStoreNames.CheckRunId(runId);
@@ -140,18 +160,24 @@ public sealed class BlobBundleStore : IBundleStore
         BundleStoreNames.CheckFileName(file);
         if (offset < 0) throw new BundleStoreException($"{runId}: {file}: negative chunk offset {offset}");
         if (data.IsEmpty) return; // an empty file has no blocks; the commit creates it empty
-        await EnsureContainerAsync(ct).ConfigureAwait(false);
         var blob = _container.GetBlockBlobClient(BundleBlob(runId, file));
-        // BinaryData's stream is seekable, so the retry policy can send the same bytes again.
-        using var content = BinaryData.FromBytes(data).ToStream();
-        await blob.StageBlockAsync(BlockIdOf(offset), content, new BlockBlobStageBlockOptions(), ct).ConfigureAwait(false);
+        await WriteAsync(async () =>
+        {
+            // BinaryData's stream is seekable, so the retry policy can send the same bytes again.
+            using var content = BinaryData.FromBytes(data).ToStream();
+            await blob.StageBlockAsync(BlockIdOf(offset), content, new BlockBlobStageBlockOptions(), ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
     }
 
-    public async Task CommitAsync(BundleManifest manifest, Func<string, Task>? verify = null, CancellationToken ct = default)
+    public Task CommitAsync(BundleManifest manifest, Func<string, Task>? verify = null, CancellationToken ct = default)
     {
         BundleStoreNames.CheckManifest(manifest);
+        return WriteAsync(() => CommitCheckedAsync(manifest, verify, ct), ct);
+    }
+
+    async Task CommitCheckedAsync(BundleManifest manifest, Func<string, Task>? verify, CancellationToken ct)
+    {
         var runId = manifest.RunId;
-        await EnsureContainerAsync(ct).ConfigureAwait(false);
         var manifestBlob = _container.GetBlobClient(ManifestBlob(runId));
         if (await manifestBlob.ExistsAsync(ct).ConfigureAwait(false)) return;
 
@@ -469,9 +495,8 @@ public sealed class BlobBundleStore : IBundleStore
     public async Task PutReportAsync(string jobId, ReadOnlyMemory<byte> json, CancellationToken ct = default)
     {
         BundleStoreNames.CheckJobId(jobId);
-        await EnsureContainerAsync(ct).ConfigureAwait(false);
-        await _container.GetBlobClient(ReportBlob(jobId)).UploadAsync(BinaryData.FromBytes(json),
-            new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, ct).ConfigureAwait(false);
+        await WriteAsync(() => _container.GetBlobClient(ReportBlob(jobId)).UploadAsync(BinaryData.FromBytes(json),
+            new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, ct), ct).ConfigureAwait(false);
     }
 
     public async Task<byte[]?> GetReportAsync(string jobId, CancellationToken ct = default)

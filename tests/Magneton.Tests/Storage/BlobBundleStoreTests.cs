@@ -64,6 +64,24 @@ public sealed class BlobBundleStoreTests(AzuriteFixture azurite) : BundleStoreCo
     }
 
     [Fact]
+    public async Task A_container_the_server_lost_is_made_again_by_the_next_write()
+    {
+        await Store.PutReportAsync("job-1", "{}"u8.ToArray());
+        // What an Azurite killed -9 does when its last autosave preceded the container's creation: the container is gone.
+        await ((BlobBundleStore)Store).Container.DeleteAsync();
+
+        var lost = await Assert.ThrowsAsync<Azure.RequestFailedException>(() => Store.PutReportAsync("job-2", "{}"u8.ToArray()));
+        Assert.Equal(BlobErrorCode.ContainerNotFound.ToString(), lost.ErrorCode);
+        // The caller's retry (Transient.RetryAsync in the grains) finds the container made again.
+        await Store.PutReportAsync("job-2", "{\"again\":1}"u8.ToArray());
+        Assert.Equal("{\"again\":1}", Encoding.UTF8.GetString((await Store.GetReportAsync("job-2"))!));
+        var bundle = StoreTestBundle.Small(31, ("a.json", 100));
+        await bundle.UploadAsync(Store, chunkSize: 64);
+        await Store.CommitAsync(bundle.Manifest);
+        bundle.AssertIdentical(await Store.MaterializeAsync(bundle.RunId));
+    }
+
+    [Fact]
     public void Block_ids_are_fixed_width_and_derived_from_the_offset()
     {
         Assert.Equal(BlobBundleStore.BlockIdOf(0).Length, BlobBundleStore.BlockIdOf(long.MaxValue).Length);
