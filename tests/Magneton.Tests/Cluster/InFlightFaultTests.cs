@@ -90,10 +90,12 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
             var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", Work("store")]);
             await using var client = MagnetonProcess.StartClient(
                 ["compare", "--cluster", $"127.0.0.1:{silo.GatewayEndpoint.Port}", TestRepo.GeluA, TestRepo.GeluB, "--quiet"]);
-            await Until(() => Count(client.Stderr, "run:") >= 2 || client.HasExited, "the client uploaded both bundles", client);
-            // The cluster goes away under the client: it now waits on calls that get no answer.
-            silo.Kill();
-            await silo.DisposeAsync();
+            // Frozen (SIGSTOP) at the first upload, the silo keeps its connections open and answers nothing: the
+            // client is left waiting on a call in flight whatever it does next. Killing the silo after both uploads
+            // raced the job (CI once finished the whole comparison before the kill).
+            await Until(() => Count(client.Stderr, "run:") >= 1 || client.HasExited, "the client uploaded a bundle", client);
+            silo.Signal(SIGSTOP);
+            await using var frozen = silo;
             Assert.False(client.HasExited, client.Stderr);
 
             var sw = Stopwatch.StartNew();
@@ -273,7 +275,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
         Assert.Equal(expected, Findings(after));
     }
 
-    const int SIGINT = 2, SIGTERM = 15;
+    const int SIGINT = 2, SIGTERM = 15, SIGSTOP = 19;
 
     /// <summary>Lines saying a bundle was uploaded or found stored ("run:&lt;id&gt;: uploaded ...", "run:&lt;id&gt;: ... already in the cluster").</summary>
     internal static int Count(string text, string what)
