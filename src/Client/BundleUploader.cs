@@ -82,19 +82,22 @@ public sealed class BundleUploader
             var run = _connection.Client.GetGrain<IRunGrain>(manifest.RunId);
             try
             {
-                if (await run.BeginUpload(manifest).ConfigureAwait(false))
+                if (await run.BeginUpload(manifest).WaitAsync(ct).ConfigureAwait(false))
                 {
                     await _log.WriteLineAsync($"{RunArgument.Typed(manifest.RunId)}: already in the cluster ({path})").ConfigureAwait(false);
                     return RunRef.Stored(manifest.RunId);
                 }
                 foreach (var file in manifest.Files)
                     await SendAsync(run, path, file, ct).ConfigureAwait(false);
-                await run.CompleteUpload().ConfigureAwait(false);
+                await run.CompleteUpload().WaitAsync(ct).ConfigureAwait(false);
                 await _log.WriteLineAsync($"{RunArgument.Typed(manifest.RunId)}: uploaded {Describe(manifest.TotalBytes)} from {path}").ConfigureAwait(false);
                 return RunRef.Stored(manifest.RunId);
             }
-            catch (Exception e) when (attempt < attempts && Transient.Is(e))
+            catch (Exception e) when (Transient.Is(e))
             {
+                if (attempt == attempts)
+                    throw new ClusterUnavailableException(
+                        $"{RunArgument.Typed(manifest.RunId)}: upload of {path} failed {attempts} times, the cluster did not take it: {Program.OneLine(e.Message)}");
                 // The silo holding the upload was lost, or storage hiccuped: start the upload again.
                 await _log.WriteLineAsync($"{RunArgument.Typed(manifest.RunId)}: upload interrupted ({Program.OneLine(e.Message)}); starting again").ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromSeconds(attempt), ct).ConfigureAwait(false);

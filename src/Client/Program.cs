@@ -19,7 +19,7 @@ public static class Program
         var stdout = Console.Out;
         var stderr = Console.Error;
         // Long-running commands (silo, worker, capture) stop gracefully on their own signal handling.
-        using var stop = args.Length > 0 && ClientCommands.Contains(args[0]) ? new StopSignals(default, exitAfter: TimeSpan.FromSeconds(1.5)) : null;
+        using var stop = args.Length > 0 && ClientCommands.Contains(args[0]) ? new StopSignals(default, exitAfter: TimeSpan.FromSeconds(1)) : null;
         int rc = await RunAsync(args, stdout, stderr, stop?.Token ?? default).ConfigureAwait(false);
         await stdout.FlushAsync().ConfigureAwait(false);
         await stderr.FlushAsync().ConfigureAwait(false);

@@ -41,12 +41,32 @@ public sealed class StopSignals : IDisposable
         context.Cancel = true;
         try { _stop.Cancel(); } catch (ObjectDisposedException) { }
         if (_exitAfter is { } grace)
-            _ = Task.Delay(grace).ContinueWith(_ =>
+        {
+            // A thread of its own: a starved thread pool (a loaded machine, a client blocked on a frozen cluster)
+            // must not delay the exit.
+            new Thread(() =>
             {
+                Thread.Sleep(grace);
                 Console.Error.WriteLine("magneton: interrupted");
-                Environment.Exit(Interrupted);
-            }, TaskScheduler.Default);
+                ExitNow(Interrupted);
+            }) { IsBackground = true, Name = "magneton exit after signal" }.Start();
+        }
     }
+
+    /// <summary>
+    /// Ends the process without running exit handlers. Environment.Exit runs them, and a host's ConsoleLifetime
+    /// handler waits for its host to stop (up to the 30 s shutdown timeout) — a host whose cluster froze under it
+    /// held a Ctrl-C'd client that long (seen in a fresh-clone test run).
+    /// </summary>
+    static void ExitNow(int code)
+    {
+        Console.Error.Flush();
+        if (OperatingSystem.IsWindows()) Environment.Exit(code);
+        PosixExit(code);
+    }
+
+    [DllImport("libc", EntryPoint = "_exit")]
+    static extern void PosixExit(int code);
 
     /// <summary>True once a signal arrived.</summary>
     public bool Signalled => Volatile.Read(ref _signals) > 0;
