@@ -1,10 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using System.Text;
 using Azure;
-using Azure.Core;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
@@ -25,7 +23,7 @@ namespace Magneton.Grains.Storage;
 /// (length and SHA-256) and renamed into place. Transient failures (Azurite restarting, a dropped connection)
 /// are retried by the client's retry policy (<see cref="CreateClientOptions"/>).
 /// </summary>
-public sealed class BlobBundleStore : IBundleStore
+public sealed partial class BlobBundleStore : IBundleStore
 {
     /// <summary>The service version Azurite 3.37.0 accepts (the SDK's default, 2026-10-06, is newer).</summary>
     public const BlobClientOptions.ServiceVersion ServiceVersion = BlobClientOptions.ServiceVersion.V2026_06_06;
@@ -48,58 +46,6 @@ public sealed class BlobBundleStore : IBundleStore
         _container = client.GetBlobContainerClient(container);
         CacheDirectory = Path.GetFullPath(cacheDirectory);
     }
-
-    /// <summary>
-    /// A store on the account of <paramref name="connectionString"/> with Magneton's client settings
-    /// (<see cref="CreateServiceClient"/>); <paramref name="cacheDirectory"/> defaults to
-    /// <see cref="DefaultCacheDirectory"/>.
-    /// </summary>
-    public static BlobBundleStore Create(string connectionString, string container, string? cacheDirectory) =>
-        new(CreateServiceClient(connectionString), container, cacheDirectory ?? DefaultCacheDirectory);
-
-    /// <summary>The temp directory's magneton-cache.</summary>
-    public static string DefaultCacheDirectory => Path.Combine(Path.GetTempPath(), "magneton-cache");
-
-    /// <summary>
-    /// The client options every Magneton blob client uses (bundle store and grain storage): service version
-    /// <see cref="ServiceVersion"/>, and exponential retries (16 retries, 0.25 s doubling up to 4 s, about 50 s
-    /// in all, 30 s per try) that ride out a storage server restart: 20 s was too short for an Azurite restart
-    /// on a loaded 2-core machine.
-    /// </summary>
-    public static BlobClientOptions CreateClientOptions()
-    {
-        var options = new BlobClientOptions(ServiceVersion);
-        options.Retry.Mode = RetryMode.Exponential;
-        options.Retry.MaxRetries = 16;
-        options.Retry.Delay = TimeSpan.FromSeconds(0.25);
-        options.Retry.MaxDelay = TimeSpan.FromSeconds(4);
-        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
-        return options;
-    }
-
-    /// <summary>A <see cref="BlobServiceClient"/> with <see cref="CreateClientOptions"/>.</summary>
-    public static BlobServiceClient CreateServiceClient(string connectionString)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        return new BlobServiceClient(connectionString, CreateClientOptions());
-    }
-
-    /// <summary>Azure's container name rules: 3-63 characters of a-z, 0-9 and single inner hyphens.</summary>
-    public static bool IsValidContainerName(string? name) =>
-        name is { Length: >= 3 and <= 63 }
-        && name.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-')
-        && name[0] != '-' && name[^1] != '-' && !name.Contains("--", StringComparison.Ordinal);
-
-    public static void CheckContainerName(string? name)
-    {
-        if (!IsValidContainerName(name))
-            throw new ArgumentException(
-                $"invalid blob container name '{BundleStoreNames.Printable(name)}': use 3-63 characters of a-z, 0-9 and single hyphens inside");
-    }
-
-    public BlobContainerClient Container => _container;
-    public string CacheDirectory { get; }
-    public string Location => $"blob {_container.Uri}";
 
     static string BundleBlob(string runId, string file) => $"{BundlesPrefix}{runId}/{file}";
     static string ManifestBlob(string runId) => BundleBlob(runId, BundleStoreNames.ManifestFile);
@@ -349,118 +295,6 @@ public sealed class BlobBundleStore : IBundleStore
         foreach (var name in names)
             await _container.GetBlobClient(name).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
         try { Directory.Delete(Path.Combine(CacheDirectory, runId), recursive: true); } catch (DirectoryNotFoundException) { }
-    }
-
-    public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
-    {
-        BundleStoreNames.CheckRunId(runId);
-        var sem = _materializeLocks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
-        await sem.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            var manifest = await GetManifestAsync(runId, ct).ConfigureAwait(false)
-                           ?? throw new BundleStoreException($"{runId}: not stored in {Location}");
-            var final = Path.Combine(CacheDirectory, runId);
-            if (IsComplete(final, manifest)) return final;
-
-            Directory.CreateDirectory(CacheDirectory);
-            var tmp = Path.Combine(CacheDirectory, $"{runId}.tmp-{Guid.NewGuid():N}");
-            Directory.CreateDirectory(tmp);
-            try
-            {
-                foreach (var f in manifest.Files)
-                    await DownloadCheckedAsync(runId, f, Path.Combine(tmp, f.Name), ct).ConfigureAwait(false);
-                await DirectoryBundleStore.WriteDurableAsync(Path.Combine(tmp, BundleStoreNames.ManifestFile),
-                    BundleStoreNames.SerializeManifest(manifest), ct).ConfigureAwait(false);
-
-                if (Directory.Exists(final))
-                {
-                    if (IsComplete(final, manifest))
-                    {
-                        Directory.Delete(tmp, recursive: true); // another process filled it meanwhile
-                        return final;
-                    }
-                    // Incomplete or damaged: move it aside first, so a reader never sees it half deleted.
-                    var stale = $"{final}.stale-{Guid.NewGuid():N}";
-                    try
-                    {
-                        Directory.Move(final, stale);
-                        Directory.Delete(stale, recursive: true);
-                    }
-                    catch (IOException)
-                    {
-                    }
-                }
-                try
-                {
-                    Directory.Move(tmp, final);
-                }
-                catch (IOException) when (IsComplete(final, manifest))
-                {
-                    Directory.Delete(tmp, recursive: true); // another process filled it meanwhile
-                }
-                return final;
-            }
-            catch
-            {
-                try { if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true); } catch (IOException) { }
-                throw;
-            }
-        }
-        finally
-        {
-            sem.Release();
-        }
-    }
-
-    static bool IsComplete(string dir, BundleManifest manifest)
-    {
-        if (!File.Exists(Path.Combine(dir, BundleStoreNames.ManifestFile))) return false;
-        foreach (var f in manifest.Files)
-        {
-            var info = new FileInfo(Path.Combine(dir, f.Name));
-            if (!info.Exists || info.Length != f.Length) return false;
-        }
-        return true;
-    }
-
-    async Task DownloadCheckedAsync(string runId, BundleFileEntry f, string path, CancellationToken ct)
-    {
-        var blob = _container.GetBlobClient(BundleBlob(runId, f.Name));
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long length = 0;
-        await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous))
-        {
-            if (f.Length > 0)
-            {
-                BlobDownloadStreamingResult download;
-                try
-                {
-                    download = (await blob.DownloadStreamingAsync(cancellationToken: ct).ConfigureAwait(false)).Value;
-                }
-                catch (RequestFailedException e) when (e.Status == 404)
-                {
-                    throw new BundleStoreException($"{runId}: {f.Name}: listed in the manifest but missing from {Location}");
-                }
-                using (download)
-                {
-                    var buffer = new byte[1 << 20];
-                    int n;
-                    while ((n = await download.Content.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
-                    {
-                        sha.AppendData(buffer, 0, n);
-                        await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                        length += n;
-                    }
-                }
-            }
-            file.Flush(flushToDisk: true);
-        }
-        if (length != f.Length)
-            throw new BundleStoreException($"{runId}: {f.Name}: {length} bytes stored, the manifest says {f.Length}");
-        var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
-        if (hash != f.Sha256)
-            throw new BundleStoreException($"{runId}: {f.Name}: SHA-256 of the stored bytes is {hash}, the manifest says {f.Sha256}");
     }
 
     public async IAsyncEnumerable<BundleManifest> ListAsync([EnumeratorCancellation] CancellationToken ct = default)

@@ -1,0 +1,124 @@
+using System.Security.Cryptography;
+using Azure;
+using Azure.Storage.Blobs.Models;
+
+namespace Magneton.Grains.Storage;
+
+/// <summary>
+/// The local download cache a silo reads bundles from: filled in a temp directory, checked against the manifest
+/// (length and SHA-256) and renamed into place, so a reader never sees a half-written bundle.
+/// </summary>
+public sealed partial class BlobBundleStore
+{
+    public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        var sem = _materializeLocks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        await sem.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var manifest = await GetManifestAsync(runId, ct).ConfigureAwait(false)
+                           ?? throw new BundleStoreException($"{runId}: not stored in {Location}");
+            var final = Path.Combine(CacheDirectory, runId);
+            if (IsComplete(final, manifest)) return final;
+
+            Directory.CreateDirectory(CacheDirectory);
+            var tmp = Path.Combine(CacheDirectory, $"{runId}.tmp-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(tmp);
+            try
+            {
+                foreach (var f in manifest.Files)
+                    await DownloadCheckedAsync(runId, f, Path.Combine(tmp, f.Name), ct).ConfigureAwait(false);
+                await DirectoryBundleStore.WriteDurableAsync(Path.Combine(tmp, BundleStoreNames.ManifestFile),
+                    BundleStoreNames.SerializeManifest(manifest), ct).ConfigureAwait(false);
+
+                if (Directory.Exists(final))
+                {
+                    if (IsComplete(final, manifest))
+                    {
+                        Directory.Delete(tmp, recursive: true); // another process filled it meanwhile
+                        return final;
+                    }
+                    // Incomplete or damaged: move it aside first, so a reader never sees it half deleted.
+                    var stale = $"{final}.stale-{Guid.NewGuid():N}";
+                    try
+                    {
+                        Directory.Move(final, stale);
+                        Directory.Delete(stale, recursive: true);
+                    }
+                    catch (IOException)
+                    {
+                    }
+                }
+                try
+                {
+                    Directory.Move(tmp, final);
+                }
+                catch (IOException) when (IsComplete(final, manifest))
+                {
+                    Directory.Delete(tmp, recursive: true); // another process filled it meanwhile
+                }
+                return final;
+            }
+            catch
+            {
+                try { if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true); } catch (IOException) { }
+                throw;
+            }
+        }
+        finally
+        {
+            sem.Release();
+        }
+    }
+
+    static bool IsComplete(string dir, BundleManifest manifest)
+    {
+        if (!File.Exists(Path.Combine(dir, BundleStoreNames.ManifestFile))) return false;
+        foreach (var f in manifest.Files)
+        {
+            var info = new FileInfo(Path.Combine(dir, f.Name));
+            if (!info.Exists || info.Length != f.Length) return false;
+        }
+        return true;
+    }
+
+    async Task DownloadCheckedAsync(string runId, BundleFileEntry f, string path, CancellationToken ct)
+    {
+        var blob = _container.GetBlobClient(BundleBlob(runId, f.Name));
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long length = 0;
+        await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous))
+        {
+            if (f.Length > 0)
+            {
+                BlobDownloadStreamingResult download;
+                try
+                {
+                    download = (await blob.DownloadStreamingAsync(cancellationToken: ct).ConfigureAwait(false)).Value;
+                }
+                catch (RequestFailedException e) when (e.Status == 404)
+                {
+                    throw new BundleStoreException($"{runId}: {f.Name}: listed in the manifest but missing from {Location}");
+                }
+                using (download)
+                {
+                    var buffer = new byte[1 << 20];
+                    int n;
+                    while ((n = await download.Content.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                    {
+                        sha.AppendData(buffer, 0, n);
+                        await file.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                        length += n;
+                    }
+                }
+            }
+            file.Flush(flushToDisk: true);
+        }
+        if (length != f.Length)
+            throw new BundleStoreException($"{runId}: {f.Name}: {length} bytes stored, the manifest says {f.Length}");
+        var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
+        if (hash != f.Sha256)
+            throw new BundleStoreException($"{runId}: {f.Name}: SHA-256 of the stored bytes is {hash}, the manifest says {f.Sha256}");
+    }
+}
