@@ -275,6 +275,32 @@ public sealed class MagnetonProcess : IAsyncDisposable
 
     const int SIGTERM = 15;
 
+    /// <summary>
+    /// Whether SIGINT is ignored in this process, and so in every child it starts: a test run started in the
+    /// background of a non-interactive shell (nohup, `cmd &amp;`) ignores it, and .NET then leaves it ignored in
+    /// the child (it respects an inherited SIG_IGN for SIGINT and SIGQUIT), so Ctrl-C cannot reach the client.
+    /// </summary>
+    public static bool InterruptIgnored()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & (1UL << (SIGINT - 1))) != 0;
+    }
+
+    /// <summary>
+    /// Gives SIGINT its default disposition again where the test run inherited it ignored (see
+    /// <see cref="InterruptIgnored"/>), so that clients this process starts receive Ctrl-C as from a terminal.
+    /// </summary>
+    public static void RestoreDefaultInterrupt()
+    {
+        if (InterruptIgnored()) SetSignal(SIGINT, IntPtr.Zero /* SIG_DFL */);
+    }
+
+    const int SIGINT = 2;
+
+    [DllImport("libc", EntryPoint = "signal", SetLastError = true)]
+    static extern IntPtr SetSignal(int signal, IntPtr handler);
+
     // DllImport, not LibraryImport: the generated stub needs AllowUnsafeBlocks, which this project does not set.
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     static extern int SendSignal(int pid, int signal);
