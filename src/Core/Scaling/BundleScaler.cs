@@ -87,9 +87,8 @@ public static class BundleScaler
         baseline["iter_energy_counter_j"] = iterJ;
         baseline["wall_s"] = iterS * iterations;
         baseline["energy_counter_j"] = iterJ * iterations;
-        var window = baseline["window_unix_ns"]!.AsArray();
-        long start = window[0]!.GetValue<long>();
-        baseline["window_unix_ns"] = new JsonArray(start, start + (long)(iterS * iterations * 1e9));
+        // window_unix_ns stays the source's: baseline_power.csv is copied as it is, and its samples cover that window
+        // (the scaled wall_s would reach past them, and BundleConsistency refuses a baseline the samples do not cover).
         File.WriteAllText(to, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
