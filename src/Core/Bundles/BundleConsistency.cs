@@ -16,18 +16,46 @@ public static class BundleConsistency
     /// </summary>
     public const long ToleranceNs = 250_000_000;
 
-    public static void Require(Dataflow dataflow, KinetoSummary kineto, Measure measure, PowerSamples power, PowerSamples? baseline)
+    public static void Require(Bundle b)
     {
-        var pass = measure.EnergyPass;
-        RequireTraceOnWindow(kineto, pass);
-        if (kineto.Operators.Count > 0 && kineto.Iterations != pass.Iterations)
+        var pass = b.Measure.EnergyPass;
+        RequireSameSystem(b.Dataflow, b.Measure, b.Replay);
+        RequireTraceOnWindow(b.Kineto, pass);
+        if (b.Kineto.Operators.Count > 0 && b.Kineto.Iterations != pass.Iterations)
             throw new BundleException(BundleFiles.Kineto, "mg# ranges",
-                $"cover {kineto.Iterations} iterations but {BundleFiles.Measure} energy_pass.iterations is {pass.Iterations} (files of different captures?)");
-        RequireOperators(dataflow, kineto);
-        RequireCovered(power, BundleFiles.Power, pass.SyncBeginStartNs, pass.SyncEndEndNs, "energy pass (measure.json energy_pass.sync_*_unix_ns)");
-        if (baseline is not null)
-            RequireCovered(baseline, BundleFiles.BaselinePower, measure.Baseline.WindowStartNs, measure.Baseline.WindowEndNs,
+                $"cover {b.Kineto.Iterations} iterations but {BundleFiles.Measure} energy_pass.iterations is {pass.Iterations} (files of different captures?)");
+        RequireOperators(b.Dataflow, b.Kineto);
+        RequireCovered(b.Power, BundleFiles.Power, pass.SyncBeginStartNs, pass.SyncEndEndNs, "energy pass (measure.json energy_pass.sync_*_unix_ns)");
+        if (b.BaselinePower is { } baseline)
+            RequireCovered(baseline, BundleFiles.BaselinePower, b.Measure.Baseline.WindowStartNs, b.Measure.Baseline.WindowEndNs,
                 "baseline (measure.json baseline.window_unix_ns)");
+        if (b.ReplayCounter is { } counter && b.Replay is { } replay && ReplayWindow(replay) is var (from, to) && to > 0)
+            RequireCovered(counter, BundleFiles.ReplayCounter, from, to, "replay (replay.json window_unix_ns)");
+        if (b.Context is { } context) ContextConsistency.Require(context, b.Dataflow);
+    }
+
+    /// <summary>
+    /// measure.json and replay.json name the system dataflow.json does: checked first (the reader calls it before it
+    /// checks replay.json's operators against the dataflow), so a swapped file is named as from another capture.
+    /// </summary>
+    public static void RequireSameSystem(Dataflow dataflow, Measure measure, ReplayDocument? replay)
+    {
+        if (measure.System is { } m && m != dataflow.System)
+            throw new BundleException(BundleFiles.Measure, "system",
+                $"is \"{m}\" but {BundleFiles.Dataflow}'s system is \"{dataflow.System}\" (files of different captures?)");
+        if (replay?.System is { } r && r != dataflow.System)
+            throw new BundleException(BundleFiles.Replay, "system",
+                $"is \"{r}\" but {BundleFiles.Dataflow}'s system is \"{dataflow.System}\" (files of different captures?)");
+    }
+
+    static (long From, long To) ReplayWindow(ReplayDocument replay)
+    {
+        long from = long.MaxValue, to = 0;
+        if (replay.Idle is { } idle) (from, to) = (idle.WindowStartNs, idle.WindowEndNs);
+        foreach (var item in replay.Items)
+            if (item.WindowEndNs > 0)
+                (from, to) = (Math.Min(from, item.WindowStartNs), Math.Max(to, item.WindowEndNs));
+        return (from, to);
     }
 
     /// <summary>The trace's mg_sync_begin range, on the Unix clock through baseTimeNanoseconds, is measure.json's.</summary>
@@ -58,7 +86,7 @@ public static class BundleConsistency
         }
     }
 
-    static void RequireCovered(PowerSamples samples, string file, long start, long end, string window)
+    internal static void RequireCovered(PowerSamples samples, string file, long start, long end, string window)
     {
         if (samples.Count == 0 || start <= 0 || end < start) return; // no samples: the energy model says what it lacks
         long first = samples.TimeNs[0], last = samples.TimeNs[^1];

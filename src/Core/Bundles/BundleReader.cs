@@ -27,12 +27,14 @@ public static class BundleReader
             var replay = Optional(path, BundleFiles.Replay, ReplayReader.Read);
             var counter = Optional(path, BundleFiles.ReplayCounter, p => PowerCsvReader.Read(p, BundleFiles.ReplayCounter));
             var context = Optional(path, BundleFiles.Context, ContextReader.Read);
+            BundleConsistency.RequireSameSystem(dataflow, measure, replay);
             if (replay is not null) ReplayReader.Validate(replay, dataflow);
             OperatorGraphCheck.RequireAcyclic(dataflow);
 
             var summary = kineto.GetAwaiter().GetResult();
-            BundleConsistency.Require(dataflow, summary, measure, power, baseline);
-            return new Bundle(path, dataflow, summary, power, baseline, measure, replay, counter, context);
+            var bundle = new Bundle(path, dataflow, summary, power, baseline, measure, replay, counter, context);
+            BundleConsistency.Require(bundle);
+            return bundle;
         }
         catch
         {

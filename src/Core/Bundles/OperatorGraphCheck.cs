@@ -33,12 +33,17 @@ public static class OperatorGraphCheck
         if (done == nodes.Count) return;
 
         var cycle = FindCycle(pending, producers, start);
-        var ids = cycle.Select(i => nodes[i].Id).ToList();
-        var flow = string.Join(" -> ", ids.AsEnumerable().Reverse().Append(ids[^1]));
+        // In flow order: cycle[0] feeds the last one found, each feeds the one found before it, cycle[1] feeds cycle[0].
+        var flow = cycle.Take(1).Concat(cycle.Skip(1).Reverse()).Append(cycle[0]).Select(i => nodes[i].Id).ToList();
         throw new BundleException(file, $"nodes[{cycle[0]}].in",
-            $"the operator graph has a cycle (node ids {flow}, each reading a value of the one before): "
-            + $"node {ids[0]} depends on its own output; a dataflow records one forward pass");
+            $"the operator graph has a cycle (node ids {Shown(flow)}, each reading a value of the one before): "
+            + $"node {flow[0]} depends on its own output; a dataflow records one forward pass");
     }
+
+    /// <summary>A long cycle by its ends: the line stays one readable line at a million operators.</summary>
+    static string Shown(List<int> flow) => flow.Count <= 12
+        ? string.Join(" -> ", flow)
+        : $"{string.Join(" -> ", flow.Take(6))} -> ... ({flow.Count - 9} more) -> {string.Join(" -> ", flow.TakeLast(3))}";
 
     static int[] Producers(Dataflow dataflow, Dictionary<int, int> index, out int[] start)
     {
