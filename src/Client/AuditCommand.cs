@@ -34,8 +34,10 @@ public static class AuditCommand
             bundles, json, html, threshold, quiet,
         };
         cluster.AddTo(command);
-        command.SetAction((pr, ct) => RunAsync([.. pr.GetValue(bundles)!], pr.GetValue(json), pr.GetValue(html), cluster.Read(pr),
-            pr.GetValue(threshold), pr.GetValue(quiet), stdout, stderr, ct));
+        var limits = new InputLimitOptionSet();
+        limits.AddTo(command);
+        command.SetAction(limits.Scoped((pr, ct) => RunAsync([.. pr.GetValue(bundles)!], pr.GetValue(json), pr.GetValue(html), cluster.Read(pr),
+            pr.GetValue(threshold), pr.GetValue(quiet), stdout, stderr, ct)));
         return command;
     }
 

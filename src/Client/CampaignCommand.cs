@@ -39,8 +39,10 @@ public static class CampaignCommand
             baseline, versions, threshold, json, html, failOnWaste, quiet,
         };
         cluster.AddTo(command);
-        command.SetAction((pr, ct) => RunAsync(new Arguments(pr.GetValue(baseline)!, pr.GetValue(versions)!, pr.GetValue(threshold),
-            pr.GetValue(json), cluster.Read(pr), pr.GetValue(failOnWaste), pr.GetValue(quiet), pr.GetValue(html)), stdout, stderr, ct));
+        var limits = new InputLimitOptionSet();
+        limits.AddTo(command);
+        command.SetAction(limits.Scoped((pr, ct) => RunAsync(new Arguments(pr.GetValue(baseline)!, pr.GetValue(versions)!, pr.GetValue(threshold),
+            pr.GetValue(json), cluster.Read(pr), pr.GetValue(failOnWaste), pr.GetValue(quiet), pr.GetValue(html)), stdout, stderr, ct)));
         return command;
     }
 

@@ -43,9 +43,11 @@ public static class CompareCommand
             a, b, threshold, json, html, failOnWaste, step, rank, quiet, timeout, cancel,
         };
         cluster.AddTo(command);
-        command.SetAction((pr, ct) => RunAsync(new CompareArguments(pr.GetValue(a)!, pr.GetValue(b)!, pr.GetValue(threshold), pr.GetValue(json),
+        var limits = new InputLimitOptionSet();
+        limits.AddTo(command);
+        command.SetAction(limits.Scoped((pr, ct) => RunAsync(new CompareArguments(pr.GetValue(a)!, pr.GetValue(b)!, pr.GetValue(threshold), pr.GetValue(json),
             pr.GetValue(failOnWaste), pr.GetValue(quiet), cluster.Read(pr), pr.GetValue(html), pr.GetValue(step), pr.GetValue(rank),
-            pr.GetValue(timeout) is double t ? TimeSpan.FromSeconds(t) : null, pr.GetValue(cancel)), stdout, stderr, ct));
+            pr.GetValue(timeout) is double t ? TimeSpan.FromSeconds(t) : null, pr.GetValue(cancel)), stdout, stderr, ct)));
         return command;
     }
 

@@ -35,7 +35,9 @@ public static class ExportCommand
         {
             bundle, output, report, side,
         };
-        command.SetAction((pr, ct) => RunAsync(pr.GetValue(bundle)!, pr.GetValue(output)!, pr.GetValue(report), pr.GetValue(side), stdout, stderr, ct));
+        var limits = new InputLimitOptionSet();
+        limits.AddTo(command);
+        command.SetAction(limits.Scoped((pr, ct) => RunAsync(pr.GetValue(bundle)!, pr.GetValue(output)!, pr.GetValue(report), pr.GetValue(side), stdout, stderr, ct)));
         return command;
     }
 

@@ -33,7 +33,9 @@ public static class InspectCommand
         {
             path, json, rank, top,
         };
-        command.SetAction((pr, ct) => RunAsync(pr.GetValue(path)!, pr.GetValue(json), pr.GetValue(rank), pr.GetValue(top), stdout, ct));
+        var limits = new InputLimitOptionSet();
+        limits.AddTo(command);
+        command.SetAction(limits.Scoped((pr, ct) => RunAsync(pr.GetValue(path)!, pr.GetValue(json), pr.GetValue(rank), pr.GetValue(top), stdout, ct)));
         return command;
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Magneton.Core.Bundles;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -77,6 +78,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton(InputLimits.Current); // the command's --max-trace-* reach the grains' reads
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(siloPort: siloPort, gatewayPort: 0,

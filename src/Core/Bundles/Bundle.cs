@@ -114,6 +114,8 @@ public sealed record Measure(
     public CaptureNode? Node { get; init; }
     /// <summary>measure.json "device": a GPU capture with energies, or a CPU capture without any.</summary>
     public CaptureDevice Device { get; init; }
+    /// <summary>measure.json "system", when present: the same as dataflow.json's in one bundle.</summary>
+    public string? System { get; init; }
 }
 
 /// <summary>The machine of a capture: host name, GPU model and UUID, driver version, enforced power limit.</summary>
@@ -125,7 +127,11 @@ public sealed record BaselineMeasure(int Iterations, double WallSeconds, double 
 public sealed record EnergyPassMeasure(int Iterations, double WallSeconds, double IterSeconds,
     long SyncBeginStartNs, long SyncBeginEndNs, long SyncEndStartNs, long SyncEndEndNs);
 
-public sealed record ReplayDocument(ReplayIdle? Idle, IReadOnlyList<ReplayItem> Items);
+public sealed record ReplayDocument(ReplayIdle? Idle, IReadOnlyList<ReplayItem> Items)
+{
+    /// <summary>replay.json "system", when present: the same as dataflow.json's in one bundle.</summary>
+    public string? System { get; init; }
+}
 
 public sealed record ReplayIdle(long WindowStartNs, long WindowEndNs, double? PowerW);
 

@@ -9,9 +9,6 @@ public static class BundleLimits
     /// <summary>Largest file that is read whole (JSON documents and CSVs).</summary>
     public const long MaxWholeFileBytes = 2L * 1024 * 1024 * 1024 - 64 * 1024;
 
-    /// <summary>The streamed trace keeps a few compact structs per relevant event; this bounds that memory (~2 GiB).</summary>
-    public const long MaxTraceEvents = 50_000_000;
-
     /// <summary>A single JSON token (one kernel name, one number) larger than this is garbage, not a trace.</summary>
     public const int MaxTraceTokenBytes = 64 * 1024 * 1024;
 

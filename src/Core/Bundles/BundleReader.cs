@@ -6,8 +6,10 @@ namespace Magneton.Core.Bundles;
 /// </summary>
 public static class BundleReader
 {
-    public static Bundle Read(string directory)
+    /// <param name="limits">how far the trace may grow (default: <see cref="InputLimits.Current"/>)</param>
+    public static Bundle Read(string directory, InputLimits? limits = null)
     {
+        limits ??= InputLimits.Current;
         var path = CheckDirectory(directory);
         foreach (var required in BundleFiles.Required)
             if (!File.Exists(System.IO.Path.Combine(path, required)))
@@ -15,7 +17,7 @@ public static class BundleReader
 
         // The trace dominates the cost and touches no other file, so it streams on another core meanwhile.
         using var cancel = new CancellationTokenSource();
-        var kineto = Task.Run(() => KinetoReader.Read(System.IO.Path.Combine(path, BundleFiles.Kineto), cancel.Token));
+        var kineto = Task.Run(() => KinetoReader.Read(System.IO.Path.Combine(path, BundleFiles.Kineto), cancel.Token, limits));
         try
         {
             var dataflow = DataflowReader.Read(System.IO.Path.Combine(path, BundleFiles.Dataflow));
@@ -25,10 +27,14 @@ public static class BundleReader
             var replay = Optional(path, BundleFiles.Replay, ReplayReader.Read);
             var counter = Optional(path, BundleFiles.ReplayCounter, p => PowerCsvReader.Read(p, BundleFiles.ReplayCounter));
             var context = Optional(path, BundleFiles.Context, ContextReader.Read);
+            BundleConsistency.RequireSameSystem(dataflow, measure, replay);
             if (replay is not null) ReplayReader.Validate(replay, dataflow);
+            OperatorGraphCheck.RequireAcyclic(dataflow);
 
             var summary = kineto.GetAwaiter().GetResult();
-            return new Bundle(path, dataflow, summary, power, baseline, measure, replay, counter, context);
+            var bundle = new Bundle(path, dataflow, summary, power, baseline, measure, replay, counter, context);
+            BundleConsistency.Require(bundle);
+            return bundle;
         }
         catch
         {

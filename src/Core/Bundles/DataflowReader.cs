@@ -29,7 +29,7 @@ internal static partial class DataflowReader
         FileStream? file = null;
         try
         {
-            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            file = InputFile.Open(path, File, bufferSize: 1);
             long length = file.Length;
             if (length > BundleLimits.MaxWholeFileBytes)
                 throw new BundleException(File, "file",

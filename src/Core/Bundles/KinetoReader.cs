@@ -7,18 +7,18 @@ internal static class KinetoReader
 {
     private const string File = BundleFiles.Kineto;
 
-    public static KinetoSummary Read(string path, CancellationToken cancel = default)
+    public static KinetoSummary Read(string path, CancellationToken cancel = default, InputLimits? limits = null)
     {
         try
         {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16,
-                FileOptions.SequentialScan);
+            limits ??= InputLimits.Current;
+            using var file = InputFile.Open(path, File);
             using var gzip = new GZipStream(file, CompressionMode.Decompress);
-            var counted = new CountingReadStream(gzip);
+            var counted = new CountingReadStream(new BoundedReadStream(gzip, file, File, limits));
             TraceTables tables;
             try
             {
-                tables = TraceScanner.Scan(counted, cancel);
+                tables = TraceScanner.Scan(counted, cancel, limits);
             }
             catch (BundleException) when (counted.ReachedEnd && GzipTrailer.Mismatch(file, counted.BytesRead) is { } problem)
             {

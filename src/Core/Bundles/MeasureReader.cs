@@ -23,6 +23,7 @@ internal static class MeasureReader
         {
             Node = root.TryGetProperty("node", out var node) && node.ValueKind == JsonValueKind.Object ? Section(root, "node", Node) : null,
             Device = device,
+            System = root.TryGetProperty("system", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null,
         };
     }
 

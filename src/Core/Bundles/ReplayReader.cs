@@ -47,7 +47,10 @@ internal static class ReplayReader
                 i++;
             }
         }
-        return new ReplayDocument(idle, items);
+        return new ReplayDocument(idle, items)
+        {
+            System = root.TryGetProperty("system", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null,
+        };
     }
 
     private static ReplayItem Item(JsonElement item)

@@ -23,6 +23,7 @@ internal sealed class TraceScanner
     private enum EventKey : byte { Other, Ph, Cat, Name, Pid, Tid, Ts, Dur, Args }
 
     private readonly TraceTables _t = new();
+    private InputLimits _limits = InputLimits.Default;
 
     private bool _sawRoot;
     private bool _sawTraceEvents;
@@ -46,9 +47,9 @@ internal sealed class TraceScanner
     private bool _badTs, _badDur, _badCorrelation, _badName;
     private byte[] _scratch = new byte[256];
 
-    public static TraceTables Scan(Stream utf8Json, CancellationToken cancel)
+    public static TraceTables Scan(Stream utf8Json, CancellationToken cancel, InputLimits? limits = null)
     {
-        var scanner = new TraceScanner();
+        var scanner = new TraceScanner { _limits = limits ?? InputLimits.Default };
         try
         {
             scanner.Run(utf8Json, cancel);
@@ -195,9 +196,7 @@ internal sealed class TraceScanner
 
     private void BeginEvent()
     {
-        if (++_t.EventCount > BundleLimits.MaxTraceEvents)
-            throw new BundleException(File, "traceEvents",
-                $"has more than {BundleLimits.MaxTraceEvents:N0} events; split the capture (fewer iterations) to read it");
+        if (++_t.EventCount > _limits.MaxTraceEvents) throw _limits.TooManyEvents(File);
         _inEvent = true;
         _inArgs = _argIsCorrelation = false;
         _key = EventKey.Other;

@@ -7,8 +7,7 @@ internal static class WholeFile
     {
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1,
-                FileOptions.SequentialScan);
+            using var stream = InputFile.Open(path, file, bufferSize: 1);
             long length = stream.Length;
             if (length > BundleLimits.MaxWholeFileBytes)
                 throw new BundleException(file, "file",

@@ -56,7 +56,8 @@ public static class BundleScaler
         foreach (var name in BundleFiles.Optional)
         {
             var from = Path.Combine(source, name);
-            if (File.Exists(from)) File.Copy(from, Path.Combine(outDir, name), overwrite: true);
+            if (name == BundleFiles.Replay && File.Exists(from)) WriteRenamed(from, Path.Combine(outDir, name), suffix);
+            else if (File.Exists(from)) File.Copy(from, Path.Combine(outDir, name), overwrite: true);
         }
         return (new ScaledBundle(outDir, dataflow.Operators, trace.UncompressedBytes, trace.Events, dataflow.Bytes, plain), dataflow);
     }
@@ -87,10 +88,17 @@ public static class BundleScaler
         baseline["iter_energy_counter_j"] = iterJ;
         baseline["wall_s"] = iterS * iterations;
         baseline["energy_counter_j"] = iterJ * iterations;
-        var window = baseline["window_unix_ns"]!.AsArray();
-        long start = window[0]!.GetValue<long>();
-        baseline["window_unix_ns"] = new JsonArray(start, start + (long)(iterS * iterations * 1e9));
+        // window_unix_ns stays the source's: baseline_power.csv is copied as it is, and its samples cover that window
+        // (the scaled wall_s would reach past them, and BundleConsistency refuses a baseline the samples do not cover).
         File.WriteAllText(to, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>A copy of a JSON file that names the system, naming the scaled one as dataflow.json and measure.json do.</summary>
+    static void WriteRenamed(string from, string to, string suffix)
+    {
+        var root = JsonNode.Parse(File.ReadAllText(from))!.AsObject();
+        if (root["system"] is JsonValue sys && sys.TryGetValue<string>(out var name)) root["system"] = name + suffix;
+        File.WriteAllText(to, root.ToJsonString());
     }
 
     /// <summary>

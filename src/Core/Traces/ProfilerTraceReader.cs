@@ -23,7 +23,6 @@ public sealed class ProfilerTraceReader
 {
     private const int InitialBuffer = 1 << 20;
     private const int MaxTokenBytes = 64 * 1024 * 1024;
-    private const long MaxEvents = 50_000_000;
 
     /// <summary>Microsecond values at or above this are nanoseconds (see <see cref="ProfilerTrace.NanosecondTimestamps"/>).</summary>
     private const long NanosecondThreshold = 9_000_000_000_000_000;
@@ -80,28 +79,31 @@ public sealed class ProfilerTraceReader
 
     private readonly record struct Flow(bool Start, int Thread, long Ts, long Id);
 
-    private ProfilerTraceReader(string file) => _file = file;
+    private readonly InputLimits _limits;
+
+    private ProfilerTraceReader(string file, InputLimits limits) => (_file, _limits) = (file, limits);
 
     /// <summary>Reads the trace at <paramref name="path"/>; errors name <paramref name="displayPath"/> (default: the path).</summary>
-    public static ProfilerTrace Read(string path, string? displayPath = null, CancellationToken cancel = default)
+    public static ProfilerTrace Read(string path, string? displayPath = null, CancellationToken cancel = default, InputLimits? limits = null)
     {
+        limits ??= InputLimits.Current;
         string file = displayPath ?? path;
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            using var stream = InputFile.Open(path, file);
             long length = stream.Length;
             if (length == 0) throw new BundleException(file, "file", "is empty");
             bool gzip = IsGzip(stream);
-            var reader = new ProfilerTraceReader(file);
+            var reader = new ProfilerTraceReader(file, limits);
             if (!gzip)
             {
-                var counted = new CountingStream(stream);
+                var counted = new CountingStream(new BoundedReadStream(stream, null, file, limits));
                 reader.Run(counted, cancel);
                 return reader.Build(length, counted.Count);
             }
 
             using var inflate = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true);
-            var decoded = new CountingStream(inflate);
+            var decoded = new CountingStream(new BoundedReadStream(inflate, stream, file, limits));
             try
             {
                 reader.Run(decoded, cancel);
@@ -345,8 +347,7 @@ public sealed class ProfilerTraceReader
 
     private void BeginEvent()
     {
-        if (++_entries > MaxEvents)
-            throw new BundleException(_file, "traceEvents", $"has more than {MaxEvents:N0} events; profile fewer steps to read it");
+        if (++_entries > _limits.MaxTraceEvents) throw _limits.TooManyEvents(_file);
         _inEvent = true;
         _inArgs = false;
         _key = Key.Other;

@@ -106,7 +106,7 @@ public sealed class RunGrain(
         {
             try
             {
-                BundleReader.Read(dir);
+                BundleReader.Read(dir, runs.Limits);
             }
             catch (BundleException e)
             {

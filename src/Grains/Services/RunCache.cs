@@ -11,9 +11,14 @@ namespace Magneton.Grains;
 /// Silo-local cache of ingested runs, keyed by run id. A run is ingested at most once per silo at a time
 /// (concurrent callers share the ingestion); a failed ingestion is not cached. A lookup that misses (another
 /// silo ingested it, or it was evicted) ingests again: from the run's local path, or from the bundle store.
+/// Bundles are read within <see cref="Limits"/>: a registered <see cref="InputLimits"/> (the embedded silo's are its
+/// command line's), else the silo's environment.
 /// </summary>
-public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = null, LocalBundleRoots? localRoots = null)
+public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = null, LocalBundleRoots? localRoots = null,
+    InputLimits? limits = null)
 {
+    public InputLimits Limits { get; } = limits ?? InputLimits.FromEnvironment();
+
     /// <summary>Runs kept at once; the least recently used is dropped beyond that.</summary>
     public int Capacity { get; init; } = 16;
 
@@ -87,6 +92,7 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
         MagnetonTelemetry.BundlesIngested.Add(1);
         try
         {
+            using var scope = InputLimits.Use(Limits);
             if (source.LocalPath is { } path) return Pipeline.Ingest(path);
             if (store is null)
                 throw new MagnetonInputException($"{RunIds.Typed(source.RunId)}: this silo has no bundle store (start it with --storage-dir or --blob-connection)");

@@ -27,6 +27,15 @@ public sealed class CampaignClusterTests(AzuriteFixture azurite)
         var text = File.ReadAllText(path);
         var system = JsonDocument.Parse(text).RootElement.GetProperty("system").GetString()!;
         File.WriteAllText(path, text.Replace($"\"system\":\"{system}\"", $"\"system\":\"{system}-{suffix}\""));
+        // The other files that name the system say the same (the reader checks that they agree).
+        foreach (var name in new[] { "measure.json", "replay.json" })
+        {
+            var file = copy.File(name);
+            if (!File.Exists(file)) continue;
+            var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!;
+            if (root["system"] is not null) root["system"] = $"{system}-{suffix}";
+            File.WriteAllText(file, root.ToJsonString());
+        }
         return copy;
     }
 
