@@ -60,6 +60,14 @@ internal sealed class Utf8Interner
         return s;
     }
 
+    /// <summary>Every distinct string, by id.</summary>
+    public List<string> ToStrings()
+    {
+        var all = new List<string>(Count);
+        for (int id = 0; id < Count; id++) all.Add(GetString(id));
+        return all;
+    }
+
     private void Rehash()
     {
         var buckets = NewBuckets(_buckets.Length * 2);

@@ -99,6 +99,11 @@ public sealed class ProfilerTrace
     public long NegativeDurations { get; init; }
     /// <summary>Events linked to their launch through flow events ("ac2g") rather than args.correlation.</summary>
     public long FlowLinked { get; init; }
+    /// <summary>
+    /// Events of categories no reader analyses (neither CPU operators, runtime calls, device activity nor known host
+    /// bookkeeping), by category: an accelerator kind this reader does not know shows up here, and a note names it.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> OtherCategories { get; init; } = new Dictionary<string, long>();
 
     /// <summary>The end of the profiler's recording: its "Trace" span, its last instant, its last event.</summary>
     public long RecordingEnd { get; init; }
