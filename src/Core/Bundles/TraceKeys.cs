@@ -36,17 +36,3 @@ internal static class TraceKeys
         return TraceTopKey.Other;
     }
 }
-
-/// <summary>A string token's text with escapes resolved, in a reused buffer (valid until the next call).</summary>
-internal sealed class JsonText
-{
-    private byte[] _scratch = new byte[256];
-
-    public ReadOnlySpan<byte> Of(ref Utf8JsonReader r)
-    {
-        if (!r.ValueIsEscaped) return r.ValueSpan;
-        if (_scratch.Length < r.ValueSpan.Length) _scratch = new byte[Math.Max(r.ValueSpan.Length, _scratch.Length * 2)];
-        int n = r.CopyString(_scratch);
-        return _scratch.AsSpan(0, n);
-    }
-}

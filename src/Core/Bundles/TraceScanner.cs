@@ -33,8 +33,6 @@ internal sealed class TraceScanner
     // The event being assembled. Field order inside an event object is not guaranteed, so decisions wait for its end.
     private byte _ph;
     private TraceCategory _cat;
-    private byte[] _name = new byte[512];
-    private int _nameLength = -1;
     private long _pid, _tid, _ts, _dur, _correlation;
     private bool _hasPid, _hasTid, _hasTs, _hasDur, _hasCorrelation;
     private bool _badTs, _badDur, _badCorrelation, _badName;
@@ -157,7 +155,7 @@ internal sealed class TraceScanner
         _key = TraceEventKey.Other;
         _ph = 0;
         _cat = TraceCategory.Other;
-        _nameLength = -1;
+        _text.Release();
         _hasPid = _hasTid = _hasTs = _hasDur = _hasCorrelation = false;
         _badTs = _badDur = _badCorrelation = _badName = false;
     }
@@ -178,10 +176,7 @@ internal sealed class TraceScanner
                     _badName = true;
                     break;
                 }
-                var name = _text.Of(ref r);
-                if (_name.Length < name.Length) _name = new byte[Math.Max(name.Length, _name.Length * 2)];
-                name.CopyTo(_name);
-                _nameLength = name.Length;
+                _text.Hold(ref r);
                 break;
             case TraceEventKey.Pid:
                 _hasPid = ThreadPart(ref r, out _pid);
@@ -241,14 +236,14 @@ internal sealed class TraceScanner
                 Require(_hasTs, _badTs, "ts");
                 Require(_hasDur, _badDur, "dur");
                 if (_dur < 0) throw Bad("dur", "is negative");
-                if (_nameLength < 0) throw Bad("name", _badName ? "expected a string" : "is missing");
+                if (!_text.IsHeld) throw Bad("name", _badName ? "expected a string" : "is missing");
                 _t.Activities.Add(new TraceActivity
                 {
                     Start = _ts,
                     Duration = _dur,
                     // Unlinked activities still occupy the GPU; long.MinValue never matches a launch.
                     Correlation = _hasCorrelation ? _correlation : long.MinValue,
-                    Name = _t.Names.Intern(_name.AsSpan(0, _nameLength)),
+                    Name = _t.Names.Intern(_text.Held),
                     Sequence = _t.Activities.Count,
                     Category = _cat,
                 });
@@ -258,8 +253,8 @@ internal sealed class TraceScanner
 
     private void Annotation()
     {
-        if (_nameLength < 0) return;
-        var name = _name.AsSpan(0, _nameLength);
+        if (!_text.IsHeld) return;
+        var name = _text.Held;
         if (name.StartsWith("mg#"u8))
         {
             if (!TryParseRangeName(name[3..], out int iteration, out int traceId, out var op))

@@ -111,4 +111,16 @@ public sealed class ProfilerTrace
     public long JsonBytes { get; init; }
 
     public string Name(int id) => Names[id];
+
+    /// <summary>A note naming the categories of <see cref="OtherCategories"/>, or null when there are none.</summary>
+    public string? OtherCategoriesNote()
+    {
+        if (OtherCategories.Count == 0) return null;
+        var listed = OtherCategories.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(8)
+            .Select(kv => $"\"{kv.Key}\" {kv.Value:N0}");
+        long total = OtherCategories.Values.Sum();
+        return $"{total:N0} event{(total == 1 ? "" : "s")} of {(OtherCategories.Count == 1 ? "a category" : "categories")} not analysed "
+               + $"(neither operators, launches nor GPU work; another accelerator's?): {string.Join(", ", listed)}"
+               + (OtherCategories.Count > 8 ? $" and {OtherCategories.Count - 8} more" : "");
+    }
 }

@@ -60,8 +60,6 @@ public sealed class ProfilerTraceReader
     private byte _ph;
     private TraceCategory _cat;
     private TraceEventKind _kind;
-    private byte[] _name = new byte[256];
-    private int _nameLength;
     private int _pid, _tid;
     private bool _hasPid, _hasTid;
     private long _ts, _dur, _correlation, _id;
@@ -146,7 +144,7 @@ public sealed class ProfilerTraceReader
             tokens.Advance(ref reader);
         }
         if (!_sawRoot) throw new BundleException(_file, "json", "expected a JSON object or array at the top level");
-        if (!_sawEvents) throw new BundleException(_file, "traceEvents", "is missing: not a chrome/Kineto trace");
+        if (!_sawEvents) throw new NotATraceException(_file, "traceEvents", "is missing: not a chrome/Kineto trace");
     }
 
     /// <summary>The innermost place being read, for error messages: an event index rather than a byte offset.</summary>
@@ -235,7 +233,7 @@ public sealed class ProfilerTraceReader
                 }
                 else if (depth == 0)
                 {
-                    throw new BundleException(_file, "json", $"expected a JSON object or array at the top level, got {Describe(r.TokenType)}");
+                    throw new NotATraceException(_file, "json", $"expected a JSON object or array at the top level, got {Describe(r.TokenType)}");
                 }
                 else if (depth == 1 && !_rootIsArray) TopValue(ref r);
                 else if (depth == 2 && _top == TraceTopKey.DistributedInfo) DistributedValue(ref r);
@@ -308,7 +306,7 @@ public sealed class ProfilerTraceReader
         _ph = 0;
         _cat = TraceCategory.Other;
         _kind = TraceEventKind.CpuOther;
-        _nameLength = -1;
+        _text.Release();
         _hasPid = _hasTid = _hasTs = _hasDur = _hasCorrelation = _hasId = _hasDevice = false;
         _tsIsNs = _durIsNs = false;
     }
@@ -325,10 +323,7 @@ public sealed class ProfilerTraceReader
                 break;
             case TraceEventKey.Name:
                 if (r.TokenType != JsonTokenType.String) break; // a nameless event is skipped at its end
-                var name = _text.Of(ref r);
-                if (_name.Length < name.Length) _name = new byte[Math.Max(name.Length, _name.Length * 2)];
-                name.CopyTo(_name);
-                _nameLength = name.Length;
+                _text.Hold(ref r);
                 break;
             case TraceEventKey.Pid:
                 _hasPid = IdPart(ref r, out _pid);
@@ -432,7 +427,7 @@ public sealed class ProfilerTraceReader
 
     private void Complete()
     {
-        if (!_hasTs || _nameLength < 0)
+        if (!_hasTs || !_text.IsHeld)
         {
             _skipped++;
             return;
@@ -444,7 +439,7 @@ public sealed class ProfilerTraceReader
             _negativeDurations++;
             dur = 0;
         }
-        var name = _name.AsSpan(0, _nameLength);
+        var name = _text.Held;
         // A step's own end says nothing about where recording stopped (the last step may run past it).
         if (!name.StartsWith(StepPrefix)) ExtendRecording(start + dur);
         if (_cat == TraceCategory.ProfilerSpan) return; // the profiler's own span: only its end matters

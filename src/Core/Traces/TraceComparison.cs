@@ -13,7 +13,11 @@ public sealed record TraceCompareOptions
     public double Threshold { get; init; } = 0.10;
     /// <summary>ProfilerStep#N to compare on both sides; null: each side's last complete step.</summary>
     public int? Step { get; init; }
-    /// <summary>Rank to compare on both sides; null: each side's lowest rank.</summary>
+    /// <summary>ProfilerStep#N of side A (over <see cref="Step"/>): two steps of one trace, or traces numbered apart.</summary>
+    public int? StepA { get; init; }
+    /// <summary>ProfilerStep#N of side B (over <see cref="Step"/>).</summary>
+    public int? StepB { get; init; }
+    /// <summary>Rank to compare on both sides; null: each side's lowest rank. A side without that rank is refused.</summary>
     public int? Rank { get; init; }
     /// <summary>A finding must differ by at least this much GPU time...</summary>
     public long MinDeltaNs { get; init; } = 5_000;
@@ -64,6 +68,7 @@ public static class TraceComparison
         var notes = new List<string> { ValuesNote, EnergyNote };
         var a = Side.Pick(inputA, options, "A", notes);
         var b = Side.Pick(inputB, options, "B", notes);
+        Side.NameApart(a, b);
 
         var matcher = new StructureMatcher(a.Index, b.Index);
         matcher.Match(a.Roots, b.Roots);
@@ -88,28 +93,63 @@ public static class TraceComparison
         public required int Kernels { get; init; }
         public TraceIndex Index => Rank.Index;
 
-        public string System
+        /// <summary>What the report calls this side: the input's name, unless the other side's is the same.</summary>
+        public string InputName { get; private set; } = "";
+
+        public string System => Rank.Source == RankSource.None && Input.IsDirectory
+            ? $"{InputName} ({Path.GetFileName(Rank.Trace.Path)}, {Step.Name})"
+            : $"{InputName} (rank {Rank.Rank}, {Step.Name})";
+
+        private static string BaseName(string path)
         {
-            get
-            {
-                var name = Path.GetFileName(Input.Path.TrimEnd('/', '\\'));
-                foreach (var ext in new[] { ".gz", ".json", ".pt.trace" })
-                    if (name.EndsWith(ext, StringComparison.OrdinalIgnoreCase)) name = name[..^ext.Length];
-                return $"{name} (rank {Rank.Rank}, {Step.Name})";
-            }
+            var name = Path.GetFileName(path.TrimEnd('/', '\\'));
+            foreach (var ext in new[] { ".gz", ".json", ".pt.trace" })
+                if (name.EndsWith(ext, StringComparison.OrdinalIgnoreCase)) name = name[..^ext.Length];
+            return name;
         }
+
+        /// <summary>
+        /// Two inputs of one name (run1/trace.json, run2/trace.json) are told apart by their directories, else by
+        /// their devices, else by side.
+        /// </summary>
+        public static void NameApart(Side a, Side b)
+        {
+            a.InputName = BaseName(a.Input.Path);
+            b.InputName = BaseName(b.Input.Path);
+            if (a.InputName != b.InputName) return;
+            string dirA = DirectoryName(a.Input.Path), dirB = DirectoryName(b.Input.Path);
+            if (dirA != dirB)
+            {
+                a.InputName = $"{dirA}/{a.InputName}";
+                b.InputName = $"{dirB}/{b.InputName}";
+                return;
+            }
+            string? devA = a.Rank.Trace.DeviceName, devB = b.Rank.Trace.DeviceName;
+            if (devA is not null && devB is not null && devA != devB)
+            {
+                a.InputName = $"{a.InputName} on {devA}";
+                b.InputName = $"{b.InputName} on {devB}";
+                return;
+            }
+            if (a.Input.Path == b.Input.Path && a.Step.Name != b.Step.Name) return; // two steps of one trace: the steps tell
+            a.InputName = $"A: {a.InputName}";
+            b.InputName = $"B: {b.InputName}";
+        }
+
+        private static string DirectoryName(string path) =>
+            Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path.TrimEnd('/', '\\'))) ?? "") ?? "";
 
         public static Side Pick(TraceInput input, TraceCompareOptions options, string label, List<string> notes)
         {
-            // --rank picks among the ranks of a multi-rank input; a single trace is its own rank whatever it says.
-            var rank = input.Ranks.Count > 1 ? input.Select(options.Rank) : input.Ranks[0];
-            if (input.Ranks.Count == 1 && options.Rank is { } asked && asked != rank.Rank)
-                notes.Add($"{label}: a single-rank trace (rank {rank.Rank}): --rank {asked} applies to multi-rank inputs only");
+            // --rank is honoured on every input, a single trace included, or refused: never silently ignored.
+            var rank = input.Select(options.Rank);
+            foreach (var n in input.Notes) notes.Add($"{label}: {n}");
+            if (rank.Trace.OtherCategoriesNote() is { } other) notes.Add($"{label}: {other}");
             if (input.Ranks.Count > 1 && options.Rank is null)
                 notes.Add($"{label}: {input.Ranks.Count} ranks ({string.Join(", ", input.Ranks.Select(r => r.Rank))}); compared rank {rank.Rank} (choose with --rank)");
             var index = rank.Index;
             TraceStep step;
-            if (options.Step is { } wanted)
+            if (((label == "A" ? options.StepA : options.StepB) ?? options.Step) is { } wanted)
             {
                 if (!index.HasProfilerSteps)
                     throw new BundleException(rank.Trace.Path, "ProfilerStep", $"the trace has no ProfilerStep#N, so --step {wanted} cannot be found; drop --step to compare whole traces");

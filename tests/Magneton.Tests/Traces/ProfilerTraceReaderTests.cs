@@ -168,7 +168,7 @@ public sealed class ProfilerTraceReaderTests
     {
         using var dir = new TempDir();
         var path = dir.Write("bad.json", text);
-        var e = Assert.Throws<BundleException>(() => ProfilerTraceReader.Read(path));
+        var e = Assert.ThrowsAny<BundleException>(() => ProfilerTraceReader.Read(path));
         Assert.Equal(path, e.File);
         Assert.Equal(field, e.Field);
         Assert.Contains(problem, e.Problem);
