@@ -16,7 +16,7 @@ namespace Magneton.Core.Traces;
 /// Depths (Utf8JsonReader.CurrentDepth) with an object at the top: members 1, events 2, event fields 3, args fields
 /// 4. A bare array of events (also valid chrome trace JSON) shifts the event levels up by one.
 /// </remarks>
-public sealed class ProfilerTraceReader
+public sealed partial class ProfilerTraceReader
 {
     private const int MaxTokenBytes = 64 * 1024 * 1024;
     private const long MaxEvents = 50_000_000;
@@ -460,34 +460,6 @@ public sealed class ProfilerTraceReader
             _hasDevice ? _device : -1);
     }
 
-    private void ExtendRecording(long end)
-    {
-        if (end > _recordingEnd) _recordingEnd = end;
-    }
-
-    /// <summary>
-    /// Times are kept in nanoseconds. The first value too large for microseconds switches the whole trace to
-    /// nanosecond units: what was read before (microseconds x 1000) is scaled back.
-    /// </summary>
-    private long Normalise(long value, bool isNanoseconds)
-    {
-        if (isNanoseconds && !_nanoseconds) SwitchToNanoseconds();
-        if (_nanoseconds && !isNanoseconds) return value / 1000;
-        return value;
-    }
-
-    private void SwitchToNanoseconds()
-    {
-        _nanoseconds = true;
-        for (int i = 0; i < _eventCount; i++)
-        {
-            var ev = _events[i];
-            _events[i] = ev with { Start = ev.Start / 1000, Duration = ev.Duration / 1000 };
-        }
-        for (int i = 0; i < _flows.Count; i++) _flows[i] = _flows[i] with { Ts = _flows[i].Ts / 1000 };
-        if (_recordingEnd != long.MinValue) _recordingEnd /= 1000;
-    }
-
     private int Thread()
     {
         var key = (_hasPid ? _pid : -1, _hasTid ? _tid : -1);
@@ -496,73 +468,6 @@ public sealed class ProfilerTraceReader
         _threadIds[key] = id;
         _threads.Add(new TraceThread(key.Item1 < 0 ? "" : _names.GetString(key.Item1), key.Item2 < 0 ? "" : _names.GetString(key.Item2)));
         return id;
-    }
-
-    private ProfilerTrace Build(long fileBytes, long jsonBytes)
-    {
-        var events = _events.AsSpan(0, _eventCount).ToArray();
-        long flowLinked = LinkFlows(events);
-        return new ProfilerTrace
-        {
-            Path = _file,
-            Names = _names.ToStrings(),
-            Threads = _threads,
-            Events = events,
-            Rank = _rank,
-            WorldSize = _worldSize,
-            Backend = _backend,
-            DeviceName = _deviceName,
-            DisplayTimeUnit = _displayTimeUnit,
-            BaseTimeNanoseconds = _baseTimeNs,
-            SchemaVersion = _schemaVersion,
-            NanosecondTimestamps = _nanoseconds,
-            EntryCount = _entries,
-            SkippedEvents = _skipped,
-            PythonEvents = _python,
-            NegativeDurations = _negativeDurations,
-            FlowLinked = flowLinked,
-            OtherCategories = OtherCategories(),
-            RecordingEnd = _recordingEnd == long.MinValue ? 0 : _recordingEnd,
-            CompressedBytes = fileBytes,
-            JsonBytes = jsonBytes,
-        };
-    }
-
-    private Dictionary<string, long> OtherCategories()
-    {
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        for (int id = 0; id < _otherCategoryCounts.Count; id++) counts[_otherCategories.GetString(id)] = _otherCategoryCounts[id];
-        return counts;
-    }
-
-    /// <summary>
-    /// Launches and GPU activities without args.correlation are linked by their flow events instead: a flow start
-    /// ("s") on the launch's thread at its ts, a flow end ("f") on the activity's stream at its ts, sharing an id.
-    /// </summary>
-    private long LinkFlows(TraceEvent[] events)
-    {
-        if (_flows.Count == 0) return 0;
-        Dictionary<(int, long), long>? starts = null, ends = null;
-        long linked = 0;
-        for (int i = 0; i < events.Length; i++)
-        {
-            var ev = events[i];
-            if (ev.HasCorrelation) continue;
-            bool api = TraceEventKinds.IsApiCall(ev.Kind), gpu = TraceEventKinds.IsGpuActivity(ev.Kind);
-            if (!api && !gpu) continue;
-            if (starts is null)
-            {
-                starts = new();
-                ends = new();
-                foreach (var f in _flows) (f.Start ? starts : ends).TryAdd((f.Thread, f.Ts), f.Id);
-            }
-            if ((api ? starts : ends)!.TryGetValue((ev.Thread, ev.Start), out long id))
-            {
-                events[i] = ev with { Correlation = id };
-                linked++;
-            }
-        }
-        return linked;
     }
 
 }
