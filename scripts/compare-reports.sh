@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Writes `magneton compare --json` of every sample pair (and of the plain-trace pairs in tests/data/hta) with the
 # timing fields removed, so two builds' reports can be diffed: scripts/compare-reports.sh MAGNETON OUT_DIR
-# (run from a checkout's root). Then: diff -r OUT_BEFORE OUT_AFTER.
+# (run from a checkout's root; paths in the report are made relative to it). Then: diff -r OUT_BEFORE OUT_AFTER.
 set -u
 bin=$1; out=$2
 mkdir -p "$out"
 strip() { python3 -c '
-import json, sys
+import json, os, sys
+root = os.getcwd() + "/"
 def clean(o):
     if isinstance(o, dict): return {k: clean(v) for k, v in o.items() if "elapsed" not in k}
     if isinstance(o, list): return [clean(v) for v in o]
+    if isinstance(o, str): return o.replace(root, "")  # the checkout, not the report
     return o
 print(json.dumps(clean(json.load(open(sys.argv[1]))), indent=1, sort_keys=True))' "$1"; }
 run() { # name a b

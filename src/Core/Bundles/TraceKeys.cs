@@ -25,6 +25,10 @@ internal static class TraceKeys
         _ => TraceEventKey.Other,
     };
 
+    /// <summary>An event's "ph": its one ASCII letter, or 0 for anything else.</summary>
+    public static byte Phase(ref Utf8JsonReader r) =>
+        r.TokenType == JsonTokenType.String && r.ValueSpan.Length == 1 && !r.ValueIsEscaped ? r.ValueSpan[0] : (byte)0;
+
     public static TraceTopKey Top(ref Utf8JsonReader r)
     {
         if (r.ValueTextEquals("traceEvents"u8)) return TraceTopKey.TraceEvents;

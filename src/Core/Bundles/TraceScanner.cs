@@ -165,7 +165,7 @@ internal sealed class TraceScanner
         switch (_key)
         {
             case TraceEventKey.Ph:
-                _ph = r.TokenType == JsonTokenType.String && r.ValueSpan.Length == 1 && !r.ValueIsEscaped ? r.ValueSpan[0] : (byte)0;
+                _ph = TraceKeys.Phase(ref r);
                 break;
             case TraceEventKey.Cat:
                 _cat = r.TokenType == JsonTokenType.String ? TraceCategories.Parse(_text.Of(ref r)) : TraceCategory.Other;

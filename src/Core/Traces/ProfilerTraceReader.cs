@@ -139,7 +139,9 @@ public sealed partial class ProfilerTraceReader
             }
             catch (JsonException ex)
             {
-                throw new BundleException(_file, Where(), "malformed JSON: " + BundleErrors.JsonProblem(ex));
+                // The byte from the start of the (decompressed) document: a gigabyte trace is often one line.
+                long at = tokens.Offset(reader.BytesConsumed);
+                throw new BundleException(_file, Where(), $"malformed JSON after byte {at:N0}: " + BundleErrors.JsonProblem(ex));
             }
             tokens.Advance(ref reader);
         }
@@ -316,7 +318,7 @@ public sealed partial class ProfilerTraceReader
         switch (_key)
         {
             case TraceEventKey.Ph:
-                _ph = r.TokenType == JsonTokenType.String && r.ValueSpan.Length == 1 && !r.ValueIsEscaped ? r.ValueSpan[0] : (byte)0;
+                _ph = TraceKeys.Phase(ref r);
                 break;
             case TraceEventKey.Cat:
                 if (r.TokenType == JsonTokenType.String) Category(_text.Of(ref r));

@@ -94,6 +94,21 @@ public sealed class OldAndOtherTracesTests
     }
 
     [Fact]
+    public void Malformed_JSON_names_the_byte_it_follows_across_buffer_refills()
+    {
+        using var dir = new TempDir();
+        var near = dir.Write("near.json", """{"traceEvents": [{"ph": "X", "name": "a", "ts": 1,, "dur": 2}]}""");
+        Assert.StartsWith("malformed JSON after byte 50: ", Assert.Throws<BundleException>(() => ProfilerTraceReader.Read(near)).Problem);
+        // 3 MB of good events first: the error lies beyond the first 1 MiB window, in a gzip member.
+        var events = string.Join(",", Enumerable.Range(0, 40_000).Select(i => $$"""{"ph": "X", "cat": "cpu_op", "name": "op{{i}}", "pid": 1, "tid": 1, "ts": {{i * 10}}, "dur": 5}"""));
+        var text = "{\"traceEvents\": [" + events + ",, {}]}";
+        var far = dir.Write("far.json.gz", text, gzip: true);
+        var e = Assert.Throws<BundleException>(() => ProfilerTraceReader.Read(far));
+        Assert.Equal("traceEvents[40000]", e.Field);
+        Assert.StartsWith($"malformed JSON after byte {text.IndexOf(",,", StringComparison.Ordinal) + 1:N0}: ", e.Problem); // the first comma is good
+    }
+
+    [Fact]
     public async Task Rank_is_refused_on_a_single_trace_that_does_not_have_it()
     {
         var r = await Run("compare", Old("A.json"), Old("B.json"), "--rank", "1", "--json", "-");
