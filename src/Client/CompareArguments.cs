@@ -13,7 +13,9 @@ public sealed record CompareArguments(
     int? Step = null,
     int? Rank = null,
     TimeSpan? Timeout = null,
-    bool Cancel = false)
+    bool Cancel = false,
+    int? StepA = null,
+    int? StepB = null)
 {
     public const double DefaultThreshold = CliOptions.DefaultThreshold;
 

@@ -24,8 +24,13 @@ public static class CompareCommand
         var failOnWaste = CliOptions.FailOnWaste();
         var step = CliOptions.Value<int?>("--step", "N",
             "two profiler traces: compare ProfilerStep#N (default: each side's last complete step)", v => CliOptions.Index("--step")(v));
+        var stepA = CliOptions.Value<int?>("--step-a", "N",
+            "two profiler traces: compare ProfilerStep#N of side a (with --step-b: two steps of one trace, or traces numbered apart)",
+            v => CliOptions.Index("--step-a")(v));
+        var stepB = CliOptions.Value<int?>("--step-b", "N", "two profiler traces: compare ProfilerStep#N of side b", v => CliOptions.Index("--step-b")(v));
         var rank = CliOptions.Value<int?>("--rank", "R",
-            "two multi-rank profiler traces: compare rank R (default: the lowest rank)", v => CliOptions.Index("--rank")(v));
+            "two profiler traces: compare rank R on both sides (default: the lowest rank); a side without rank R is refused",
+            v => CliOptions.Index("--rank")(v));
         var quiet = CliOptions.Quiet();
         var timeout = CliOptions.Value<double?>("--timeout", "s",
             $"with --cluster: end with one line (exit 2) when no result came within this many seconds (default {CompareArguments.DefaultTimeout.TotalSeconds:0})",
@@ -40,14 +45,15 @@ public static class CompareCommand
             + "*.json.gz, or directories of per-rank traces) are compared by operator name and call-tree position within one step "
             + "instead (GPU time only).")
         {
-            a, b, threshold, json, html, failOnWaste, step, rank, quiet, timeout, cancel,
+            a, b, threshold, json, html, failOnWaste, step, stepA, stepB, rank, quiet, timeout, cancel,
         };
         cluster.AddTo(command);
         var limits = new InputLimitOptionSet();
         limits.AddTo(command);
         command.SetAction(limits.Scoped((pr, ct) => RunAsync(new CompareArguments(pr.GetValue(a)!, pr.GetValue(b)!, pr.GetValue(threshold), pr.GetValue(json),
             pr.GetValue(failOnWaste), pr.GetValue(quiet), cluster.Read(pr), pr.GetValue(html), pr.GetValue(step), pr.GetValue(rank),
-            pr.GetValue(timeout) is double t ? TimeSpan.FromSeconds(t) : null, pr.GetValue(cancel)), stdout, stderr, ct)));
+            pr.GetValue(timeout) is double t ? TimeSpan.FromSeconds(t) : null, pr.GetValue(cancel), pr.GetValue(stepA), pr.GetValue(stepB)),
+            stdout, stderr, ct)));
         return command;
     }
 

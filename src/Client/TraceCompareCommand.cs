@@ -24,14 +24,21 @@ internal static class TraceCompareCommand
         if (a || b)
             throw new UsageException($"{(a ? args.BundleA : args.BundleB)}: a plain profiler trace can only be compared with another " +
                                      $"profiler trace, and {(a ? args.BundleB : args.BundleA)} is not one (a capture bundle?)");
-        if (args.Step is not null || args.Rank is not null)
-            throw new UsageException($"{(args.Step is not null ? "--step" : "--rank")} applies to plain profiler traces (*.json, *.json.gz), not to capture bundles");
+        if (TraceOption(args) is { } option)
+            throw new UsageException($"{option} applies to plain profiler traces (*.json, *.json.gz), not to capture bundles");
         return false;
     }
 
-    public static ComparisonReport Compare(CompareArguments args, CancellationToken ct) =>
-        TraceComparison.Compare(args.BundleA, args.BundleB,
-            new TraceCompareOptions { Threshold = args.Threshold, Step = args.Step, Rank = args.Rank }, ct);
+    private static string? TraceOption(CompareArguments args) =>
+        args.Step is not null ? "--step" : args.StepA is not null ? "--step-a" : args.StepB is not null ? "--step-b" : args.Rank is not null ? "--rank" : null;
+
+    public static ComparisonReport Compare(CompareArguments args, CancellationToken ct)
+    {
+        if (args.Step is not null && (args.StepA ?? args.StepB) is not null)
+            throw new UsageException($"--step sets the step of both sides; give it or --step-a/--step-b, not both");
+        return TraceComparison.Compare(args.BundleA, args.BundleB,
+            new TraceCompareOptions { Threshold = args.Threshold, Step = args.Step, StepA = args.StepA, StepB = args.StepB, Rank = args.Rank }, ct);
+    }
 
     /// <summary>A missing *.json(.gz) is a missing trace, not a missing bundle directory.</summary>
     private static void CheckExists(string path)

@@ -172,10 +172,13 @@ public sealed record CaptureContext(
 /// A bundle that cannot be read. The message is one line naming the file and the field, as the CLI prints it
 /// (exit code 2).
 /// </summary>
-public sealed class BundleException(string file, string field, string problem)
+public class BundleException(string file, string field, string problem)
     : Exception($"{file}: {field}: {problem}")
 {
     public string File { get; } = file;
     public string Field { get; } = field;
     public string Problem { get; } = problem;
 }
+
+/// <summary>A readable JSON document that is not a profiler trace at all (no traceEvents): a directory skips it.</summary>
+public sealed class NotATraceException(string file, string field, string problem) : BundleException(file, field, problem);

@@ -32,10 +32,16 @@ internal static class BundleErrors
         return string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
+    /// <summary>What a JsonException says is wrong, without the runtime's own position suffix, on one line.</summary>
+    public static string JsonProblem(JsonException j) => OneLine(StripPosition(j.Message));
+
+    /// <summary>"line L, byte B" counted from one (the runtime counts from zero; editors from one), else "json".</summary>
+    public static string LineAndByte(JsonException j) =>
+        j.LineNumber is { } line ? $"line {line + 1}, byte {(j.BytePositionInLine ?? 0) + 1}" : "json";
+
     private static string JsonPosition(JsonException j)
     {
-        // The runtime counts lines and bytes from zero; editors count from one.
-        var at = j.LineNumber is { } line ? $"line {line + 1}, byte {(j.BytePositionInLine ?? 0) + 1}" : "json";
+        var at = LineAndByte(j);
         return string.IsNullOrEmpty(j.Path) || j.Path == "$" ? at : $"{j.Path} ({at})";
     }
 

@@ -381,79 +381,56 @@ internal static partial class DataflowReader
             return result;
         }
 
+        private static readonly byte[][] StatsNames = ["mean"u8.ToArray(), "std"u8.ToArray(), "min"u8.ToArray(), "max"u8.ToArray(), "absmean"u8.ToArray(), "l2"u8.ToArray()];
+        private static readonly byte[][] IntStatsNames = ["sum"u8.ToArray(), "min"u8.ToArray(), "max"u8.ToArray(), "nonzero"u8.ToArray(), "sumsq"u8.ToArray()];
+
         private bool TryStats(ref Utf8JsonReader r, out FloatStats? stats)
         {
             stats = null;
-            if (r.TokenType != JsonTokenType.StartObject) return false;
-            double mean = 0, std = 0, min = 0, max = 0, absmean = 0, l2 = 0;
-            int seen = 0;
-            while (true)
-            {
-                if (!r.Read()) return Incomplete();
-                if (r.TokenType == JsonTokenType.EndObject) break;
-                if (r.ValueIsEscaped || r.HasValueSequence) return false;
-                var n = r.ValueSpan;
-                int f = n.SequenceEqual("mean"u8) ? 1 : n.SequenceEqual("std"u8) ? 2 : n.SequenceEqual("min"u8) ? 4
-                    : n.SequenceEqual("max"u8) ? 8 : n.SequenceEqual("absmean"u8) ? 16 : n.SequenceEqual("l2"u8) ? 32 : 0;
-                if ((seen & f) != 0) return false;
-                seen |= f;
-                if (!r.Read()) return Incomplete();
-                if (f == 0)
-                {
-                    if (r.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && !r.TrySkip()) return Incomplete();
-                    continue;
-                }
-                if (!TryDouble(ref r, out double x)) return false;
-                switch (f)
-                {
-                    case 1: mean = x; break;
-                    case 2: std = x; break;
-                    case 4: min = x; break;
-                    case 8: max = x; break;
-                    case 16: absmean = x; break;
-                    default: l2 = x; break;
-                }
-            }
-            if (seen != 63) return false;
-            stats = new FloatStats(mean, std, min, max, absmean, l2);
+            Span<double> v = stackalloc double[6];
+            if (!TryNamedDoubles(ref r, StatsNames, v)) return false;
+            stats = new FloatStats(v[0], v[1], v[2], v[3], v[4], v[5]);
             return true;
         }
 
         private bool TryIntStats(ref Utf8JsonReader r, out IntStats? stats)
         {
             stats = null;
+            Span<double> v = stackalloc double[5];
+            if (!TryNamedDoubles(ref r, IntStatsNames, v)) return false;
+            stats = new IntStats(v[0], v[1], v[2], v[3], v[4]);
+            return true;
+        }
+
+        /// <summary>
+        /// An object of the given members, each a finite number or null (NaN), each once and all present; other
+        /// members are skipped. Anything else is left to the JsonElement path.
+        /// </summary>
+        private bool TryNamedDoubles(ref Utf8JsonReader r, byte[][] names, scoped Span<double> values)
+        {
             if (r.TokenType != JsonTokenType.StartObject) return false;
-            double sum = 0, min = 0, max = 0, nonzero = 0, sumsq = 0;
             int seen = 0;
             while (true)
             {
                 if (!r.Read()) return Incomplete();
                 if (r.TokenType == JsonTokenType.EndObject) break;
                 if (r.ValueIsEscaped || r.HasValueSequence) return false;
-                var n = r.ValueSpan;
-                int f = n.SequenceEqual("sum"u8) ? 1 : n.SequenceEqual("min"u8) ? 2 : n.SequenceEqual("max"u8) ? 4
-                    : n.SequenceEqual("nonzero"u8) ? 8 : n.SequenceEqual("sumsq"u8) ? 16 : 0;
-                if ((seen & f) != 0) return false;
-                seen |= f;
+                int f = -1;
+                for (int k = 0; k < names.Length && f < 0; k++) if (r.ValueSpan.SequenceEqual(names[k])) f = k;
+                if (f >= 0)
+                {
+                    if ((seen & (1 << f)) != 0) return false;
+                    seen |= 1 << f;
+                }
                 if (!r.Read()) return Incomplete();
-                if (f == 0)
+                if (f < 0)
                 {
                     if (r.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && !r.TrySkip()) return Incomplete();
                     continue;
                 }
-                if (!TryDouble(ref r, out double x)) return false;
-                switch (f)
-                {
-                    case 1: sum = x; break;
-                    case 2: min = x; break;
-                    case 4: max = x; break;
-                    case 8: nonzero = x; break;
-                    default: sumsq = x; break;
-                }
+                if (!TryDouble(ref r, out values[f])) return false;
             }
-            if (seen != 31) return false;
-            stats = new IntStats(sum, min, max, nonzero, sumsq);
-            return true;
+            return seen == (1 << names.Length) - 1;
         }
     }
 }

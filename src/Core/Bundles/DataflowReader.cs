@@ -34,7 +34,8 @@ internal static partial class DataflowReader
             if (length > BundleLimits.MaxWholeFileBytes)
                 throw new BundleException(File, "file",
                     $"is {BundleLimits.Describe(length)}; files read whole are limited to {BundleLimits.Describe(BundleLimits.MaxWholeFileBytes)}");
-            var parse = new StreamParse(file);
+            using var tokens = new JsonTokenStream(file, new JsonReaderOptions { MaxDepth = 64 }, File, int.MaxValue);
+            var parse = new StreamParse(tokens);
             try
             {
                 return parse.Run() ?? JsonFile.Parse(path, File, Parse); // not an object: the whole-document reader says so
@@ -54,16 +55,10 @@ internal static partial class DataflowReader
         }
     }
 
-    /// <summary>The streaming parse: a buffer refilled from the file, and what has been read so far.</summary>
-    private sealed class StreamParse(FileStream file)
+    /// <summary>The streaming parse: whole units (a top-level member, a node, a value) read from the token stream.</summary>
+    private sealed class StreamParse(JsonTokenStream tokens)
     {
         private enum Phase { Start, Top, Nodes, Values, Trailing, Done }
-
-        private byte[] _buffer = new byte[1 << 20];
-        private int _start, _filled;
-        private bool _final;
-        private JsonReaderState _state = new(new JsonReaderOptions { MaxDepth = 64 });
-        private bool _bomChecked;
 
         private Phase _phase = Phase.Start;
         private readonly ArrayBufferWriter<byte> _rest = new(4096);
@@ -80,26 +75,14 @@ internal static partial class DataflowReader
         public Dataflow? Run()
         {
             _fast = new FastParser(_strings);
-            Fill();
-            if (!_bomChecked)
+            while (_phase != Phase.Done && tokens.Next(out var reader))
             {
-                _bomChecked = true;
-                // Utf8JsonReader rejects a byte-order mark that some editors add when a file is hand-fixed.
-                if (_filled >= 3 && _buffer.AsSpan(0, 3).SequenceEqual((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) _start = 3;
-                if (_final && _filled - _start == 0) throw new BundleException(File, "file", "is empty");
-            }
-            while (_phase != Phase.Done)
-            {
-                var span = _buffer.AsSpan(_start, _filled - _start);
-                var reader = new Utf8JsonReader(span, _final, _state);
-                bool? ok = Step(ref reader, span);
+                if (tokens.IsEmpty) throw new BundleException(File, "file", "is empty");
+                bool? ok = Step(ref reader, tokens.Window);
                 if (ok is null) return null;
-                _start += (int)reader.BytesConsumed;
-                _state = reader.CurrentState;
-                if (_phase == Phase.Done) break;
-                if (_final) throw new InvalidOperationException("the dataflow reader stopped before the end of the document");
-                Fill();
+                tokens.Advance(ref reader);
             }
+            if (_phase != Phase.Done) throw new InvalidOperationException("the dataflow reader stopped before the end of the document");
             _rest.Write("}"u8);
             using var small = JsonDocument.Parse(_rest.WrittenMemory, new JsonDocumentOptions { MaxDepth = 64 });
             try
@@ -109,24 +92,6 @@ internal static partial class DataflowReader
             catch (Exception ex) when (ex is JsonFieldException || (ex is not BundleException && BundleErrors.IsInputFailure(ex)))
             {
                 throw BundleErrors.From(File, ex);
-            }
-        }
-
-        /// <summary>Moves the unread bytes to the front and reads more; grows the buffer when one unit fills it.</summary>
-        private void Fill()
-        {
-            if (_start > 0)
-            {
-                _buffer.AsSpan(_start, _filled - _start).CopyTo(_buffer);
-                _filled -= _start;
-                _start = 0;
-            }
-            if (_filled == _buffer.Length) System.Array.Resize(ref _buffer, _buffer.Length * 2);
-            while (!_final && _filled < _buffer.Length)
-            {
-                int n = file.Read(_buffer, _filled, _buffer.Length - _filled);
-                if (n == 0) _final = true;
-                else _filled += n;
             }
         }
 
@@ -266,7 +231,7 @@ internal static partial class DataflowReader
                     case Phase.Trailing:
                         // The rest of the document must still be valid JSON (a trailing token is an error), as before.
                         if (r.Read()) continue;
-                        if (_final) _phase = Phase.Done;
+                        if (tokens.ReachedEnd) _phase = Phase.Done;
                         return true;
                 }
             }

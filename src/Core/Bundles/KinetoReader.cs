@@ -14,18 +14,18 @@ internal static class KinetoReader
             limits ??= InputLimits.Current;
             using var file = InputFile.Open(path, File);
             using var gzip = new GZipStream(file, CompressionMode.Decompress);
-            var counted = new CountingReadStream(new BoundedReadStream(gzip, file, File, limits));
+            using var tokens = TraceScanner.Tokens(new BoundedReadStream(gzip, file, File, limits));
             TraceTables tables;
             try
             {
-                tables = TraceScanner.Scan(counted, cancel, limits);
+                tables = TraceScanner.Scan(tokens, cancel, limits);
             }
-            catch (BundleException) when (counted.ReachedEnd && GzipTrailer.Mismatch(file, counted.BytesRead) is { } problem)
+            catch (BundleException) when (tokens.ReachedEnd && GzipTrailer.Mismatch(file, tokens.BytesRead) is { } problem)
             {
                 // A truncated download decodes to a JSON prefix; say so instead of blaming the JSON.
                 throw new BundleException(File, "gzip", problem);
             }
-            if (GzipTrailer.Mismatch(file, counted.BytesRead) is { } trailer) throw new BundleException(File, "gzip", trailer);
+            if (GzipTrailer.Mismatch(file, tokens.BytesRead) is { } trailer) throw new BundleException(File, "gzip", trailer);
             return TraceReduction.Reduce(tables);
         }
         catch (Exception ex) when (ex is not (BundleException or OperationCanceledException) && BundleErrors.IsInputFailure(ex))

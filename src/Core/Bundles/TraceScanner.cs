@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 
 namespace Magneton.Core.Bundles;
@@ -16,23 +15,18 @@ namespace Magneton.Core.Bundles;
 internal sealed class TraceScanner
 {
     private const string File = BundleFiles.Kineto;
-    private const int InitialBuffer = 1 << 20;
-
-    private enum TopKey : byte { Other, TraceEvents, BaseTime, DeviceProperties }
-
-    private enum EventKey : byte { Other, Ph, Cat, Name, Pid, Tid, Ts, Dur, Args }
 
     private readonly TraceTables _t = new();
     private InputLimits _limits = InputLimits.Default;
 
     private bool _sawRoot;
     private bool _sawTraceEvents;
-    private TopKey _top;
+    private TraceTopKey _top;
     private bool _inEvents;
     private bool _inEvent;
     private bool _inArgs;
     private bool _argIsCorrelation;
-    private EventKey _key;
+    private TraceEventKey _key;
     private int _deviceIndex;
     private bool _inFirstDevice;
     private bool _deviceKeyIsName;
@@ -40,81 +34,39 @@ internal sealed class TraceScanner
     // The event being assembled. Field order inside an event object is not guaranteed, so decisions wait for its end.
     private byte _ph;
     private TraceCategory _cat;
-    private byte[] _name = new byte[512];
-    private int _nameLength = -1;
     private long _pid, _tid, _ts, _dur, _correlation;
     private bool _hasPid, _hasTid, _hasTs, _hasDur, _hasCorrelation;
     private bool _badTs, _badDur, _badCorrelation, _badName;
-    private byte[] _scratch = new byte[256];
+    private readonly JsonText _text = new();
 
-    public static TraceTables Scan(Stream utf8Json, CancellationToken cancel, InputLimits? limits = null)
+    /// <summary>Reads the whole document from <paramref name="tokens"/>, refusing more events than <paramref name="limits"/> allow.</summary>
+    public static TraceTables Scan(JsonTokenStream tokens, CancellationToken cancel, InputLimits? limits = null)
     {
         var scanner = new TraceScanner { _limits = limits ?? InputLimits.Default };
+        tokens.Place = scanner.EventPath;
         try
         {
-            scanner.Run(utf8Json, cancel);
+            while (tokens.Next(out var reader))
+            {
+                cancel.ThrowIfCancellationRequested();
+                while (reader.Read()) scanner.OnToken(ref reader);
+                tokens.Advance(ref reader);
+            }
         }
         catch (JsonException ex)
         {
             // Name the event being read: with a gigabyte trace a byte position alone is of little help.
-            var position = ex.LineNumber is { } line ? $"line {line + 1}, byte {(ex.BytePositionInLine ?? 0) + 1}" : "json";
+            var position = BundleErrors.LineAndByte(ex);
             var where = scanner._inEvent || scanner._inEvents ? $"traceEvents[{Math.Max(0, scanner._t.EventCount - 1)}] ({position})" : position;
-            var message = ex.Message;
-            int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-            throw new BundleException(File, where, "malformed JSON: " + BundleErrors.OneLine(cut > 0 ? message[..cut] : message));
+            throw new BundleException(File, where, "malformed JSON: " + BundleErrors.JsonProblem(ex));
         }
+        if (!scanner._sawRoot) throw new BundleException(File, "$", "expected a JSON object at the top level");
+        if (!scanner._sawTraceEvents) throw new BundleException(File, "traceEvents", "is missing");
         return scanner._t;
     }
 
-    private void Run(Stream stream, CancellationToken cancel)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
-        try
-        {
-            var state = new JsonReaderState(new JsonReaderOptions { MaxDepth = 256 });
-            int filled = 0;
-            bool final = false;
-            while (true)
-            {
-                cancel.ThrowIfCancellationRequested();
-                while (!final && filled < buffer.Length)
-                {
-                    int n = stream.Read(buffer, filled, buffer.Length - filled);
-                    if (n == 0) final = true;
-                    else filled += n;
-                }
-
-                var reader = new Utf8JsonReader(buffer.AsSpan(0, filled), final, state);
-                while (reader.Read()) OnToken(ref reader);
-                if (final) break;
-
-                int consumed = (int)reader.BytesConsumed;
-                state = reader.CurrentState;
-                int rest = filled - consumed;
-                if (consumed == 0)
-                {
-                    // One token larger than the whole buffer (a huge kernel name or string): grow and retry.
-                    if (buffer.Length >= BundleLimits.MaxTraceTokenBytes)
-                        throw new BundleException(File, EventPath("traceEvents"),
-                            $"a single JSON token is larger than {BundleLimits.Describe(BundleLimits.MaxTraceTokenBytes)}");
-                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, filled).CopyTo(bigger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = bigger;
-                    continue;
-                }
-                buffer.AsSpan(consumed, rest).CopyTo(buffer);
-                filled = rest;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        if (!_sawRoot) throw new BundleException(File, "$", "expected a JSON object at the top level");
-        if (!_sawTraceEvents) throw new BundleException(File, "traceEvents", "is missing");
-    }
+    /// <summary>The token stream the scanner reads.</summary>
+    public static JsonTokenStream Tokens(Stream utf8Json) => new(utf8Json, new JsonReaderOptions { MaxDepth = 256 }, File);
 
     private void OnToken(ref Utf8JsonReader r)
     {
@@ -124,22 +76,22 @@ internal sealed class TraceScanner
             case JsonTokenType.PropertyName:
                 if (depth == 3)
                 {
-                    if (_inEvent) _key = ClassifyEventKey(ref r);
+                    if (_inEvent) _key = TraceKeys.Event(_text.Of(ref r));
                     else if (_inFirstDevice) _deviceKeyIsName = r.ValueTextEquals("name"u8);
                 }
                 else if (depth == 4) _argIsCorrelation = _inArgs && r.ValueTextEquals("correlation"u8);
-                else if (depth == 1) _top = ClassifyTopKey(ref r);
+                else if (depth == 1) _top = TraceKeys.Top(ref r);
                 return;
 
             case JsonTokenType.StartObject:
                 if (depth == 2)
                 {
                     if (_inEvents) BeginEvent();
-                    else if (_top == TopKey.DeviceProperties) _inFirstDevice = ++_deviceIndex == 1;
+                    else if (_top == TraceTopKey.DeviceProperties) _inFirstDevice = ++_deviceIndex == 1;
                 }
-                else if (depth == 3) _inArgs = _inEvent && _key == EventKey.Args;
+                else if (depth == 3) _inArgs = _inEvent && _key == TraceEventKey.Args;
                 else if (depth == 0) _sawRoot = true;
-                else if (depth == 1 && _top == TopKey.TraceEvents) throw new BundleException(File, "traceEvents", "expected an array, got an object");
+                else if (depth == 1 && _top == TraceTopKey.TraceEvents) throw new BundleException(File, "traceEvents", "expected an array, got an object");
                 return;
 
             case JsonTokenType.EndObject:
@@ -152,7 +104,7 @@ internal sealed class TraceScanner
                 return;
 
             case JsonTokenType.StartArray:
-                if (depth == 1 && _top == TopKey.TraceEvents)
+                if (depth == 1 && _top == TraceTopKey.TraceEvents)
                 {
                     _inEvents = true;
                     _sawTraceEvents = true;
@@ -187,8 +139,8 @@ internal sealed class TraceScanner
 
     private void TopValue(ref Utf8JsonReader r)
     {
-        if (_top == TopKey.TraceEvents) throw new BundleException(File, "traceEvents", $"expected an array, got {r.TokenType}");
-        if (_top != TopKey.BaseTime || r.TokenType == JsonTokenType.Null) return;
+        if (_top == TraceTopKey.TraceEvents) throw new BundleException(File, "traceEvents", $"expected an array, got {r.TokenType}");
+        if (_top != TraceTopKey.BaseTime || r.TokenType == JsonTokenType.Null) return;
         if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out long ns)) _t.BaseTimeNanoseconds = ns;
         else if (r.TokenType == JsonTokenType.Number && r.TryGetDouble(out double d) && Math.Abs(d) < 9e18) _t.BaseTimeNanoseconds = (long)d;
         else throw new BundleException(File, "baseTimeNanoseconds", "expected an integer number of nanoseconds");
@@ -199,10 +151,10 @@ internal sealed class TraceScanner
         if (++_t.EventCount > _limits.MaxTraceEvents) throw _limits.TooManyEvents(File);
         _inEvent = true;
         _inArgs = _argIsCorrelation = false;
-        _key = EventKey.Other;
+        _key = TraceEventKey.Other;
         _ph = 0;
         _cat = TraceCategory.Other;
-        _nameLength = -1;
+        _text.Release();
         _hasPid = _hasTid = _hasTs = _hasDur = _hasCorrelation = false;
         _badTs = _badDur = _badCorrelation = _badName = false;
     }
@@ -211,34 +163,31 @@ internal sealed class TraceScanner
     {
         switch (_key)
         {
-            case EventKey.Ph:
-                _ph = r.TokenType == JsonTokenType.String && r.ValueSpan.Length == 1 && !r.ValueIsEscaped ? r.ValueSpan[0] : (byte)0;
+            case TraceEventKey.Ph:
+                _ph = TraceKeys.Phase(ref r);
                 break;
-            case EventKey.Cat:
-                _cat = r.TokenType == JsonTokenType.String ? TraceCategories.Parse(Unescaped(ref r)) : TraceCategory.Other;
+            case TraceEventKey.Cat:
+                _cat = r.TokenType == JsonTokenType.String ? TraceCategories.Parse(_text.Of(ref r)) : TraceCategory.Other;
                 break;
-            case EventKey.Name:
+            case TraceEventKey.Name:
                 if (r.TokenType != JsonTokenType.String)
                 {
                     _badName = true;
                     break;
                 }
-                var name = Unescaped(ref r);
-                if (_name.Length < name.Length) _name = new byte[Math.Max(name.Length, _name.Length * 2)];
-                name.CopyTo(_name);
-                _nameLength = name.Length;
+                _text.Hold(ref r);
                 break;
-            case EventKey.Pid:
+            case TraceEventKey.Pid:
                 _hasPid = ThreadPart(ref r, out _pid);
                 break;
-            case EventKey.Tid:
+            case TraceEventKey.Tid:
                 _hasTid = ThreadPart(ref r, out _tid);
                 break;
-            case EventKey.Ts:
+            case TraceEventKey.Ts:
                 _hasTs = r.TokenType == JsonTokenType.Number && TraceTime.TryParseMicrosAsNanos(r.ValueSpan, out _ts);
                 _badTs = !_hasTs;
                 break;
-            case EventKey.Dur:
+            case TraceEventKey.Dur:
                 _hasDur = r.TokenType == JsonTokenType.Number && TraceTime.TryParseMicrosAsNanos(r.ValueSpan, out _dur);
                 _badDur = !_hasDur;
                 break;
@@ -257,7 +206,7 @@ internal sealed class TraceScanner
         if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out value)) return true;
         if (r.TokenType == JsonTokenType.String)
         {
-            value = long.MinValue + _t.Names.Intern(Unescaped(ref r));
+            value = long.MinValue + _t.Names.Intern(_text.Of(ref r));
             return true;
         }
         value = 0;
@@ -274,7 +223,7 @@ internal sealed class TraceScanner
             case TraceCategory.UserAnnotation:
                 Annotation();
                 break;
-            case TraceCategory.CudaRuntime or TraceCategory.CudaDriver:
+            case TraceCategory.Runtime or TraceCategory.Driver:
                 if (_badCorrelation) throw Bad("args.correlation", "expected an integer correlation id");
                 if (!_hasCorrelation) return;
                 Require(_hasTs, _badTs, "ts");
@@ -286,14 +235,14 @@ internal sealed class TraceScanner
                 Require(_hasTs, _badTs, "ts");
                 Require(_hasDur, _badDur, "dur");
                 if (_dur < 0) throw Bad("dur", "is negative");
-                if (_nameLength < 0) throw Bad("name", _badName ? "expected a string" : "is missing");
+                if (!_text.IsHeld) throw Bad("name", _badName ? "expected a string" : "is missing");
                 _t.Activities.Add(new TraceActivity
                 {
                     Start = _ts,
                     Duration = _dur,
                     // Unlinked activities still occupy the GPU; long.MinValue never matches a launch.
                     Correlation = _hasCorrelation ? _correlation : long.MinValue,
-                    Name = _t.Names.Intern(_name.AsSpan(0, _nameLength)),
+                    Name = _t.Names.Intern(_text.Held),
                     Sequence = _t.Activities.Count,
                     Category = _cat,
                 });
@@ -303,8 +252,8 @@ internal sealed class TraceScanner
 
     private void Annotation()
     {
-        if (_nameLength < 0) return;
-        var name = _name.AsSpan(0, _nameLength);
+        if (!_text.IsHeld) return;
+        var name = _text.Held;
         if (name.StartsWith("mg#"u8))
         {
             if (!TryParseRangeName(name[3..], out int iteration, out int traceId, out var op))
@@ -367,40 +316,8 @@ internal sealed class TraceScanner
         if (!_hasTid) throw Bad("tid", "is missing or not a number/string");
     }
 
-    private ReadOnlySpan<byte> Unescaped(ref Utf8JsonReader r)
-    {
-        if (!r.ValueIsEscaped) return r.ValueSpan;
-        if (_scratch.Length < r.ValueSpan.Length) _scratch = new byte[Math.Max(r.ValueSpan.Length, _scratch.Length * 2)];
-        int n = r.CopyString(_scratch);
-        return _scratch.AsSpan(0, n);
-    }
-
-    private EventKey ClassifyEventKey(ref Utf8JsonReader r)
-    {
-        var k = Unescaped(ref r);
-        return k.Length switch
-        {
-            2 when k[0] == (byte)'p' && k[1] == (byte)'h' => EventKey.Ph,
-            2 when k[0] == (byte)'t' && k[1] == (byte)'s' => EventKey.Ts,
-            3 when k.SequenceEqual("cat"u8) => EventKey.Cat,
-            3 when k.SequenceEqual("pid"u8) => EventKey.Pid,
-            3 when k.SequenceEqual("tid"u8) => EventKey.Tid,
-            3 when k.SequenceEqual("dur"u8) => EventKey.Dur,
-            4 when k.SequenceEqual("name"u8) => EventKey.Name,
-            4 when k.SequenceEqual("args"u8) => EventKey.Args,
-            _ => EventKey.Other,
-        };
-    }
-
-    private static TopKey ClassifyTopKey(ref Utf8JsonReader r)
-    {
-        if (r.ValueTextEquals("traceEvents"u8)) return TopKey.TraceEvents;
-        if (r.ValueTextEquals("baseTimeNanoseconds"u8)) return TopKey.BaseTime;
-        if (r.ValueTextEquals("deviceProperties"u8)) return TopKey.DeviceProperties;
-        return TopKey.Other;
-    }
-
-    private string EventPath(string fallback) => _inEvent ? $"traceEvents[{_t.EventCount - 1}]" : fallback;
+    /// <summary>Where a too-large token sits, for the token stream's error.</summary>
+    public string EventPath() => _inEvent ? $"traceEvents[{_t.EventCount - 1}]" : "traceEvents";
 
     private BundleException Bad(string field, string problem) =>
         new(File, $"traceEvents[{_t.EventCount - 1}].{field}", problem);

@@ -3,33 +3,41 @@ using System.Buffers.Text;
 namespace Magneton.Core.Bundles;
 
 /// <summary>
-/// Kineto writes ts/dur as fractional microseconds ("4847596376421.436"): 16 significant digits, at the edge of a
-/// double. Parsing the digits straight into integer nanoseconds keeps containment tests exact and is faster.
+/// The one parser of trace timestamps (bundle and plain traces alike). Kineto writes ts/dur as fractional
+/// microseconds ("4847596376421.436"): 16 significant digits, at the edge of a double. Parsing the digits straight
+/// into integer nanoseconds keeps containment tests exact and is faster. Some traces write integer nanoseconds
+/// instead (19 digits); a value too large to be microseconds comes back as nanoseconds, flagged.
 /// </summary>
 internal static class TraceTime
 {
-    public static bool TryParseMicrosAsNanos(ReadOnlySpan<byte> text, out long nanos)
+    /// <summary>Microsecond values at or above this are nanoseconds (9e15 us is 285 years; 9e18 ns is a long's limit).</summary>
+    public const long NanosecondThreshold = 9_000_000_000_000_000;
+
+    /// <summary>
+    /// Decimal microseconds (or, when <paramref name="isNanoseconds"/>, integer nanoseconds) to integer nanoseconds.
+    /// Accepts what a JSON number or a numeric string holds: sign, digits, optional fraction, exponent.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> text, out long value, out bool isNanoseconds)
     {
-        nanos = 0;
+        value = 0;
+        isNanoseconds = false;
         int i = 0;
         bool negative = false;
-        if (text.Length > 0 && text[0] == (byte)'-')
+        if (text.Length > 0 && (text[0] == (byte)'-' || text[0] == (byte)'+'))
         {
-            negative = true;
+            negative = text[0] == (byte)'-';
             i = 1;
         }
-
         long whole = 0;
-        int wholeDigits = 0;
+        int digits = 0;
         for (; i < text.Length; i++)
         {
             uint d = (uint)(text[i] - '0');
             if (d > 9) break;
-            if (++wholeDigits > 15) return Slow(text, out nanos);
+            if (++digits > 18) return Slow(text, out value, out isNanoseconds);
             whole = whole * 10 + d;
         }
-        if (wholeDigits == 0) return false;
-
+        if (digits == 0) return Slow(text, out value, out isNanoseconds);
         long fraction = 0;
         if (i < text.Length && text[i] == (byte)'.')
         {
@@ -43,23 +51,46 @@ internal static class TraceTime
                 else if (fractionDigits == 3 && d >= 5) fraction++; // round half up on the first dropped digit
                 fractionDigits++;
             }
-            if (fractionDigits == 0) return false;
             for (int k = Math.Min(fractionDigits, 3); k < 3; k++) fraction *= 10;
         }
-        if (i < text.Length) return Slow(text, out nanos); // exponent form
-
-        nanos = whole * 1000 + fraction;
-        if (negative) nanos = -nanos;
+        if (i < text.Length) return Slow(text, out value, out isNanoseconds); // exponent form
+        if (whole >= NanosecondThreshold)
+        {
+            isNanoseconds = true;
+            value = whole + (fraction >= 500 ? 1 : 0);
+        }
+        else value = whole * 1000 + fraction;
+        if (negative) value = -value;
         return true;
     }
 
-    private static bool Slow(ReadOnlySpan<byte> text, out long nanos)
+    /// <summary>A bundle's trace (our own capture) is in microseconds: a value that can only be nanoseconds is refused.</summary>
+    public static bool TryParseMicrosAsNanos(ReadOnlySpan<byte> text, out long nanos) =>
+        TryParse(text, out nanos, out bool isNanoseconds) && !isNanoseconds;
+
+    private static bool Slow(ReadOnlySpan<byte> text, out long value, out bool isNanoseconds)
     {
-        nanos = 0;
-        if (!Utf8Parser.TryParse(text, out double micros, out int used, 'E') || used != text.Length) return false;
-        double ns = Math.Round(micros * 1000.0);
-        if (!double.IsFinite(ns) || Math.Abs(ns) > 9e18) return false;
-        nanos = (long)ns;
+        value = 0;
+        isNanoseconds = false;
+        if (Utf8Parser.TryParse(text, out long integer, out int consumed) && consumed == text.Length)
+        {
+            // 19 digits: only nanoseconds are that large.
+            isNanoseconds = Math.Abs(integer) >= NanosecondThreshold;
+            value = isNanoseconds ? integer : integer * 1000;
+            return true;
+        }
+        if (!Utf8Parser.TryParse(text, out double micros, out int used) || used != text.Length || !double.IsFinite(micros))
+        {
+            if (!Utf8Parser.TryParse(text, out micros, out used, 'E') || used != text.Length || !double.IsFinite(micros)) return false;
+        }
+        if (Math.Abs(micros) >= NanosecondThreshold)
+        {
+            if (Math.Abs(micros) > 9.2e18) return false;
+            isNanoseconds = true;
+            value = (long)Math.Round(micros);
+            return true;
+        }
+        value = (long)Math.Round(micros * 1000.0);
         return true;
     }
 }

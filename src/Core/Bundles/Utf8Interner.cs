@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -60,6 +61,14 @@ internal sealed class Utf8Interner
         return s;
     }
 
+    /// <summary>Every distinct string, by id.</summary>
+    public List<string> ToStrings()
+    {
+        var all = new List<string>(Count);
+        for (int id = 0; id < Count; id++) all.Add(GetString(id));
+        return all;
+    }
+
     private void Rehash()
     {
         var buckets = NewBuckets(_buckets.Length * 2);
@@ -80,10 +89,23 @@ internal sealed class Utf8Interner
         return b;
     }
 
+    /// <summary>
+    /// Eight bytes a step with a multiply-rotate mix and a final avalanche: names are hashed once per event, and
+    /// HashCode.AddBytes' four-byte xxHash rounds cost more than the lookup they serve (kernel names run to hundreds
+    /// of bytes). Ids do not depend on the hash, only probe lengths do.
+    /// </summary>
     private static int Hash(ReadOnlySpan<byte> bytes)
     {
-        var h = new HashCode();
-        h.AddBytes(bytes);
-        return h.ToHashCode() & int.MaxValue;
+        ulong h = 0x9E3779B97F4A7C15UL ^ (ulong)bytes.Length;
+        var words = MemoryMarshal.Cast<byte, ulong>(bytes);
+        foreach (ulong w in words) h = BitOperations.RotateLeft((h ^ w) * 0xBF58476D1CE4E5B9UL, 31);
+        ulong tail = 0;
+        var rest = bytes[(words.Length * 8)..];
+        for (int i = 0; i < rest.Length; i++) tail |= (ulong)rest[i] << (8 * i);
+        h = (h ^ tail) * 0x94D049BB133111EBUL;
+        h ^= h >> 31;
+        h *= 0xBF58476D1CE4E5B9UL;
+        h ^= h >> 29;
+        return (int)(h & int.MaxValue);
     }
 }

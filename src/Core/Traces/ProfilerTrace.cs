@@ -99,6 +99,11 @@ public sealed class ProfilerTrace
     public long NegativeDurations { get; init; }
     /// <summary>Events linked to their launch through flow events ("ac2g") rather than args.correlation.</summary>
     public long FlowLinked { get; init; }
+    /// <summary>
+    /// Events of categories no reader analyses (neither CPU operators, runtime calls, device activity nor known host
+    /// bookkeeping), by category: an accelerator kind this reader does not know shows up here, and a note names it.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> OtherCategories { get; init; } = new Dictionary<string, long>();
 
     /// <summary>The end of the profiler's recording: its "Trace" span, its last instant, its last event.</summary>
     public long RecordingEnd { get; init; }
@@ -106,4 +111,16 @@ public sealed class ProfilerTrace
     public long JsonBytes { get; init; }
 
     public string Name(int id) => Names[id];
+
+    /// <summary>A note naming the categories of <see cref="OtherCategories"/>, or null when there are none.</summary>
+    public string? OtherCategoriesNote()
+    {
+        if (OtherCategories.Count == 0) return null;
+        var listed = OtherCategories.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(8)
+            .Select(kv => $"\"{kv.Key}\" {kv.Value:N0}");
+        long total = OtherCategories.Values.Sum();
+        return $"{total:N0} event{(total == 1 ? "" : "s")} of {(OtherCategories.Count == 1 ? "a category" : "categories")} not analysed "
+               + $"(neither operators, launches nor GPU work; another accelerator's?): {string.Join(", ", listed)}"
+               + (OtherCategories.Count > 8 ? $" and {OtherCategories.Count - 8} more" : "");
+    }
 }

@@ -114,6 +114,7 @@ public static class TraceInspector
             }
             var notes = new List<string>();
             var index = TraceIndex.Build(trace);
+            if (trace.OtherCategoriesNote() is { } other) notes.Add(other);
             if (!index.HasProfilerSteps)
                 notes.Add("a capture bundle's trace has no ProfilerStep#N: its iterations are the probe's mg#<iteration>#... ranges; the step table is the whole trace");
             return new TraceInspection(TraceInspection.SchemaName, path, "bundle", [Summarise(trace.Rank ?? 0, index, top)], notes)
@@ -127,9 +128,10 @@ public static class TraceInspector
         var input = TraceInput.Load(path, cancel);
         var picked = rank is null ? input.Ranks : [input.Select(rank)];
         var summaries = picked.Select(r => Summarise(r.Rank, r.Index, top)).ToList();
-        var allNotes = new List<string>();
+        var allNotes = new List<string>(input.Notes);
         foreach (var r in picked)
         {
+            if (r.Trace.OtherCategoriesNote() is { } other) allNotes.Add($"rank {r.Rank}: {other}");
             if (!r.Index.HasProfilerSteps)
                 allNotes.Add($"rank {r.Rank}: no ProfilerStep#N in the trace; the step table is the whole trace");
             else if (r.Index.LastCompleteStep is null)

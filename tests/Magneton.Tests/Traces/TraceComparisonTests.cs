@@ -205,15 +205,17 @@ public sealed class TraceComparisonTests
     }
 
     [Fact]
-    public void Rank_applies_to_multi_rank_inputs_and_single_traces_stay_themselves()
+    public void Rank_is_honoured_on_every_input_or_refused()
     {
         using var dir = new TempDir();
         File.CreateSymbolicLink(dir.File("a.json.gz"), HtaData.File("trace_diff/control/control.json.gz")); // rank 3
         File.CreateSymbolicLink(dir.File("b.json.gz"), HtaData.File("trace_diff/test/test.json.gz"));       // rank 1
-        var r = Compare(dir.Path, HtaData.File("trace_diff/test/test.json.gz"), new TraceCompareOptions { Rank = 3 });
-        Assert.Contains("rank 3", r.A.System);
+        var single = HtaData.File("trace_diff/test/test.json.gz");
+        var e = Assert.Throws<BundleException>(() => Compare(dir.Path, single, new TraceCompareOptions { Rank = 3 }));
+        Assert.Equal($"{single}: rank: has no rank 3 (ranks: 1)", e.Message);
+        var r = Compare(dir.Path, single, new TraceCompareOptions { Rank = 1 });
+        Assert.Contains("rank 1", r.A.System);
         Assert.Contains("rank 1", r.B.System);
-        Assert.Contains(r.Notes, n => n.StartsWith("B: a single-rank trace (rank 1): --rank 3", StringComparison.Ordinal));
     }
 
     [Fact]
