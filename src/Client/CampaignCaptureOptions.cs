@@ -51,7 +51,7 @@ internal sealed class CampaignCaptureOptions
         if (args.Versions.Count > 0)
             throw new UsageException($"unexpected argument '{args.Versions[0]}': with --capture, versions are --version NAME=WORKLOAD ({CampaignCapture.Example})");
         var versions = (pr.GetValue(_versions) ?? []).Select(v => CampaignCapture.Version.Parse("--version", v)).ToList();
-        if (versions.Count == 0) throw new UsageException($"campaign --capture needs at least one --version NAME=WORKLOAD ({CampaignCapture.Example})");
+        if (versions.Count == 0) throw new UsageException($"campaign --capture needs one --version NAME=WORKLOAD or more ({CampaignCapture.Example})");
         var baseline = CampaignCapture.Version.Parse("--baseline", args.Baseline);
         var names = versions.Prepend(baseline).Select(v => v.Name).ToList();
         if (names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1) is { } twice)

@@ -20,9 +20,17 @@ internal static class FleetCapture
                 : new CaptureSpec(system, [.. Arguments], node, probeArguments)) with { Worker = worker };
 
         /// <summary>The workload as typed: --workload NAME [-- declared args], or -- &lt;python command&gt;.</summary>
+        /// <remarks>
+        /// <c>--workload "NAME ARGS"</c> is also taken (the words after the name are its arguments, before those after
+        /// --): a Kubernetes job's command line gets the workload from one ConfigMap value.
+        /// </remarks>
         public static Workload Of(string? name, IReadOnlyList<string> after, string example)
         {
-            if (name is not null) return new Workload(name, after);
+            if (name is not null)
+            {
+                var words = name.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                return new Workload(words[0], [.. words[1..], .. after]);
+            }
             if (after.Count == 0) throw new UsageException($"--capture needs --workload NAME or the command after --: {example}");
             CaptureCommand.CheckCommand(after); // refused here rather than on a GPU node
             return new Workload(null, after);
