@@ -15,9 +15,10 @@ internal sealed class AuditCaptureOptions
     readonly Option<bool> _capture = CliOptions.Flag("--capture",
         "capture the job on the cluster's GPU workers first (one job per selected GPU), then audit the fresh runs and store the report");
     readonly Option<string?> _system = CliOptions.NonEmpty("--system", "name", "with --capture: the system audited; its reports are kept under this name");
-    readonly Option<string[]?> _nodes = CliOptions.Value<string[]?>("--nodes", "a,b|all", "with --capture: the nodes to capture on (default all)", List);
-    readonly Option<int[]?> _gpus = CliOptions.Value<int[]?>("--gpus", "0,1|all", "with --capture: the GPUs of each node, by index (default all)",
-        v => List(v) is { } list ? [.. list.Select(CliOptions.Index("--gpus"))] : null);
+    readonly Option<string[]> _nodes = CliOptions.Value("--nodes", "a,b|all", "with --capture: the nodes to capture on (default all)",
+        v => List("--nodes", v));
+    readonly Option<int[]> _gpus = CliOptions.Value("--gpus", "0,1|all", "with --capture: the GPUs of each node, by index (default all)",
+        v => List("--gpus", v).Select(CliOptions.Index("--gpus")).ToArray());
     readonly Option<string?> _workload = CliOptions.NonEmpty("--workload", "name",
         "with --capture: the workers' workload to run; after -- only the arguments it declares");
     readonly Option<DateTimeOffset?> _date = CliOptions.Value<DateTimeOffset?>("--date", "date",
@@ -54,17 +55,17 @@ internal sealed class AuditCaptureOptions
         if (after.Count > afterDash)
             throw new UsageException($"unexpected argument '{after[0]}': with --capture, the workload's arguments go after -- ({Example})");
         var workload = FleetCapture.Workload.Of(pr.GetValue(_workload), after, Example);
-        // An absent list option reads as empty: every node, every GPU, as "all".
+        // "all", and an absent option, read as empty: every node, every GPU.
         return new FleetAudit.Arguments(cluster, system, pr.GetValue(_nodes) is { Length: > 0 } nodes ? nodes : null,
             pr.GetValue(_gpus) is { Length: > 0 } gpus ? gpus : null, workload, [.. _probe.Read(pr)],
             pr.GetValue(_date) ?? DateTimeOffset.UtcNow, tolerance, threshold);
     }
 
-    /// <summary>"a,b" as its items; "all" (or nothing) as null: every one.</summary>
-    static string[]? List(string text)
+    /// <summary>"a,b" as its items; "all" as none (every one; a null value is not one System.CommandLine takes).</summary>
+    static string[] List(string option, string text)
     {
-        if (text == "all") return null;
+        if (text == "all") return [];
         var items = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        return items.Length == 0 ? throw new UsageException($"'{text}' is not a list (a,b or all)") : items;
+        return items.Length == 0 ? throw new UsageException($"option {option} needs a list (a,b) or all, got '{text}'") : items;
     }
 }

@@ -173,6 +173,7 @@ public sealed class FleetLoopTests(FleetFixture fixture, ITestOutputHelper outpu
     [InlineData(new[] { "campaign", "--capture", "--cluster", "127.0.0.1:1", "--baseline", "v1", "--version", "v2=w" }, "NAME=WORKLOAD")]
     [InlineData(new[] { "campaign", "--capture", "--cluster", "127.0.0.1:1", "--baseline", "v1=w", "--version", "v1=w" }, "given twice")]
     [InlineData(new[] { "campaign", "--baseline", "a", "b", "--version", "v2=w" }, "option --version needs --capture")]
+    [InlineData(new[] { "audit", "--capture", "--cluster", "127.0.0.1:1", "--system", "s", "--workload", "w", "--gpus", "x" }, "--gpus")]
     [InlineData(new[] { "audits" }, "--cluster")]
     public async Task Bad_capture_command_lines_are_one_line_errors(string[] args, string message) =>
         CliRunner.AssertOneLineError(await CliRunner.Run(args), message);
