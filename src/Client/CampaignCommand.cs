@@ -51,7 +51,7 @@ public static class CampaignCommand
             if (capture.Given(pr)) return RunCaptureAsync(capture.Read(pr, args), args, stdout, stderr, ct);
             capture.CheckNotGiven(pr);
             if (args.Versions.Count == 0)
-                throw new UsageException("campaign needs at least one version: magneton campaign --baseline <bundle> <bundle>... (see magneton campaign --help)");
+                throw new UsageException("campaign needs <bundle>... after --baseline <bundle>: the versions (see magneton campaign --help)");
             return RunAsync(args, stdout, stderr, ct);
         });
         return command;

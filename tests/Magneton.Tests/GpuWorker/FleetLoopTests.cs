@@ -161,6 +161,32 @@ public sealed class FleetLoopTests(FleetFixture fixture, ITestOutputHelper outpu
         Assert.Equal(["v3"], Flagged(entry));
     }
 
+    /// <summary>
+    /// The same campaign with real CPU captures: a worker (fake GPU, so that it starts) whose workload runs the example
+    /// GPT-2 on the CPU (<c>"device": "cpu"</c>) under real PyTorch; gelu_new's unfused activation costs CPU time.
+    /// </summary>
+    [TorchWorkerFact]
+    public async Task A_campaign_of_three_real_cpu_captures_ranks_the_slower_activation_as_the_regression()
+    {
+        await using var fleet = new FakeGpuFleet();
+        await fleet.StartAsync();
+        var script = Path.Combine(ProbePython.ProbeDir, "examples", "gpt2_gelu.py");
+        string tiny = "\"--layers\", \"2\", \"--width\", \"64\", \"--heads\", \"2\", \"--batch\", \"1\", \"--seq\", \"16\", \"--vocab\", \"128\", \"--dtype\", \"float32\"";
+        await fleet.StartNodeAsync("cpu1", "{\"workloads\": {\"gpt2\": {\"command\": [" + JsonSerializer.Serialize(script) + ", " + tiny
+            + "], \"device\": \"cpu\", \"args\": [\"--activation=gelu_new|gelu_pytorch_tanh\"]}}}", python: TorchPython.Executable);
+        var r = await CliRunner.Run("campaign", "--cluster", fleet.Cluster, "--capture", "--system", "gpt2-cpu",
+            "--baseline", "tanh=gpt2 --activation gelu_pytorch_tanh", "--version", "tanh-again=gpt2 --activation gelu_pytorch_tanh",
+            "--version", "new=gpt2 --activation gelu_new", "--json", "-");
+        output.WriteLine(r.Err);
+        Assert.True(r.Code == 0, $"campaign exited {r.Code}: {r.Err}");
+        using var doc = JsonDocument.Parse(r.Out);
+        var versions = doc.RootElement.GetProperty("versions").EnumerateArray().ToList();
+        Assert.Contains(versions[1].GetProperty("findings").EnumerateArray(),
+            f => f.GetProperty("verdict").GetString() == "cpu-time" && f.GetProperty("wasteful").GetString() == "b"
+                 && f.GetProperty("where").GetString()!.Contains("mlp.act", StringComparison.Ordinal));
+        Assert.Equal(1, Assert.Single(doc.RootElement.GetProperty("regressions").EnumerateArray()).GetProperty("to").GetInt32());
+    }
+
     [Theory]
     [InlineData(new[] { "audit", "--capture", "--system", "s", "--workload", "w" }, "needs --cluster")]
     [InlineData(new[] { "audit", "--cluster", "127.0.0.1:1", "--capture", "--workload", "w" }, "needs --system")]
@@ -177,4 +203,13 @@ public sealed class FleetLoopTests(FleetFixture fixture, ITestOutputHelper outpu
     [InlineData(new[] { "audits" }, "--cluster")]
     public async Task Bad_capture_command_lines_are_one_line_errors(string[] args, string message) =>
         CliRunner.AssertOneLineError(await CliRunner.Run(args), message);
+}
+
+/// <summary>A fact that needs a fake GPU worker (gcc, python3) and real PyTorch (MAGNETON_TEST_PYTHON).</summary>
+public sealed class TorchWorkerFactAttribute : FactAttribute
+{
+    public TorchWorkerFactAttribute()
+    {
+        Skip = new WorkerFactAttribute().Skip ?? new TorchFactAttribute().Skip;
+    }
 }
