@@ -78,20 +78,55 @@ internal static class FleetCapture
             jobs.Add(job);
         }
         var shown = new string?[jobs.Count];
+        var gone = new GoneWorkers();
         while (jobs.Any(j => j.State is CaptureState.Queued or CaptureState.Running))
         {
             await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+            var alive = await gone.AliveAsync(connection, ct).ConfigureAwait(false);
             for (int i = 0; i < jobs.Count; i++)
             {
                 if (jobs[i].State is CaptureState.Done or CaptureState.Failed) continue;
                 var id = jobs[i].JobId;
                 jobs[i] = await connection.CallAsync(c => Scheduler(c).GetJob(id), ct).ConfigureAwait(false);
+                // A job pinned to a worker that went away waits in the queue for it; the audit does not wait with it.
+                if (gone.GaveUp(jobs[i], alive) is { } why) jobs[i] = jobs[i] with { State = CaptureState.Failed, Error = why };
                 var line = Line(jobs[i]);
                 if (line != shown[i]) await progress.WriteLineAsync(line).ConfigureAwait(false);
                 shown[i] = line;
             }
         }
         return jobs;
+    }
+
+    /// <summary>Which pinned workers have not been alive for <see cref="Patience"/>: their queued jobs are given up here.</summary>
+    sealed class GoneWorkers
+    {
+        /// <summary>Longer than a worker restart (a rolling update of the DaemonSet) takes.</summary>
+        static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+        readonly Dictionary<string, DateTime> _missingSince = new(StringComparer.Ordinal);
+        DateTime _asked;
+        HashSet<string>? _alive;
+
+        public async Task<HashSet<string>> AliveAsync(ClusterConnection connection, CancellationToken ct)
+        {
+            if (_alive is null || DateTime.UtcNow - _asked > TimeSpan.FromSeconds(5))
+            {
+                _alive = [.. (await AliveWorkersAsync(connection, ct).ConfigureAwait(false)).Select(w => w.Info.WorkerId)];
+                _asked = DateTime.UtcNow;
+            }
+            return _alive;
+        }
+
+        public string? GaveUp(CaptureJob job, HashSet<string> alive)
+        {
+            if (job.State != CaptureState.Queued || job.Spec.Worker is not { } worker) return null;
+            if (alive.Contains(worker)) { _missingSince.Remove(worker); return null; }
+            var since = _missingSince.TryGetValue(worker, out var t) ? t : _missingSince[worker] = DateTime.UtcNow;
+            return DateTime.UtcNow - since > Patience
+                ? $"worker {worker} has not been alive for {Patience.TotalSeconds:0} s; its job {job.JobId} stays queued for it"
+                : null;
+        }
     }
 
     static string Line(CaptureJob job)
