@@ -23,7 +23,11 @@ public sealed record StoredReport(
     [property: Id(2)] string System,
     [property: Id(3)] DateTimeOffset Date,
     [property: Id(4)] string Verdict,
-    [property: Id(5)] ReportItem[] Items);
+    [property: Id(5)] ReportItem[] Items)
+{
+    /// <summary>The client's id of the call that added it: a retried Add (its answer lost) returns the entry made first.</summary>
+    [Id(6)] public string? Request { get; init; }
+}
 
 /// <summary>
 /// The reports of one system (key <c>"audit:NAME"</c> or <c>"campaign:NAME"</c>, see <see cref="ReportHistoryKeys"/>),

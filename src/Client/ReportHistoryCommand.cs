@@ -85,7 +85,8 @@ public static class ReportHistoryCommand
     public static Task<StoredReport> StoreAsync(ClusterConnection connection, StoredReport entry, string json, CancellationToken ct)
     {
         var bytes = Encoding.UTF8.GetBytes(json);
-        return connection.CallAsync(c => History(c, entry.Kind, entry.System).Add(entry, bytes), ct);
+        var once = entry with { Request = Guid.NewGuid().ToString("N") }; // the same for every retry of the call
+        return connection.CallAsync(c => History(c, once.Kind, once.System).Add(once, bytes), ct);
     }
 
     /// <summary>The report date: --date as given (a date is midnight UTC), else now.</summary>

@@ -36,6 +36,7 @@ public sealed class ReportHistoryGrain(
         string expected = ReportHistoryKeys.Of(entry.Kind, entry.System);
         if (Key != expected) throw new MagnetonInputException($"report history {Key}: an entry of {expected} belongs to that history");
         if (json.Length > MaxReportBytes) throw new MagnetonInputException($"report history {Key}: the report is larger than {MaxReportBytes} bytes");
+        if (entry.Request is { } request && state.State.Entries.FirstOrDefault(e => e.Request == request) is { } known) return known;
         await GrainFactory.GetGrain<IReportHistoryGrain>(ReportHistoryKeys.Kind(entry.Kind)).Register(entry.System);
 
         long n = ++state.State.Added;
