@@ -38,6 +38,13 @@ public sealed record CaptureSpec(
 
     /// <summary>True in a <see cref="Redacted"/> copy.</summary>
     [Id(6)] public bool Hidden { get; init; }
+
+    /// <summary>
+    /// Only this worker (<c>node/gpuN</c>) may take the job: an audit captures every GPU once, a campaign captures
+    /// every version on the same GPU so that board-to-board sensor differences do not enter. Null: any worker of
+    /// <see cref="Node"/>.
+    /// </summary>
+    [Id(7)] public string? Worker { get; init; }
 }
 
 public enum CaptureState { Queued, Running, Done, Failed }

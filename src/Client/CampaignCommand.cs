@@ -20,29 +20,42 @@ public static class CampaignCommand
 
     internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
-        var baseline = CliOptions.Value<string?>("--baseline", "bundle", "the bundle every version is compared against (side a)", v => v);
+        var baseline = CliOptions.Value<string?>("--baseline", "bundle",
+            "the bundle every version is compared against (side a); with --capture: NAME=WORKLOAD [ARGS]", v => v);
         baseline.Required = true;
         var versions = new Argument<string[]>("versions")
         {
-            HelpName = "bundle", Arity = ArgumentArity.OneOrMore, Description = "the versions, in order (side b of each comparison)",
+            HelpName = "bundle", Arity = ArgumentArity.ZeroOrMore, Description = "the versions, in order (side b of each comparison)",
         };
         var threshold = CliOptions.Threshold();
         var json = CliOptions.Json("campaign report (schema magneton.campaign/1)");
         var html = CliOptions.Html();
         var failOnWaste = CliOptions.FailOnWaste();
         var quiet = CliOptions.Quiet();
+        var capture = new CampaignCaptureOptions();
         var cluster = new ClusterOptionSet(required: false, "run on a cluster through its gateway(s) instead of an embedded silo");
         var command = new Command("campaign",
             "Compares many versions of a system against one baseline, each as a comparison job; progress on stderr as versions "
-            + "finish, then a magneton.campaign/1 report with recurring causes and regressions.")
+            + "finish, then a magneton.campaign/1 report with recurring causes and regressions. With --capture, each version "
+            + "(--baseline and --version NAME=WORKLOAD) is captured first on the cluster's GPU workers, all on one GPU, and the "
+            + "report is stored in the cluster (magneton campaigns).")
         {
             baseline, versions, threshold, json, html, failOnWaste, quiet,
         };
+        capture.AddTo(command);
         cluster.AddTo(command);
         var limits = new InputLimitOptionSet();
         limits.AddTo(command);
-        command.SetAction(limits.Scoped((pr, ct) => RunAsync(new Arguments(pr.GetValue(baseline)!, pr.GetValue(versions)!, pr.GetValue(threshold),
-            pr.GetValue(json), cluster.Read(pr), pr.GetValue(failOnWaste), pr.GetValue(quiet), pr.GetValue(html)), stdout, stderr, ct)));
+        command.SetAction(limits.Scoped((pr, ct) =>
+        {
+            var args = new Arguments(pr.GetValue(baseline)!, pr.GetValue(versions) ?? [], pr.GetValue(threshold),
+                pr.GetValue(json), cluster.Read(pr), pr.GetValue(failOnWaste), pr.GetValue(quiet), pr.GetValue(html));
+            if (capture.Given(pr)) return RunCaptureAsync(capture.Read(pr, args), args, stdout, stderr, ct);
+            capture.CheckNotGiven(pr);
+            if (args.Versions.Count == 0)
+                throw new UsageException("campaign needs <bundle>... after --baseline <bundle>: the versions (see magneton campaign --help)");
+            return RunAsync(args, stdout, stderr, ct);
+        }));
         return command;
     }
 
@@ -57,8 +70,31 @@ public static class CampaignCommand
             return await RunCampaignAsync(session.Connection, WorkIds.Campaign(request), request, display.Log, ct, display.Campaign,
                 session.UploadAgain).ConfigureAwait(false);
         }).ConfigureAwait(false);
+        return await WriteAsync(report, args, htmlFile, stdout, stderr, ct).ConfigureAwait(false);
+    }
 
-        string json = JsonSerializer.Serialize(report, ReportJson.Options);
+    /// <summary>campaign --capture: the versions captured on the workers, then the campaign, stored in the cluster's history.</summary>
+    static async Task<int> RunCaptureAsync(CampaignCapture.Arguments capture, Arguments args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        string? htmlFile = args.Html is null ? null : HtmlReportFile.Check(args.Html);
+        var outcome = await CampaignCapture.RunAsync(capture, args.Quiet ? TextWriter.Null : stderr, ct).ConfigureAwait(false);
+        if (outcome.Report is not { } report)
+        {
+            await stderr.WriteLineAsync("magneton: error: " + outcome.Failure).ConfigureAwait(false);
+            return SubmitCommand.CaptureFailed;
+        }
+        int rc = await WriteAsync(report, args, htmlFile, stdout, stderr, ct).ConfigureAwait(false);
+        if (!args.Quiet)
+            await (args.Json is "-" ? stderr : stdout).WriteLineAsync(
+                $"stored as {outcome.Stored!.Id}: {outcome.Stored.Verdict} (magneton campaigns --cluster {capture.Cluster} --system {capture.System})").ConfigureAwait(false);
+        return rc;
+    }
+
+    public static string Json(CampaignReport report) => JsonSerializer.Serialize(report, ReportJson.Options);
+
+    static async Task<int> WriteAsync(CampaignReport report, Arguments args, string? htmlFile, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        string json = Json(report);
         if (args.Json is "-") await stdout.WriteLineAsync(json).ConfigureAwait(false);
         else if (args.Json is { } file) await File.WriteAllTextAsync(file, json + "\n", new UTF8Encoding(false), ct).ConfigureAwait(false);
         if (htmlFile is not null) await HtmlReportFile.WriteAsync(htmlFile, Magneton.Core.Rendering.Html.HtmlReport.RenderCampaign(report), ct).ConfigureAwait(false);

@@ -142,6 +142,7 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
                 Python = options.Python,
                 ProbePath = options.ProbePath,
                 Gpu = slot.Gpu.Index,
+                Device = allowed.Device,
                 WorkingDirectory = allowed.WorkingDirectory ?? options.WorkDir,
                 Environment = environment,
                 InheritEnvironment = false,

@@ -35,6 +35,8 @@ internal static class Cli
             CompareCommand.Definition(stdout, stderr),
             CampaignCommand.Definition(stdout, stderr),
             AuditCommand.Definition(stdout, stderr),
+            ReportHistoryCommand.Audits(stdout),
+            ReportHistoryCommand.Campaigns(stdout),
             ExportCommand.Definition(stdout, stderr),
             InspectCommand.Definition(stdout, stderr),
             RunsCommand.Definition(stdout, stderr),

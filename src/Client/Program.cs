@@ -12,7 +12,7 @@ public static class Program
     public const int Ok = 0, InternalError = 1, BadInput = 2, WasteFound = 3;
 
     /// <summary>Commands that only wait on others (a cluster, an embedded comparison): a signal ends them at once.</summary>
-    static readonly HashSet<string> ClientCommands = ["compare", "campaign", "audit", "runs", "submit", "workers"];
+    static readonly HashSet<string> ClientCommands = ["compare", "campaign", "audit", "audits", "campaigns", "runs", "submit", "workers"];
 
     public static async Task<int> Main(string[] args)
     {
@@ -95,6 +95,12 @@ static class Usage
           magneton campaign --baseline <bundle> <bundle>... [--json <file|->] [--html <file>] [--cluster <h:p>]
                            [--threshold <x>] [--fail-on-waste] [--quiet]
           magneton audit <bundle> <bundle>... [--json <file|->] [--html <file>] [--cluster <h:p>] [--threshold <x>] [--quiet]
+          magneton audit --cluster <h:p> --capture --system <name> [--nodes a,b|all] [--gpus all] --workload <name> [-- <args>]
+                             capture the job on every selected GPU worker, audit the fresh runs against each other and
+                             each node's previous audit, and store the report (magneton audits)
+          magneton campaign --cluster <h:p> --capture --baseline NAME=<workload> --version NAME=<workload>...
+                             capture each version on one worker GPU, run the campaign, store it (magneton campaigns)
+          magneton audits|campaigns --cluster <h:p> [--system <name>] [--json] [--report <id>]   the stored reports
           magneton export <bundle> --out <trace.json|-> [--report <report.json>] [--side a|b]
                              the run as a Chrome trace for ui.perfetto.dev: operators, kernels, power and energy
                              counters, power.csv, and a report's findings (see magneton export --help)

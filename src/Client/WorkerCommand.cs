@@ -115,7 +115,7 @@ public static class WorkerCommand
             });
             var log = logs.CreateLogger("Magneton.Worker");
 
-            var workers = devices.Select(d => new CaptureWorker(connection.Client, Slot(nvml, d), options, stderr, log)).ToList();
+            var workers = devices.Select(d => new CaptureWorker(connection.Client, Slot(nvml, d, a.Node), options, stderr, log)).ToList();
             var runs = workers.Select(w => w.RunAsync(stop.Token)).ToList();
             await stdout.WriteLineAsync(
                 $"{ReadyPrefix} node={a.Node} workers={string.Join(',', workers.Select(w => w.WorkerId))} cluster={a.Cluster} work-dir={workDir} "
@@ -131,9 +131,10 @@ public static class WorkerCommand
         return Program.Ok;
     }
 
-    static WorkerSlot Slot(NvmlSession nvml, GpuDevice d)
+    /// <summary>The bundles record the worker's node name as their host: the name audits and jobs know the node by.</summary>
+    static WorkerSlot Slot(NvmlSession nvml, GpuDevice d, string nodeName)
     {
-        var node = CaptureRunner.NodeInfo.Of(d);
+        var node = CaptureRunner.NodeInfo.Of(d) with { Host = nodeName };
         return new WorkerSlot(new WorkerGpu(d.Index, d.Name, d.Uuid, d.Driver, node.PowerLimitW ?? 0), node,
             () => new PowerCaptureSampler(nvml.Counter(d.Index)));
     }

@@ -23,6 +23,15 @@ public sealed record AuditReport(
     /// <summary>What differences the audit can resolve (sensor tolerance, spread of the typical nodes).</summary>
     [JsonPropertyName("resolution")] public AuditResolution? Resolution { get; init; }
 
+    /// <summary>When the audit was made (an audit of fresh captures: the date it is stored under).</summary>
+    [JsonPropertyName("date")] public DateTimeOffset? Date { get; init; }
+
+    /// <summary>Every node against its own run in the previous audit of the same system; null for the first audit.</summary>
+    [JsonPropertyName("trend")] public AuditTrend? Trend { get; init; }
+
+    /// <summary>Nodes whose capture failed (an audit of fresh captures): worker and reason.</summary>
+    [JsonPropertyName("failed_captures")] public IReadOnlyList<string> FailedCaptures { get; init; } = [];
+
     /// <summary>
     /// False with fewer than <see cref="AuditAnalysis.MinNodesForOutliers"/> nodes: there is no median and spread to
     /// measure against, so no node is named an outlier and none is cleared either.
@@ -107,7 +116,8 @@ public static class AuditAnalysis
     }
 
     /// <summary>Scores every node and picks the outliers and the most typical node (closest to the median).</summary>
-    public static (IReadOnlyList<AuditNode> Nodes, double Median, double Mad, int Typical) Score(IReadOnlyList<AuditInput> inputs)
+    public static (IReadOnlyList<AuditNode> Nodes, double Median, double Mad, int Typical) Score(IReadOnlyList<AuditInput> inputs,
+        double sensorTolerance = AuditResolution.NvmlSensorTolerance)
     {
         var energies = inputs.Select(i => i.IterationEnergyJ).ToArray();
         double median = Median(energies);
@@ -121,7 +131,7 @@ public static class AuditAnalysis
                 i.IterationTimeS, score, canFlag && Math.Abs(score) > OutlierScore);
         }).ToList();
         // A robust score cannot make a difference the sensors cannot resolve into evidence.
-        var resolution = AuditResolution.Of(median, mad);
+        var resolution = AuditResolution.Of(median, mad, sensorTolerance);
         nodes = nodes.Select(n => resolution.Within(n.IterationEnergyJ, median)
             ? n with { Outlier = false, WithinSensorError = true }
             : n).ToList();

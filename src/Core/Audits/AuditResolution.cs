@@ -16,11 +16,11 @@ public sealed record AuditResolution(
     /// <summary>The stated per-board accuracy of NVML's energy counter (published measurements: about +-5 %).</summary>
     public const double NvmlSensorTolerance = 0.05;
 
-    /// <summary>From the nodes' median and MAD of iteration energy.</summary>
-    public static AuditResolution Of(double median, double mad)
+    /// <summary>From the nodes' median and MAD of iteration energy, and the sensors' stated tolerance.</summary>
+    public static AuditResolution Of(double median, double mad, double sensorTolerance = NvmlSensorTolerance)
     {
         double spread = median > 0 ? 1.4826 * mad / median : 0;
-        return new AuditResolution(NvmlSensorTolerance, spread, Math.Max(NvmlSensorTolerance, spread));
+        return new AuditResolution(sensorTolerance, spread, Math.Max(sensorTolerance, spread));
     }
 
     /// <summary>A node's relative difference from the median is below what the sensors can tell apart.</summary>

@@ -106,6 +106,8 @@ public static class CampaignReportBuilder
             .OrderByDescending(c => c.Versions.Count).ThenBy(c => c.Where, StringComparer.Ordinal)
             .ToList();
 
+    static bool Costly(FindingReport f, bool cpu) => f.Verdict == "waste" || (cpu && f.Verdict == "cpu-time");
+
     static List<Regression> Regressions(List<CampaignVersion> rows, double threshold)
     {
         var list = new List<Regression>();
@@ -113,9 +115,11 @@ public static class CampaignReportBuilder
         {
             CampaignVersion before = rows[i - 1], after = rows[i];
             if (before.Run is null || after.Run is null) continue;
-            double ratio = Ratio(after.Run.IterationEnergyJ, before.Run.IterationEnergyJ);
-            var old = before.Findings.Where(f => f.Verdict == "waste" && f.Wasteful == "b").Select(KeyOf).ToHashSet();
-            var added = after.Findings.Where(f => f.Verdict == "waste" && f.Wasteful == "b").Select(KeyOf)
+            // CPU captures measure no energy (0): their cost is CPU time, and their findings' verdict is cpu-time.
+            bool cpu = !(before.Run.IterationEnergyJ > 0 && after.Run.IterationEnergyJ > 0);
+            double ratio = cpu ? Ratio(after.Run.IterationTimeS, before.Run.IterationTimeS) : Ratio(after.Run.IterationEnergyJ, before.Run.IterationEnergyJ);
+            var old = before.Findings.Where(f => Costly(f, cpu) && f.Wasteful == "b").Select(KeyOf).ToHashSet();
+            var added = after.Findings.Where(f => Costly(f, cpu) && f.Wasteful == "b").Select(KeyOf)
                 .Where(k => !old.Contains(k)).Distinct().ToList();
             if (ratio > 1 + threshold || added.Count > 0)
                 list.Add(new Regression(before.Index, after.Index, ratio, added));

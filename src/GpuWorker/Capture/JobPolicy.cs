@@ -19,7 +19,7 @@ public sealed class JobPolicy(IReadOnlyDictionary<string, Workload> workloads, b
                 throw new JobRefusedException(workloads.Count == 0
                     ? $"workload {workload}: this node has no workload file"
                     : $"workload {workload} is not allowed on this node (allowed: {string.Join(", ", workloads.Keys.Order(StringComparer.Ordinal))})");
-            return new AllowedJob(w.CommandWith(arguments), w.WorkingDirectory, w.Environment);
+            return new AllowedJob(w.CommandWith(arguments), w.WorkingDirectory, w.Environment) { Device = w.Device };
         }
         if (!allowAnyCommand)
             throw new JobRefusedException("this node runs only the workloads of its workload file (magneton submit --workload NAME), "
@@ -37,4 +37,7 @@ public sealed class JobPolicy(IReadOnlyDictionary<string, Workload> workloads, b
 }
 
 /// <summary>A job as the node runs it.</summary>
-public sealed record AllowedJob(IReadOnlyList<string> Command, string? WorkingDirectory, IReadOnlyDictionary<string, string> Environment);
+public sealed record AllowedJob(IReadOnlyList<string> Command, string? WorkingDirectory, IReadOnlyDictionary<string, string> Environment)
+{
+    public Magneton.Core.Bundles.CaptureDevice Device { get; init; } = Magneton.Core.Bundles.CaptureDevice.Gpu;
+}

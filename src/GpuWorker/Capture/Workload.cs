@@ -13,6 +13,9 @@ public sealed record Workload(
     IReadOnlyDictionary<string, string> Environment,
     IReadOnlyList<WorkloadArgument> Arguments)
 {
+    /// <summary>Where the job runs: the node's GPU (default), or its CPU (<c>"device": "cpu"</c>: no energy, CPU time).</summary>
+    public Magneton.Core.Bundles.CaptureDevice Device { get; init; } = Magneton.Core.Bundles.CaptureDevice.Gpu;
+
     /// <summary>The command with a submitter's arguments, each checked against the declared ones.</summary>
     public IReadOnlyList<string> CommandWith(IReadOnlyList<string> given)
     {

@@ -55,8 +55,8 @@ public static class WorkloadFile
             throw new CaptureException($"{path}: {field}: a workload name has no spaces");
         if (w.ValueKind != JsonValueKind.Object) throw new CaptureException($"{path}: {field}: not an object");
         foreach (var p in w.EnumerateObject())
-            if (p.Name is not ("command" or "cwd" or "env" or "args"))
-                throw Bad(p.Name, "unknown field (command, cwd, env, args)");
+            if (p.Name is not ("command" or "cwd" or "env" or "args" or "device"))
+                throw Bad(p.Name, "unknown field (command, cwd, env, args, device)");
 
         var command = Strings(w, "command", Bad) ?? throw Bad("command", "missing");
         if (command.Count == 0) throw Bad("command", "empty");
@@ -101,7 +101,12 @@ public static class WorkloadFile
                 throw Bad("args", ex.Message);
             }
         }
-        return new Workload(name, command, cwd, env, args);
+        var device = Magneton.Core.Bundles.CaptureDevice.Gpu;
+        if (w.TryGetProperty("device", out var d))
+            device = d.ValueKind == JsonValueKind.String && d.GetString() is "cuda" or "cpu"
+                ? d.GetString() == "cpu" ? Magneton.Core.Bundles.CaptureDevice.Cpu : Magneton.Core.Bundles.CaptureDevice.Gpu
+                : throw Bad("device", "cuda or cpu");
+        return new Workload(name, command, cwd, env, args) { Device = device };
     }
 
     static List<string>? Strings(JsonElement w, string name, Func<string, string, CaptureException> bad)

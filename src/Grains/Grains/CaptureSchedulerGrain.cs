@@ -74,10 +74,12 @@ public sealed class CaptureSchedulerGrain(
         await SweepAsync(CancellationToken.None);
         if (worker.RunningJob is not null || worker.Gpus.Length == 0) return null;
 
-        // Jobs addressed to this node first, then jobs for any GPU node; oldest first in each.
+        // Jobs pinned to this worker first, then those addressed to its node, then jobs for any GPU node; oldest
+        // first in each.
         var next = state.State.Jobs.Values
-            .Where(j => j.State == CaptureState.Queued && (j.Spec.Node is null || j.Spec.Node == worker.Node))
-            .OrderBy(j => j.Spec.Node is null).ThenBy(j => j.SubmittedAt).FirstOrDefault();
+            .Where(j => j.State == CaptureState.Queued && (j.Spec.Node is null || j.Spec.Node == worker.Node)
+                        && (j.Spec.Worker is null || j.Spec.Worker == worker.WorkerId))
+            .OrderBy(j => j.Spec.Worker is null).ThenBy(j => j.Spec.Node is null).ThenBy(j => j.SubmittedAt).FirstOrDefault();
         if (next is null) return null;
         var assigned = next with { State = CaptureState.Running, Worker = worker.WorkerId, Attempts = next.Attempts + 1, Progress = $"assigned to {worker.Node}" };
         var (token, hash) = JobTokens.Issue();

@@ -16,7 +16,7 @@ public sealed class CommandLineTests
     static Task<CliResult> Run(params string[] args) => CliRunner.Run(args);
 
     static readonly string[] Commands =
-        ["compare", "campaign", "audit", "export", "inspect", "runs", "silo", "capture", "gpus", "power", "worker", "submit", "workers", "bench"];
+        ["compare", "campaign", "audit", "audits", "campaigns", "export", "inspect", "runs", "silo", "capture", "gpus", "power", "worker", "submit", "workers", "bench"];
 
     [Fact]
     public async Task Compare_help_lists_compare_options_only()

@@ -292,41 +292,51 @@ public sealed partial class ManifestContractTests
 
     [Theory]
     [MemberData(nameof(Overlays))]
-    public void The_campaign_job_runs_magneton_campaign_on_the_cluster(string overlay)
+    public void The_campaign_job_captures_the_config_maps_versions_and_runs_the_campaign(string overlay)
     {
         var r = RenderedOverlay.Get(overlay);
         var job = r.Campaign;
         var spec = job.Spec.Template.Spec;
         var c = Assert.Single(spec.Containers);
-        var line = RenderedOverlay.CommandLine(c);
+        var line = r.ExpandedCommandLine(c);
 
         Assert.Equal(["magneton", "campaign"], line.Take(2));
         AssertOption(line, "--cluster", Gateway);
-        Assert.Contains("--baseline", line);
-        Assert.True(line.Count(a => a.StartsWith("run:", StringComparison.Ordinal)) >= 2);
+        Assert.Contains("--capture", line);
+        AssertParses(line);
+        // The versions come from the ConfigMap magneton-jobs: NAME=WORKLOAD [ARGS], workloads the workers allow.
+        var versions = line.Select((a, i) => (a, i)).Where(x => x.a is "--baseline" or "--version").Select(x => line[x.i + 1]).ToList();
+        Assert.True(versions.Count >= 3, string.Join(' ', line));
+        AssertAllowedWorkloads(r, versions.Select(v => v[(v.IndexOf('=') + 1)..].Split(' ')[0]));
         AssertJsonUnderAVolume(line, c, "campaign.json");
         Assert.Equal("Never", spec.RestartPolicy);
         Assert.NotNull(job.Spec.BackoffLimit);
-        // A template with placeholder run ids: applying the overlay must not start it.
+        // A campaign runs when asked: applying the overlay does not start one.
         Assert.True(job.Spec.Suspend);
         AssertRequestsAndLimits(c);
     }
 
     [Theory]
     [MemberData(nameof(Overlays))]
-    public void The_audit_cronjob_runs_magneton_audit_on_a_schedule(string overlay)
+    public void The_audit_cronjob_captures_the_config_maps_workload_on_every_gpu_node_each_night(string overlay)
     {
         var r = RenderedOverlay.Get(overlay);
         var cron = r.Audit;
         var spec = cron.Spec.JobTemplate.Spec.Template.Spec;
         var c = Assert.Single(spec.Containers);
-        var line = RenderedOverlay.CommandLine(c);
+        var line = r.ExpandedCommandLine(c);
 
         Assert.Equal(["magneton", "audit"], line.Take(2));
         AssertOption(line, "--cluster", Gateway);
-        Assert.True(line.Count(a => a.StartsWith("run:", StringComparison.Ordinal)) >= 2);
+        Assert.Contains("--capture", line);
+        AssertOption(line, "--nodes", "all");
+        AssertOption(line, "--gpus", "all");
+        AssertParses(line);
+        AssertAllowedWorkloads(r, [line[line.ToList().IndexOf("--workload") + 1].Split(' ')[0]]);
         AssertJsonUnderAVolume(line, c, "audit.json");
         Assert.Equal("Never", spec.RestartPolicy);
+        // No placeholders to fill in: it runs as rendered.
+        Assert.NotEqual(true, cron.Spec.Suspend);
 
         Assert.Equal(5, cron.Spec.Schedule.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
         Assert.Equal("Forbid", cron.Spec.ConcurrencyPolicy);
@@ -334,6 +344,28 @@ public sealed partial class ManifestContractTests
         Assert.InRange(cron.Spec.FailedJobsHistoryLimit ?? -1, 1, 10);
         Assert.NotNull(cron.Spec.StartingDeadlineSeconds);
         AssertRequestsAndLimits(c);
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void No_manifest_holds_a_placeholder_run_id(string overlay) =>
+        Assert.DoesNotMatch(@"run:[A-Z][A-Z0-9_]*\b", RenderedOverlay.Get(overlay).Yaml);
+
+    /// <summary>The command line parses with the real CLI definitions (the one-line usage error otherwise).</summary>
+    static void AssertParses(IReadOnlyList<string> line)
+    {
+        var root = Magneton.Client.Cli.Root(TextWriter.Null, TextWriter.Null);
+        var pr = Magneton.Client.Cli.Parse(root, [.. line.Skip(1)]);
+        Assert.Empty(pr.Errors);
+        Assert.Equal(line[1], pr.CommandResult.Command.Name);
+    }
+
+    /// <summary>Each workload is one the workers' workload file (the ConfigMap magneton-workloads) names.</summary>
+    static void AssertAllowedWorkloads(RenderedOverlay r, IEnumerable<string> workloads)
+    {
+        var file = r.One<V1ConfigMap>("magneton-workloads").Data["workloads.json"];
+        var allowed = Magneton.GpuWorker.Capture.WorkloadFile.Parse(file, "workloads.json").Keys.ToHashSet();
+        foreach (var w in workloads) Assert.True(allowed.Contains(w), $"workload {w} is not in magneton-workloads ({string.Join(", ", allowed)})");
     }
 
     [Theory]

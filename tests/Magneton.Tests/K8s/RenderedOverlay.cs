@@ -79,6 +79,15 @@ public sealed class RenderedOverlay
     /// <summary>The container's command and args as one command line.</summary>
     public static IReadOnlyList<string> CommandLine(V1Container c) => [.. c.Command ?? [], .. c.Args ?? []];
 
+    /// <summary>
+    /// The command line as the kubelet runs it: each <c>$(NAME)</c> replaced by the container's variable (a literal or a
+    /// rendered ConfigMap's value); one that does not resolve fails the test, since the kubelet would pass it as typed.
+    /// </summary>
+    public IReadOnlyList<string> ExpandedCommandLine(V1Container c) =>
+        [.. CommandLine(c).Select(a => System.Text.RegularExpressions.Regex.Replace(a, @"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", m =>
+            EnvValue(c, m.Groups[1].Value)
+            ?? throw new Xunit.Sdk.XunitException($"container {c.Name}: {m.Value} in its command line does not resolve")))];
+
     /// <summary>The env var's value as the pod would see it, where it is a literal or comes from a rendered ConfigMap; else null.</summary>
     public string? EnvValue(V1Container c, string name)
     {

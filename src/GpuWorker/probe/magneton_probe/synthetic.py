@@ -13,7 +13,7 @@ single fused ``aten.gelu``: the two bundles compute the same values, as a real g
 can match them. Tests read these bundles with Core's BundleReader to prove the writers emit what it accepts.
 
     python -m magneton_probe synthetic OUTDIR [--activation gelu_new|gelu_pytorch_tanh] [--system NAME]
-                                       [--raw --samples-out CSV]
+                                       [--raw --samples-out CSV] [--slow]
 """
 import argparse
 import math
@@ -33,6 +33,10 @@ KERNEL_US = {"aten::addmm": 30.0, "aten::mul": 12.0, "aten::pow": 12.0, "aten::a
              "aten::gelu": 14.0}
 REPLAY_W = {"aten.addmm.default": 420.0, "aten.gelu.default": 330.0}
 ELEMENTWISE_W = 300.0
+# --slow: the job does extra work in its matrix products (a node or version that is slower for the same result):
+# each addmm launches a slower kernel taking this many times as long, and an iteration of the job takes longer.
+SLOW_ADDMM = 3.0
+SLOW_ITERATION = 4.0 / 3.0
 SOURCE = {
     "synthetic/model.py": ["import math", "", "class Block:", "    def forward(self, x):",
                            "        h = self.fc(x)", "        a = self.act(h)", "        return x + self.proj(a)",
@@ -155,7 +159,15 @@ class Timeline:
         return rows
 
 
-def fake_trace(g, timeline):
+def _kernel(name, slow):
+    """(kernel name, duration in us) of a profiler op's launch."""
+    short = name.split("::")[1]
+    if slow and name == "aten::addmm":
+        return "synthetic_%s_slow_kernel" % short, KERNEL_US[name] * SLOW_ADDMM
+    return "synthetic_%s_kernel" % short, KERNEL_US[name]
+
+
+def fake_trace(g, timeline, slow=False):
     """The chrome trace the profiler would export for ITERATIONS iterations, without mg# ranges."""
     pid, tid = 4242, 4242
     events = [{"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": "python3"}}]
@@ -177,9 +189,10 @@ def fake_trace(g, timeline):
         c = corr[0]
         x("cuda_runtime", "cudaLaunchKernel", at_ns, 3_000, {"correlation": c})
         k_start = max(at_ns + 5_000, gpu_free[0])
-        k_dur = int(KERNEL_US[name] * 1000)
+        kernel, kernel_us = _kernel(name, slow)
+        k_dur = int(kernel_us * 1000)
         gpu_free[0] = k_start + k_dur
-        x("kernel", "synthetic_%s_kernel" % name.split("::")[1], k_start, k_dur,
+        x("kernel", kernel, k_start, k_dur,
           {"correlation": c, "device": 0, "stream": 7}, p=0, t=7)
 
     start = T0 + 4_000_000_000
@@ -222,7 +235,7 @@ def fake_trace(g, timeline):
     return trace, sync
 
 
-def replay_doc(g, system, timeline):
+def replay_doc(g, system, timeline, slow=False):
     t = T0 + 5_000_000_000
     idle = [t, t + 500_000_000]
     t = idle[1] + 100_000_000
@@ -234,7 +247,7 @@ def replay_doc(g, system, timeline):
         if sig in seen:
             continue
         seen.add(sig)
-        call_us = KERNEL_US[align.profiler_name(n["op"])]
+        kernel, call_us = _kernel(align.profiler_name(n["op"]), slow)
         window = [t + 150_000_000, t + 750_000_000]
         watts = REPLAY_W.get(n["op"], ELEMENTWISE_W)
         timeline.add(t, window[1], watts)
@@ -242,7 +255,7 @@ def replay_doc(g, system, timeline):
         calls = int(gpu_s / (call_us * 1e-6))
         items.append({"kind": "op", "id": n["trace_id"], "node": n["id"], "op": n["op"], "module": n["module"],
                       "window_unix_ns": window, "launches": max(1, calls // 50), "gpu_s": gpu_s, "mode": "graph",
-                      "calls": calls, "call_us": gpu_s / calls * 1e6, "kernels": ["synthetic_" + n["op"]]})
+                      "calls": calls, "call_us": gpu_s / calls * 1e6, "kernels": [kernel]})
         t = window[1] + 200_000_000
     repeats = []
     if items:
@@ -258,16 +271,16 @@ def replay_doc(g, system, timeline):
     return doc, t
 
 
-def write(out, activation="gelu_new", system=None, raw=False, samples_out=None):
+def write(out, activation="gelu_new", system=None, raw=False, samples_out=None, slow=False):
     """Writes the bundle; ``raw``: leave the energies unfilled (as the probe leaves them when the worker samples)
-    and write the fabricated samples to ``samples_out`` instead of finalizing."""
+    and write the fabricated samples to ``samples_out`` instead of finalizing; ``slow``: see SLOW_ADDMM."""
     system = system or "synthetic-mlp-" + activation
     os.makedirs(out, exist_ok=True)
     g = build_graph(activation)
     timeline = Timeline()
     base_window = [T0 + 1_000_000_000, T0 + 3_000_000_000]
     timeline.add(base_window[0], base_window[1], BASE_W)
-    trace, sync = fake_trace(g, timeline)
+    trace, sync = fake_trace(g, timeline, slow)
     alignment = align.rewrite_trace(trace, g.nodes)
     bundle.write_trace(os.path.join(out, bundle.KINETO), trace)
     config = {"model": "synthetic 2-block mlp", "activation_function": activation}
@@ -276,7 +289,7 @@ def write(out, activation="gelu_new", system=None, raw=False, samples_out=None):
     if problems:
         raise RuntimeError("; ".join(problems))
     bundle.write_json(os.path.join(out, bundle.DATAFLOW), doc, compact=True)
-    rdoc, end = replay_doc(g, system, timeline)
+    rdoc, end = replay_doc(g, system, timeline, slow)
     bundle.write_json(os.path.join(out, bundle.REPLAY), rdoc)
     frames = sorted({f for n in g.nodes for f in n["stack"]})
     source = {}
@@ -299,7 +312,8 @@ def write(out, activation="gelu_new", system=None, raw=False, samples_out=None):
     ep = dict(sync)
     ep.update({"iterations": ITERATIONS, "wall_s": ITERATIONS * 0.1, "iter_s": 0.1, "alignment": alignment.summary})
     # The job: 400 iterations of 5 ms in the 2 s baseline window (the energy pass below is stretched for the trace).
-    baseline = {"iterations": 400, "wall_s": 2.0, "iter_s": 0.005, "energy_counter_j": None,
+    iterations = int(400 / SLOW_ITERATION) if slow else 400
+    baseline = {"iterations": iterations, "wall_s": 2.0, "iter_s": 2.0 / iterations, "energy_counter_j": None,
                 "iter_energy_counter_j": None, "window_unix_ns": base_window}
     ep["overhead"] = ep["iter_s"] / baseline["iter_s"] - 1
     bundle.write_json(os.path.join(out, bundle.MEASURE), {
@@ -319,6 +333,7 @@ def main(argv):
     p.add_argument("--system")
     p.add_argument("--raw", action="store_true", help="no finalize: energies left empty, as under magneton capture")
     p.add_argument("--samples-out", help="where the fabricated NVML samples go (with --raw)")
+    p.add_argument("--slow", action="store_true", help="extra work in the matrix products: slower kernels, longer iterations")
     p.add_argument("--realtime", action="store_true",
                    help="place the run's windows from now on and return only after the last one (~15 s), so that "
                         "a real sampler running meanwhile covers them (a manual check of magneton capture)")
@@ -331,7 +346,7 @@ def main(argv):
         import time
         T0 = time.time_ns() + 100_000_000
         BASE_NS = T0 - 1_000_000_000_000
-    r = write(args.out, args.activation, args.system, args.raw, args.samples_out)
+    r = write(args.out, args.activation, args.system, args.raw, args.samples_out, args.slow)
     if args.realtime:
         rdoc = bundle.read_json(os.path.join(args.out, bundle.REPLAY))
         end = max(w["window_unix_ns"][1] for w in rdoc["items"] + rdoc["repeats"])
