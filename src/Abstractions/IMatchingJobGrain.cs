@@ -30,6 +30,10 @@ public interface IMatchingJobGrain : IGrainWithStringKey
     /// <summary>The report of a finished job; a failed job throws its <see cref="MagnetonInputException"/>.</summary>
     [RequiresRole(ClusterRoles.Read)] [Alias("GetReport")] Task<ComparisonReport> GetReport();
 
-    /// <summary>Start, wait and report in one call (the embedded CLI, where the silo cannot be lost on its own).</summary>
-    [RequiresRole(ClusterRoles.Submit)] [Alias("Compare")] Task<ComparisonReport> Compare(CompareRequest request);
+    /// <summary>
+    /// Start, wait and report in one call (the embedded CLI, where the silo cannot be lost on its own). Cancelling
+    /// <paramref name="cancellationToken"/> cancels the job's work, as <see cref="Cancel"/> does.
+    /// </summary>
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Compare"), ResponseTimeout("00:30:00")]
+    Task<ComparisonReport> Compare(CompareRequest request, CancellationToken cancellationToken = default);
 }
