@@ -21,9 +21,9 @@ internal static class ClusterBench
     {
         var trace = ScalingBenchmark.MeasureTraceReader(pair, log);
         await using var connection = await ClusterConnection.ConnectAsync(cluster, ct).ConfigureAwait(false);
-        var client = connection.Client;
-        var silos = (await client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).ConfigureAwait(false)).Keys.ToList();
-        foreach (var silo in silos) await MemoryOfAsync(client, silo, resetPeak: true).ConfigureAwait(false);
+        // Through the connection each time: a call that times out while a silo is busy reconnects it (a new client).
+        var silos = (await connection.CallAsync(c => c.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true), ct).ConfigureAwait(false)).Keys.ToList();
+        foreach (var silo in silos) await MemoryOfAsync(connection, silo, resetPeak: true, ct).ConfigureAwait(false);
 
         double? uploadMs = null;
         RunRef a, b;
@@ -45,10 +45,10 @@ internal static class ClusterBench
         sw.Restart();
         var report = await ClusterJob.RunAsync(connection, new CompareRequest(a, b), new LogWriter(log), ct).ConfigureAwait(false);
         double compareMs = sw.Elapsed.TotalMilliseconds;
-        var summaries = await Task.WhenAll(client.GetGrain<IRunGrain>(a.RunId).GetSummary(), client.GetGrain<IRunGrain>(b.RunId).GetSummary())
+        var summaries = await connection.CallAsync(c => Task.WhenAll(c.GetGrain<IRunGrain>(a.RunId).GetSummary(), c.GetGrain<IRunGrain>(b.RunId).GetSummary()), ct)
             .ConfigureAwait(false);
         var memory = new List<SiloMemory>();
-        foreach (var silo in silos) memory.Add(await MemoryOfAsync(client, silo, resetPeak: false).ConfigureAwait(false));
+        foreach (var silo in silos) memory.Add(await MemoryOfAsync(connection, silo, resetPeak: false, ct).ConfigureAwait(false));
         log($"compare through {silos.Count} silo(s): {compareMs / 1000:F1} s; peak " +
             string.Join(", ", memory.Select(m => $"{m.Silo} {m.PeakMb:F0} MiB")));
 
@@ -59,12 +59,12 @@ internal static class ClusterBench
     }
 
     /// <summary>The memory of one silo, through a grain placed there by a placement hint.</summary>
-    static async Task<SiloMemory> MemoryOfAsync(IClusterClient client, SiloAddress silo, bool resetPeak)
+    static async Task<SiloMemory> MemoryOfAsync(ClusterConnection connection, SiloAddress silo, bool resetPeak, CancellationToken ct)
     {
         RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
         try
         {
-            var memory = await client.GetGrain<ISiloMemoryGrain>(silo.ToString()).Measure(resetPeak).ConfigureAwait(false);
+            var memory = await connection.CallAsync(c => c.GetGrain<ISiloMemoryGrain>(silo.ToString()).Measure(resetPeak), ct).ConfigureAwait(false);
             return memory.Silo == silo.ToString() ? memory
                 : throw new InvalidOperationException($"bench: the memory of silo {silo} was measured on {memory.Silo}");
         }

@@ -26,7 +26,10 @@ public sealed class JobState
     [Id(4)] public int FindingsTotal { get; set; }
     /// <summary>Cause of each diagnosed finding, by finding index. Dropped once the report exists.</summary>
     [Id(5)] public Dictionary<int, CauseReport> Causes { get; set; } = [];
+    /// <summary>The report, where the silo has no bundle store; with one it is kept there only (<see cref="ReportInStore"/>).</summary>
     [Id(6)] public ComparisonReport? Report { get; set; }
+    /// <summary>The report is in the bundle store under the job's id: not written into this state a second time.</summary>
+    [Id(12)] public bool ReportInStore { get; set; }
     [Id(7)] public string? Error { get; set; }
     /// <summary>Activations that found the job unfinished and took it up again.</summary>
     [Id(8)] public int Resumes { get; set; }
@@ -56,6 +59,8 @@ public sealed class MatchingJobGrain(
 {
     readonly MatchingJobOptions _options = options.Value;
     ProgressWriter<JobState>? _progress;
+    // The finished report, held once this activation computed or read it (with a bundle store, state does not hold it).
+    ComparisonReport? _report;
     Task? _loop;
     TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     CancellationTokenSource _cancel = new();
@@ -76,6 +81,7 @@ public sealed class MatchingJobGrain(
             GrainLog.JobStartsOver(log, JobId);
             s.Phase = JobPhase.Ingesting;
             s.Report = null;
+            s.ReportInStore = false;
             s.Error = null;
             s.SegmentsTotal = s.FindingsTotal = 0;
             s.SegmentsDone = [];
@@ -139,12 +145,21 @@ public sealed class MatchingJobGrain(
         return Task.FromResult(Status());
     }
 
-    public Task<ComparisonReport> GetReport() => state.State switch
+    public async Task<ComparisonReport> GetReport()
     {
-        { Phase: JobPhase.Done, Report: { } report } => Task.FromResult(report),
-        { Phase: JobPhase.Failed, Error: var error } => throw new MagnetonInputException(error ?? $"job {JobId} failed"),
-        _ => throw new InvalidOperationException($"job {JobId} has not finished (phase {state.State.Phase})"),
-    };
+        var s = state.State;
+        if (s is { Phase: JobPhase.Failed }) throw new MagnetonInputException(s.Error ?? $"job {JobId} failed");
+        if (s.Phase != JobPhase.Done) throw new InvalidOperationException($"job {JobId} has not finished (phase {s.Phase})");
+        if ((_report ?? s.Report) is { } report) return report;
+        if (s.ReportInStore && store is not null && await store.GetReportAsync(JobId) is { } json)
+            return _report = await Task.Run(() => JsonSerializer.Deserialize<ComparisonReport>(json, ReportJson.Options)!);
+        // The store lost the report: compute it again (the caller's retry finds it, or the job's progress).
+        s.Phase = JobPhase.Ingesting;
+        s.ReportInStore = false;
+        await Progress.SaveNowAsync();
+        EnsureRunning();
+        throw new MagnetonUnavailableException($"job {JobId}: the cluster's store lost the report; it is being computed again");
+    }
 
     public async Task<ComparisonReport> Compare(CompareRequest request, CancellationToken cancellationToken)
     {
@@ -249,11 +264,16 @@ public sealed class MatchingJobGrain(
                 var causes = Enumerable.Range(0, findings.Count).Select(i => s.Causes[i]).ToList();
                 report = await Task.Run(() => Pipeline.Report(session, regions, findings, causes, matchingMs), ct);
                 if (store is not null)
-                    await Transient.RetryAsync(() => store.PutReportAsync(JobId, JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options)),
-                        log, $"job {JobId}: report", ct);
+                {
+                    // Off the grain's thread: at a million operators the report is hundreds of MB of JSON.
+                    var json = await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options), ct);
+                    await Transient.RetryAsync(() => store.PutReportAsync(JobId, json), log, $"job {JobId}: report", ct);
+                }
             }
 
-            s.Report = report;
+            _report = report;
+            s.Report = store is null ? report : null;
+            s.ReportInStore = store is not null;
             s.Phase = JobPhase.Done;
             s.SegmentsDone = [];
             s.Causes = [];
@@ -262,6 +282,8 @@ public sealed class MatchingJobGrain(
             foreach (var f in report.Findings) MagnetonTelemetry.Findings.Add(1, new KeyValuePair<string, object?>("verdict", f.Verdict));
             MagnetonTelemetry.JobDuration.Record(started.Elapsed.TotalSeconds);
             _finished.TrySetResult();
+            // The job is done (its span too); dropping the stored segment results is housekeeping after it.
+            job?.Dispose();
             await ForgetSegmentsAsync(session.Segments.Count);
         }
         catch (MagnetonInputException e)
@@ -337,7 +359,7 @@ public sealed class MatchingJobGrain(
             Progress.SaveSoon();
         }));
         using (MagnetonTelemetry.Source.StartActivity("assemble"))
-            return RegionMatch.Assemble(session, results.SelectMany(r => r));
+            return await Task.Run(() => RegionMatch.Assemble(session, results.SelectMany(r => r)), ct);
     }
 
     /// <summary>Each finding not yet diagnosed, in its own grain, which is sent the finding's regions only.</summary>

@@ -31,16 +31,22 @@ public sealed class ProgressWriter<T>(IPersistentState<T> state, ILogger log, st
 
     async Task FlushAsync()
     {
-        var wait = _lastWrite + Interval - DateTime.UtcNow;
-        if (wait > TimeSpan.Zero) await Task.Delay(wait);
-        try
+        // Changes recorded while a write is under way are not in it: write again until none is left, or the last
+        // change before a pause (a held or slow step) would stay unsaved until the next one.
+        while (_saved < _changes)
         {
-            await WriteAsync(_changes);
-        }
-        catch (Exception e)
-        {
-            // Progress not saved is only work a resumed grain redoes; the next write tries again.
-            GrainLog.ProgressNotSaved(log, e, owner);
+            var wait = _lastWrite + Interval - DateTime.UtcNow;
+            if (wait > TimeSpan.Zero) await Task.Delay(wait);
+            try
+            {
+                await WriteAsync(_changes);
+            }
+            catch (Exception e)
+            {
+                // Progress not saved is only work a resumed grain redoes; the next change tries again.
+                GrainLog.ProgressNotSaved(log, e, owner);
+                return;
+            }
         }
     }
 
