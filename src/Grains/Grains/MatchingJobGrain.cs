@@ -208,6 +208,8 @@ public sealed class MatchingJobGrain(
         _loop = RunStepsAsync(_cancel.Token);
     }
 
+    // Over 80 lines on purpose: the steps in their order, then one catch per way a job stops (input, cancel, lost run,
+    // the cluster), so what each stop leaves in the state is read in one place. The steps' bodies are methods below.
     async Task RunStepsAsync(CancellationToken ct)
     {
         var s = state.State;
