@@ -9,6 +9,8 @@ namespace Magneton.Grains;
 [Alias("Magneton.IDiagnosisGrain")]
 public interface IDiagnosisGrain : IGrainWithStringKey
 {
-    [Alias("Diagnose")]
-    Task<CauseReport> Diagnose(RunRef a, RunRef b, CompareOptions options, RegionMatch[] regions, Finding finding);
+    /// <param name="regions">the finding's own regions (those <see cref="Finding.Regions"/> names), not the job's</param>
+    [Alias("Diagnose"), ResponseTimeout("00:10:00")]
+    Task<CauseReport> Diagnose(RunRef a, RunRef b, CompareOptions options, RegionMatch[] regions, Finding finding,
+        CancellationToken cancellationToken = default);
 }

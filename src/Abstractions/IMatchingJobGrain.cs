@@ -27,9 +27,16 @@ public interface IMatchingJobGrain : IGrainWithStringKey
     /// <summary>Stops the job's work at the next step (its client went away with --cancel); progress is kept and a new Start resumes it.</summary>
     [RequiresRole(ClusterRoles.Submit)] [Alias("Cancel")] Task<JobStatus> Cancel();
 
-    /// <summary>The report of a finished job; a failed job throws its <see cref="MagnetonInputException"/>.</summary>
-    [RequiresRole(ClusterRoles.Read)] [Alias("GetReport")] Task<ComparisonReport> GetReport();
+    /// <summary>
+    /// The report of a finished job; a failed job throws its <see cref="MagnetonInputException"/>. Long: at 100k
+    /// operators a side the report is ~30 MB to serialize and send, which took over the clients' 15 s on a loaded box.
+    /// </summary>
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetReport"), ResponseTimeout("00:05:00")] Task<ComparisonReport> GetReport();
 
-    /// <summary>Start, wait and report in one call (the embedded CLI, where the silo cannot be lost on its own).</summary>
-    [RequiresRole(ClusterRoles.Submit)] [Alias("Compare")] Task<ComparisonReport> Compare(CompareRequest request);
+    /// <summary>
+    /// Start, wait and report in one call (the embedded CLI, where the silo cannot be lost on its own). Cancelling
+    /// <paramref name="cancellationToken"/> cancels the job's work, as <see cref="Cancel"/> does.
+    /// </summary>
+    [RequiresRole(ClusterRoles.Submit)] [Alias("Compare"), ResponseTimeout("00:30:00")]
+    Task<ComparisonReport> Compare(CompareRequest request, CancellationToken cancellationToken = default);
 }

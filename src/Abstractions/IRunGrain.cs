@@ -9,7 +9,7 @@ namespace Magneton.Grains;
 public interface IRunGrain : IGrainWithStringKey
 {
     /// <summary>Reads and models the bundle (once per silo). Throws <see cref="MagnetonInputException"/> for bad input.</summary>
-    [Alias("Ingest"), ResponseTimeout("00:10:00")] Task<RunSummary> Ingest(RunRef run);
+    [Alias("Ingest"), ResponseTimeout("00:10:00")] Task<RunSummary> Ingest(RunRef run, CancellationToken cancellationToken = default);
 
     /// <summary>The summary of the last successful ingest; throws InvalidOperationException if there was none.</summary>
     [RequiresRole(ClusterRoles.Read | ClusterRoles.Work)] [Alias("GetSummary")] Task<RunSummary> GetSummary();

@@ -9,7 +9,8 @@ namespace Magneton.Client;
 /// <summary>
 /// <c>magneton bench --operators N [--json out]</c>: scales a real sample pair to about N operators per side (with
 /// planted differences), writes the bundles to a temporary directory, and measures trace ingest, matching, the whole
-/// comparison and peak memory, next to python3's json.load of the same uncompressed trace.
+/// comparison and peak memory, next to python3's json.load of the same uncompressed trace. With <c>--cluster</c> the
+/// comparison runs through a running cluster instead (<see cref="ClusterBench"/>), and peak_mb is the largest silo's.
 /// </summary>
 public static class BenchCommand
 {
@@ -54,6 +55,9 @@ public static class BenchCommand
         var pythonMax = CliOptions.Value("--python-max-mb", "mb", "largest trace python3 loads (default 1000)", v =>
             double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double mb) ? mb : throw new UsageException($"--python-max-mb: '{v}' is not a number"));
         pythonMax.DefaultValueFactory = _ => 1000;
+        var cluster = new ClusterOptionSet(required: false,
+            "compare the pair through this running cluster, host:port[,host:port] (its silos need --allow-path for the bundles' directory, or give --upload)");
+        var upload = CliOptions.Flag("--upload", "with --cluster: upload both bundles to the cluster's store first (timed apart, upload_ms)");
         var command = new Command("bench",
             "Builds two bundles of about N operators per side by repeating a real sample pair (its last decode step, with fresh "
             + "values, shifted trace events and a consistent energy pass, with planted differences), and prints {\"operators\", "
@@ -62,16 +66,28 @@ public static class BenchCommand
             + "detection, compare_ms the whole comparison from the two directories, peak_mb the peak resident memory of the measured "
             + "work; and python3's json.load of the same uncompressed trace (MB/s) with the ratio.")
         {
-            operators, json, pair, samples, mode, plantEvery, plantAt, plant, outDir, keep, reuse, noPython, pythonMax,
+            operators, json, pair, samples, mode, plantEvery, plantAt, plant, outDir, keep, reuse, noPython, pythonMax, upload,
         };
-        command.SetAction((pr, ct) => RunAsync(new Arguments(pr.GetValue(operators), pr.GetValue(json), pr.GetValue(pair) ?? "llama-generate-null",
-            pr.GetValue(samples), pr.GetValue(mode), pr.GetValue(plantEvery), pr.GetValue(plantAt), pr.GetValue(plant), pr.GetValue(outDir),
-            pr.GetValue(keep), pr.GetValue(reuse), !pr.GetValue(noPython), pr.GetValue(pythonMax)), stdout, stderr, ct));
+        cluster.AddTo(command);
+        command.SetAction((pr, ct) =>
+        {
+            var target = cluster.Read(pr);
+            if (pr.GetValue(upload) && target is null) throw new UsageException("--upload: needs --cluster");
+            return RunAsync(new Arguments(pr.GetValue(operators), pr.GetValue(json), pr.GetValue(pair) ?? "llama-generate-null",
+                pr.GetValue(samples), pr.GetValue(mode), pr.GetValue(plantEvery), pr.GetValue(plantAt), pr.GetValue(plant), pr.GetValue(outDir),
+                pr.GetValue(keep), pr.GetValue(reuse), !pr.GetValue(noPython), pr.GetValue(pythonMax)) { Cluster = target, Upload = pr.GetValue(upload) },
+                stdout, stderr, ct);
+        });
         return command;
     }
 
     internal sealed record Arguments(int Operators, string? Json, string Pair, string? Samples, ScalingMode Mode, int PlantEvery,
-        List<int>? PlantAt, PlantKind PlantKind, string? OutDir, bool Keep, bool Reuse, bool Python, double PythonMax);
+        List<int>? PlantAt, PlantKind PlantKind, string? OutDir, bool Keep, bool Reuse, bool Python, double PythonMax)
+    {
+        /// <summary>Compare through this cluster instead of in this process.</summary>
+        public ClusterTarget? Cluster { get; init; }
+        public bool Upload { get; init; }
+    }
 
     internal static async Task<int> RunAsync(Arguments a, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
@@ -111,7 +127,15 @@ public static class BenchCommand
                 $"magneton bench: {pair} x{scaled.Copies} ({scaled.Mode}): {scaled.A.Operators} / {scaled.B.Operators} operators, " +
                 $"{scaled.Plants.Count} planted, trace {scaled.A.TraceUncompressedBytes / 1e6:F1} MB, written in {generateMs / 1000:F1} s to {dir}")).ConfigureAwait(false);
 
-            var result = ScalingBenchmark.Measure(scaled, generateMs, line => log.WriteLine("magneton bench: " + line), pythonMax);
+            void Log(string line) => log.WriteLine("magneton bench: " + line);
+            ClusterBenchResult? onCluster = null;
+            if (a.Cluster is { } target)
+            {
+                // The whole python3 run first: it must not compete with the cluster for the cores.
+                var py = ScalingBenchmark.MeasurePython(scaled, scaled.A.TraceUncompressedBytes / 1e6, pythonMax);
+                onCluster = await ClusterBench.MeasureAsync(target, scaled, generateMs, a.Upload, py, Log, ct).ConfigureAwait(false);
+            }
+            var result = onCluster?.Bench ?? ScalingBenchmark.Measure(scaled, generateMs, Log, pythonMax);
             var doc = new Dictionary<string, object?>
             {
                 ["operators"] = result.Operators,
@@ -141,6 +165,12 @@ public static class BenchCommand
                 ["generate_ms"] = result.GenerateMs,
                 ["cores"] = Environment.ProcessorCount,
             };
+            if (onCluster is not null)
+            {
+                doc["cluster"] = a.Cluster!.Address;
+                doc["silos"] = onCluster.Silos.Select(m => new Dictionary<string, object> { ["silo"] = m.Silo, ["peak_mb"] = Math.Round(m.PeakMb, 1) }).ToList();
+                doc["upload_ms"] = onCluster.UploadMs is double u ? Math.Round(u, 1) : null;
+            }
             string text = JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true });
             if (json is null || json == "-") await stdout.WriteLineAsync(text).ConfigureAwait(false);
             else

@@ -123,7 +123,7 @@ public static class CompareCommand
         await LocalBundle.CheckAllAsync([args.BundleA, args.BundleB], ct).ConfigureAwait(false); // before the silo starts
         await using var silo = await EmbeddedSilo.StartAsync(CliLogging.Configure, ct).ConfigureAwait(false);
         var job = silo.Grains.GetGrain<IMatchingJobGrain>("cli-" + Guid.NewGuid().ToString("N"));
-        var report = await job.Compare(CompareRequest.ForPaths(bundleA, bundleB, args.Threshold)).WaitAsync(ct).ConfigureAwait(false);
+        var report = await job.Compare(CompareRequest.ForPaths(bundleA, bundleB, args.Threshold), ct).WaitAsync(ct).ConfigureAwait(false);
         await silo.StopAsync().ConfigureAwait(false); // graceful: about 60 ms
         return report;
     }

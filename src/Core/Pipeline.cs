@@ -31,8 +31,8 @@ public static class Pipeline
 
     public static MatchSession Prepare(Run a, Run b, CompareOptions options) => MatchSession.Create(a, b, options);
 
-    public static IReadOnlyList<RegionMatch> MatchSegment(MatchSession session, Segment segment) =>
-        SubgraphMatcher.MatchSegment(session, segment);
+    public static IReadOnlyList<RegionMatch> MatchSegment(MatchSession session, Segment segment, CancellationToken ct = default) =>
+        SubgraphMatcher.MatchSegment(session, segment, ct);
 
     public static IReadOnlyList<Finding> Detect(MatchSession session, IReadOnlyList<RegionMatch> regions) =>
         Detector.Detect(session, regions);

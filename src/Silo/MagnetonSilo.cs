@@ -7,8 +7,12 @@ namespace Magneton.Silo;
 
 public static class MagnetonSiloExtensions
 {
-    /// <summary>A comparison of big captures can take minutes in one grain call; Orleans' default is 30 s.</summary>
-    public static readonly TimeSpan ResponseTimeout = TimeSpan.FromMinutes(30);
+    /// <summary>
+    /// Calls between grains are short (a status, a chunk, a job start) unless the method says otherwise: the long ones
+    /// (a run's ingestion, a segment's matching, a finding's diagnosis, the embedded CLI's whole comparison) carry
+    /// [ResponseTimeout] on their interface method. Orleans' default is 30 s, too short for a loaded silo writing state.
+    /// </summary>
+    public static readonly TimeSpan ResponseTimeout = TimeSpan.FromMinutes(2);
 
     /// <summary>
     /// A separate client's calls are all short (status, one poll of at most a few seconds, a chunk), so a call
@@ -19,7 +23,7 @@ public static class MagnetonSiloExtensions
 
     /// <summary>
     /// Everything Magneton's grains need on a silo: the run and session caches, the counters, the JSON
-    /// serializer for Core's records, memory storage for run grain state and a long response timeout.
+    /// serializer for Core's records, memory storage for run grain state and the default response timeout.
     /// </summary>
     public static ISiloBuilder AddMagneton(this ISiloBuilder silo, MagnetonStorageOptions? storage = null)
     {

@@ -23,23 +23,26 @@ public static class SubgraphMatcher
     /// <summary>Pieces at least this large (both sides together) are matched on another thread.</summary>
     const int ParallelPiece = 8192;
 
-    public static IReadOnlyList<RegionMatch> MatchSegment(MatchSession s, Segment top) => Match(s, top, 0, parallel: true);
+    /// <param name="ct">checked at every piece: a cancelled comparison stops matching within one piece's work</param>
+    public static IReadOnlyList<RegionMatch> MatchSegment(MatchSession s, Segment top, CancellationToken ct = default) =>
+        Match(s, top, 0, parallel: true, ct);
 
     /// <summary>The same regions, on this thread only (for tests of determinism).</summary>
-    internal static IReadOnlyList<RegionMatch> MatchSegment(MatchSession s, Segment top, bool parallel) => Match(s, top, 0, parallel);
+    internal static IReadOnlyList<RegionMatch> MatchSegment(MatchSession s, Segment top, bool parallel) => Match(s, top, 0, parallel, default);
 
     /// <summary>
     /// The regions of a segment's subtree, in the order of a depth-first walk that takes a segment's pieces last
     /// first (a stack). Large pieces are matched as tasks whose regions are spliced in at the place the walk would
     /// have produced them, so the list is the same on one thread or many.
     /// </summary>
-    static List<RegionMatch> Match(MatchSession s, Segment top, int topDepth, bool parallel)
+    static List<RegionMatch> Match(MatchSession s, Segment top, int topDepth, bool parallel, CancellationToken ct)
     {
         var regions = new List<RegionMatch>();
         var work = new Stack<(Segment? Seg, int Depth, Task<List<RegionMatch>>? Done)>();
         work.Push((top, topDepth, null));
         while (work.Count > 0)
         {
+            ct.ThrowIfCancellationRequested();
             var (item, depth, done) = work.Pop();
             if (done is not null)
             {
@@ -55,7 +58,7 @@ public static class SubgraphMatcher
             var cuts = Cuts(s, pathA, pathB);
             if (cuts.Count > 0)
             {
-                foreach (var piece in Split(s, seg, cuts)) Push(work, piece, depth + 1, s, parallel);
+                foreach (var piece in Split(s, seg, cuts)) Push(work, piece, depth + 1, s, parallel, ct);
                 continue;
             }
             var branches = Branches(s, seg);
@@ -63,7 +66,7 @@ public static class SubgraphMatcher
             {
                 if (AncestorSplit(s, seg) is { } halves)
                 {
-                    foreach (var piece in halves) Push(work, piece, depth + 1, s, parallel);
+                    foreach (var piece in halves) Push(work, piece, depth + 1, s, parallel, ct);
                     continue;
                 }
                 regions.Add(new RegionMatch(0, seg.NodesA, seg.NodesB, depth));
@@ -71,7 +74,7 @@ public static class SubgraphMatcher
             }
             var usedA = new HashSet<int>(branches.SelectMany(b => b.NodesA));
             var usedB = new HashSet<int>(branches.SelectMany(b => b.NodesB));
-            foreach (var b in branches) Push(work, b, depth + 1, s, parallel);
+            foreach (var b in branches) Push(work, b, depth + 1, s, parallel, ct);
             regions.Add(new RegionMatch(0,
                 seg.NodesA.Where(n => !usedA.Contains(n)).ToArray(),
                 seg.NodesB.Where(n => !usedB.Contains(n)).ToArray(), depth));
@@ -83,7 +86,8 @@ public static class SubgraphMatcher
     // walk that waits for its piece waits for running work, never for a queued task behind blocked threads.
     static int _outstanding;
 
-    static void Push(Stack<(Segment?, int, Task<List<RegionMatch>>?)> work, Segment piece, int depth, MatchSession s, bool parallel)
+    static void Push(Stack<(Segment?, int, Task<List<RegionMatch>>?)> work, Segment piece, int depth, MatchSession s, bool parallel,
+        CancellationToken ct)
     {
         if (parallel && piece.NodesA.Length + piece.NodesB.Length >= ParallelPiece && Environment.ProcessorCount > 1)
         {
@@ -93,7 +97,7 @@ public static class SubgraphMatcher
                 {
                     try
                     {
-                        return Match(s, piece, depth, parallel: true);
+                        return Match(s, piece, depth, parallel: true, ct);
                     }
                     finally
                     {

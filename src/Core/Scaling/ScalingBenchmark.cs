@@ -47,6 +47,18 @@ public sealed record BenchResult
 
 public sealed record PlantCheck(int Planted, int Reported, int Isolated, int FalseFindings);
 
+/// <summary>The trace reader's time on side A's trace and the trace's uncompressed size (1 MB = 1e6 bytes).</summary>
+public sealed record TraceReadMeasure(double Ms, double Mb);
+
+/// <summary>The comparison's times (ms) and peak resident memory (MiB), with its phases where they were timed.</summary>
+public sealed record ComparisonMeasure(double BundleIngestMs, double MatchMs, double CompareMs, double PeakMb,
+    IReadOnlyDictionary<string, double> Phases);
+
+public sealed record ComparisonOutcome(int Regions, int Findings, PlantCheck Plants);
+
+/// <summary>python3's json.load speed (MB/s), or why it was not measured.</summary>
+public sealed record PythonMeasure(double? MbS, string? Note);
+
 /// <summary>Runs the measurements of `magneton bench` on a generated pair.</summary>
 public static class ScalingBenchmark
 {
@@ -55,30 +67,12 @@ public static class ScalingBenchmark
     {
         log ??= _ => { };
         ResetPeak();
-
-        // Trace reader alone, one core.
-        var kinetoA = Path.Combine(pair.A.Directory, BundleFiles.Kineto);
-        var sw = Stopwatch.StartNew();
-        var summary = KinetoReader.Read(kinetoA);
-        double traceMs = sw.Elapsed.TotalMilliseconds;
-        if (pair.A.Operators < 50_000)
-        {
-            // Small traces: the first read pays for JIT; take the best of a few.
-            for (int i = 0; i < warmRepeats; i++)
-            {
-                sw.Restart();
-                KinetoReader.Read(kinetoA);
-                traceMs = Math.Min(traceMs, sw.Elapsed.TotalMilliseconds);
-            }
-        }
-        double traceMb = pair.A.TraceUncompressedBytes / 1e6;
-        log($"trace reader: {traceMb:F1} MB, {summary.EventCount} events in {traceMs:F0} ms");
-        summary = null;
+        var trace = MeasureTraceReader(pair, log, warmRepeats);
 
         // The comparison, step by step exactly as Pipeline.Compare runs it.
         var phases = new Dictionary<string, double>();
         GC.Collect();
-        sw.Restart();
+        var sw = Stopwatch.StartNew();
         var (runA, runB) = Pipeline.IngestPair(pair.A.Directory, pair.B.Directory);
         phases["ingest"] = sw.Elapsed.TotalMilliseconds;
         var resident = new Dictionary<string, double> { ["after ingest"] = ResidentMb(), ["peak after ingest"] = PeakMb() };
@@ -124,54 +118,82 @@ public static class ScalingBenchmark
                 matchMs = Math.Min(matchMs, t.Elapsed.TotalMilliseconds);
             }
         }
-        double peakMb = PeakMb();
-
-        var plants = CheckPlants(pair, report);
-        int regionCount = report.Regions.Count, findingCount = report.Findings.Count;
+        var comparison = new ComparisonMeasure(phases["ingest"], matchMs, compareMs, PeakMb(), phases);
+        var outcome = Outcome(pair, report);
         report = null;
         session = null;
         runA = null!;
         runB = null!;
         GC.Collect();
+        return Result(pair, generateMs, trace, comparison, outcome, MeasurePython(pair, trace.Mb, pythonMaxMb, python));
+    }
 
-        double? pyMbS = null;
-        string? note = null;
-        if (pair.A.UncompressedTracePath is { } plain)
+    /// <summary>The trace reader alone on one core: side A's trace, best of a few reads when it is small (JIT).</summary>
+    public static TraceReadMeasure MeasureTraceReader(ScaledPair pair, Action<string> log, int warmRepeats = 3)
+    {
+        var kinetoA = Path.Combine(pair.A.Directory, BundleFiles.Kineto);
+        var sw = Stopwatch.StartNew();
+        var summary = KinetoReader.Read(kinetoA);
+        double traceMs = sw.Elapsed.TotalMilliseconds;
+        if (pair.A.Operators < 50_000)
         {
-            if (traceMb > pythonMaxMb) note = $"python3 json.load skipped: trace of {traceMb:F0} MB is over --python-max-mb {pythonMaxMb:F0}";
-            else
+            for (int i = 0; i < warmRepeats; i++)
             {
-                var seconds = PythonJsonLoad(python, plain, out note);
-                if (seconds is double s && s > 0) pyMbS = traceMb / s;
+                sw.Restart();
+                KinetoReader.Read(kinetoA);
+                traceMs = Math.Min(traceMs, sw.Elapsed.TotalMilliseconds);
             }
         }
-        double ingestMbS = traceMb / (traceMs / 1000);
+        double traceMb = pair.A.TraceUncompressedBytes / 1e6;
+        log($"trace reader: {traceMb:F1} MB, {summary.EventCount} events in {traceMs:F0} ms");
+        return new TraceReadMeasure(traceMs, traceMb);
+    }
+
+    /// <summary>python3's json.load of the same uncompressed trace, where it was written and is not too large.</summary>
+    public static PythonMeasure MeasurePython(ScaledPair pair, double traceMb, double pythonMaxMb, string python = "python3")
+    {
+        if (pair.A.UncompressedTracePath is not { } plain) return new PythonMeasure(null, null);
+        if (traceMb > pythonMaxMb)
+            return new PythonMeasure(null, $"python3 json.load skipped: trace of {traceMb:F0} MB is over --python-max-mb {pythonMaxMb:F0}");
+        var seconds = PythonJsonLoad(python, plain, out var note);
+        return new PythonMeasure(seconds is double s && s > 0 ? traceMb / s : null, note);
+    }
+
+    /// <summary>What the report says about the pair: region and finding counts, and how the plants came out.</summary>
+    public static ComparisonOutcome Outcome(ScaledPair pair, ComparisonReport report) =>
+        new(report.Regions.Count, report.Findings.Count, CheckPlants(pair, report));
+
+    /// <summary>The measurements as `magneton bench` prints them, however the comparison ran (in this process or on a cluster).</summary>
+    public static BenchResult Result(ScaledPair pair, double generateMs, TraceReadMeasure trace, ComparisonMeasure comparison,
+        ComparisonOutcome outcome, PythonMeasure python)
+    {
+        double ingestMbS = trace.Mb / (trace.Ms / 1000);
         return new BenchResult
         {
             Operators = pair.A.Operators,
             OperatorsB = pair.B.Operators,
             Mode = pair.Mode.ToString(),
             Copies = pair.Copies,
-            TraceMb = Math.Round(traceMb, 1),
+            TraceMb = Math.Round(trace.Mb, 1),
             TraceEvents = pair.A.TraceEvents,
             DataflowMb = Math.Round(pair.A.DataflowBytes / 1e6, 1),
             IngestMbS = Math.Round(ingestMbS, 1),
-            IngestEventsS = Math.Round(pair.A.TraceEvents / (traceMs / 1000)),
-            BundleIngestMs = Math.Round(phases["ingest"], 1),
-            MatchMs = Math.Round(matchMs, 1),
-            CompareMs = Math.Round(compareMs, 1),
-            PeakMb = Math.Round(peakMb, 1),
+            IngestEventsS = Math.Round(pair.A.TraceEvents / (trace.Ms / 1000)),
+            BundleIngestMs = Math.Round(comparison.BundleIngestMs, 1),
+            MatchMs = Math.Round(comparison.MatchMs, 1),
+            CompareMs = Math.Round(comparison.CompareMs, 1),
+            PeakMb = Math.Round(comparison.PeakMb, 1),
             GenerateMs = Math.Round(generateMs, 1),
-            Regions = regionCount,
-            Findings = findingCount,
-            Planted = plants.Planted,
-            PlantedReported = plants.Reported,
-            PlantedIsolated = plants.Isolated,
-            FalseFindings = plants.FalseFindings,
-            PythonJsonLoadMbS = pyMbS is double p ? Math.Round(p, 1) : null,
-            IngestVsPython = pyMbS is double q ? Math.Round(ingestMbS / q, 2) : null,
-            PythonNote = note,
-            Phases = phases.ToDictionary(x => x.Key, x => Math.Round(x.Value, 1)),
+            Regions = outcome.Regions,
+            Findings = outcome.Findings,
+            Planted = outcome.Plants.Planted,
+            PlantedReported = outcome.Plants.Reported,
+            PlantedIsolated = outcome.Plants.Isolated,
+            FalseFindings = outcome.Plants.FalseFindings,
+            PythonJsonLoadMbS = python.MbS is double p ? Math.Round(p, 1) : null,
+            IngestVsPython = python.MbS is double q ? Math.Round(ingestMbS / q, 2) : null,
+            PythonNote = python.Note,
+            Phases = comparison.Phases.ToDictionary(x => x.Key, x => Math.Round(x.Value, 1)),
         };
     }
 
@@ -245,7 +267,7 @@ public static class ScalingBenchmark
         }
     }
 
-    static double ResidentMb()
+    public static double ResidentMb()
     {
         if (OperatingSystem.IsLinux())
             foreach (var line in File.ReadLines("/proc/self/status"))

@@ -37,13 +37,13 @@ public sealed record VersionResult(
 public sealed class CampaignGrain(
     [PersistentState("campaign", GrainServiceRegistration.JobStorage)] IPersistentState<CampaignState> state,
     ILogger<CampaignGrain> log,
-    IServiceProvider services,
-    IOptions<CampaignOptions> options) : Grain, ICampaignGrain
+    IOptions<CampaignOptions> options,
+    IBundleStore? store = null) : Grain, ICampaignGrain
 {
     /// <summary>Comparison jobs in flight at once per campaign.</summary>
     readonly int _parallel = options.Value.Parallel;
 
-    readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
+    readonly IBundleStore? _store = store;
     readonly Queue<string> _recent = new();
     ProgressWriter<CampaignState>? _progress;
     Task? _loop;

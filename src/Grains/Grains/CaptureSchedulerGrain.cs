@@ -86,7 +86,7 @@ public sealed class CaptureSchedulerGrain(
         state.State.Jobs[next.JobId] = assigned;
         state.State.TokenHashes[next.JobId] = hash;
         await state.WriteStateAsync();
-        log.LogInformation("capture {Job} assigned to worker {Worker} on {Node} (attempt {Attempt})", next.JobId, worker.WorkerId, worker.Node, assigned.Attempts);
+        GrainLog.CaptureAssigned(log, next.JobId, worker.WorkerId, worker.Node, assigned.Attempts);
         return new CaptureAssignment(assigned, token);
     }
 

@@ -10,12 +10,14 @@ namespace Magneton.Grains;
 [RandomPlacement]
 public sealed class DiagnosisGrain(SessionCache sessions, MagnetonCounters counters) : Grain, IDiagnosisGrain
 {
-    public async Task<CauseReport> Diagnose(RunRef a, RunRef b, CompareOptions options, RegionMatch[] regions, Finding finding)
+    public async Task<CauseReport> Diagnose(RunRef a, RunRef b, CompareOptions options, RegionMatch[] regions, Finding finding,
+        CancellationToken cancellationToken)
     {
         using var span = MagnetonTelemetry.Source.StartActivity("diagnose.finding");
         span?.SetTag("magneton.finding", this.GetPrimaryKeyString());
         var session = await sessions.GetOrPrepareAsync(a, b, options);
-        var cause = await Task.Run(() => Pipeline.Diagnose(session, regions, finding));
+        cancellationToken.ThrowIfCancellationRequested();
+        var cause = await Task.Run(() => Pipeline.Diagnose(session, regions, finding), cancellationToken);
         counters.Diagnosed();
         DeactivateOnIdle();
         return cause;

@@ -5,7 +5,9 @@ using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Grains.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Orleans.Runtime.Placement;
 
 namespace Magneton.Grains;
 
@@ -16,12 +18,18 @@ public sealed class JobState
     [Id(0)] public CompareRequest? Request { get; set; }
     [Id(1)] public JobPhase Phase { get; set; }
     [Id(2)] public int SegmentsTotal { get; set; }
-    /// <summary>Regions of each matched segment, by segment index. Dropped once the report exists.</summary>
-    [Id(3)] public Dictionary<int, RegionMatch[]> Segments { get; set; } = [];
+    /// <summary>
+    /// Segments whose regions their worker grains stored (<see cref="SegmentState"/>), by segment index: a job that
+    /// resumes reads those back instead of matching again. Dropped once the report exists.
+    /// </summary>
+    [Id(11)] public HashSet<int> SegmentsDone { get; set; } = [];
     [Id(4)] public int FindingsTotal { get; set; }
     /// <summary>Cause of each diagnosed finding, by finding index. Dropped once the report exists.</summary>
     [Id(5)] public Dictionary<int, CauseReport> Causes { get; set; } = [];
+    /// <summary>The report, where the silo has no bundle store; with one it is kept there only (<see cref="ReportInStore"/>).</summary>
     [Id(6)] public ComparisonReport? Report { get; set; }
+    /// <summary>The report is in the bundle store under the job's id: not written into this state a second time.</summary>
+    [Id(12)] public bool ReportInStore { get; set; }
     [Id(7)] public string? Error { get; set; }
     /// <summary>Activations that found the job unfinished and took it up again.</summary>
     [Id(8)] public int Resumes { get; set; }
@@ -46,10 +54,13 @@ public sealed class MatchingJobGrain(
     SessionCache sessions,
     MagnetonCounters counters,
     ILogger<MatchingJobGrain> log,
-    IServiceProvider services) : Grain, IMatchingJobGrain
+    IOptions<MatchingJobOptions> options,
+    IBundleStore? store = null) : Grain, IMatchingJobGrain
 {
-    readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
+    readonly MatchingJobOptions _options = options.Value;
     ProgressWriter<JobState>? _progress;
+    // The finished report, held once this activation computed or read it (with a bundle store, state does not hold it).
+    ComparisonReport? _report;
     Task? _loop;
     TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     CancellationTokenSource _cancel = new();
@@ -67,21 +78,21 @@ public sealed class MatchingJobGrain(
         var s = state.State;
         if (s.Request is not null && s.Code != WorkIds.CodeVersion)
         {
-            log.LogInformation("job {Job} was computed by another build; it starts over", JobId);
+            GrainLog.JobStartsOver(log, JobId);
             s.Phase = JobPhase.Ingesting;
             s.Report = null;
+            s.ReportInStore = false;
             s.Error = null;
             s.SegmentsTotal = s.FindingsTotal = 0;
-            s.Segments = [];
+            s.SegmentsDone = [];
             s.Causes = [];
             s.Code = WorkIds.CodeVersion;
         }
         if (s.Request is not null && s.Phase is not (JobPhase.Done or JobPhase.Failed))
         {
             s.Resumes++;
-            _restored = s.Segments.Count;
-            log.LogInformation("job {Job} resumes in phase {Phase} with {Segments}/{Total} segments matched",
-                JobId, s.Phase, s.Segments.Count, s.SegmentsTotal);
+            _restored = s.SegmentsDone.Count;
+            GrainLog.JobResumes(log, JobId, s.Phase, s.SegmentsDone.Count, s.SegmentsTotal);
             EnsureRunning();
         }
         return Task.CompletedTask;
@@ -129,28 +140,47 @@ public sealed class MatchingJobGrain(
         {
             _cancelled = true;
             _cancel.Cancel();
-            log.LogInformation("job {Job} cancelled by its client", JobId);
+            GrainLog.JobCancelled(log, JobId);
         }
         return Task.FromResult(Status());
     }
 
-    public Task<ComparisonReport> GetReport() => state.State switch
+    public async Task<ComparisonReport> GetReport()
     {
-        { Phase: JobPhase.Done, Report: { } report } => Task.FromResult(report),
-        { Phase: JobPhase.Failed, Error: var error } => throw new MagnetonInputException(error ?? $"job {JobId} failed"),
-        _ => throw new InvalidOperationException($"job {JobId} has not finished (phase {state.State.Phase})"),
-    };
+        var s = state.State;
+        if (s is { Phase: JobPhase.Failed }) throw new MagnetonInputException(s.Error ?? $"job {JobId} failed");
+        if (s.Phase != JobPhase.Done) throw new InvalidOperationException($"job {JobId} has not finished (phase {s.Phase})");
+        if ((_report ?? s.Report) is { } report) return report;
+        if (s.ReportInStore && store is not null && await store.GetReportAsync(JobId) is { } json)
+            return _report = await Task.Run(() => JsonSerializer.Deserialize<ComparisonReport>(json, ReportJson.Options)!);
+        // The store lost the report: compute it again (the caller's retry finds it, or the job's progress).
+        s.Phase = JobPhase.Ingesting;
+        s.ReportInStore = false;
+        await Progress.SaveNowAsync();
+        EnsureRunning();
+        throw new MagnetonUnavailableException($"job {JobId}: the cluster's store lost the report; it is being computed again");
+    }
 
-    public async Task<ComparisonReport> Compare(CompareRequest request)
+    public async Task<ComparisonReport> Compare(CompareRequest request, CancellationToken cancellationToken)
     {
         await Start(request);
         while (true)
         {
-            if (_loop is { } loop) await loop;
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The caller went away (Ctrl-C on the embedded CLI): the job's work stops, as on Cancel.
+                await Cancel();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            if (_loop is { IsCompleted: false } loop)
+            {
+                await Task.WhenAny(loop, Task.Delay(Timeout.Infinite, cancellationToken));
+                continue;
+            }
             var status = Status();
             if (status.Finished) return await GetReport();
             if (status.Problem is { } problem) throw new MagnetonUnavailableException(problem, status.MissingRun);
-            await Wait(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(Wait(TimeSpan.FromSeconds(1)), Task.Delay(Timeout.Infinite, cancellationToken));
         }
     }
 
@@ -158,7 +188,7 @@ public sealed class MatchingJobGrain(
     {
         var s = state.State;
         return new JobStatus(JobId, s.Request is null ? JobPhase.New : s.Phase, s.SegmentsTotal,
-            s.Phase >= JobPhase.Diagnosing ? s.SegmentsTotal : s.Segments.Count,
+            s.Phase >= JobPhase.Diagnosing ? s.SegmentsTotal : s.SegmentsDone.Count,
             s.FindingsTotal, s.Phase == JobPhase.Done ? s.FindingsTotal : s.Causes.Count,
             s.Error, s.Resumes, _restored, _dispatched, RuntimeIdentity, _progress?.AllSaved ?? true)
         {
@@ -178,6 +208,8 @@ public sealed class MatchingJobGrain(
         _loop = RunStepsAsync(_cancel.Token);
     }
 
+    // Over 80 lines on purpose: the steps in their order, then one catch per way a job stops (input, cancel, lost run,
+    // the cluster), so what each stop leaves in the state is read in one place. The steps' bodies are methods below.
     async Task RunStepsAsync(CancellationToken ct)
     {
         var s = state.State;
@@ -188,10 +220,12 @@ public sealed class MatchingJobGrain(
         try
         {
             using (MagnetonTelemetry.Source.StartActivity("ingest"))
+            using (PlaceOnThisSilo())
             {
+                // A run grain activated now ingests on this silo, into the cache this job's session is prepared from.
                 await Transient.RetryAsync(() => Task.WhenAll(
-                    GrainFactory.GetGrain<IRunGrain>(request.A.RunId).Ingest(request.A),
-                    GrainFactory.GetGrain<IRunGrain>(request.B.RunId).Ingest(request.B)), log, $"job {JobId}: ingest");
+                    GrainFactory.GetGrain<IRunGrain>(request.A.RunId).Ingest(request.A, ct),
+                    GrainFactory.GetGrain<IRunGrain>(request.B.RunId).Ingest(request.B, ct)), log, $"job {JobId}: ingest", ct);
             }
             _problem = null;
             ct.ThrowIfCancellationRequested();
@@ -206,32 +240,14 @@ public sealed class MatchingJobGrain(
                 s.Phase = JobPhase.Matching;
                 await Progress.SaveNowAsync();
             }
-
-            using (var match = MagnetonTelemetry.Source.StartActivity("match"))
-            {
-                match?.SetTag("magneton.segments", session.Segments.Count);
-                match?.SetTag("magneton.segments.restored", s.Segments.Count);
-                var pending = Enumerable.Range(0, session.Segments.Count).Where(i => !s.Segments.ContainsKey(i)).ToList();
-                await Task.WhenAll(pending.Select(async i =>
-                {
-                    ct.ThrowIfCancellationRequested();
-                    _dispatched++;
-                    var regions = await Transient.RetryAsync(() =>
-                        GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{i}").Match(request.A, request.B, options, session.Segments[i]),
-                        log, $"job {JobId}: segment {i}");
-                    s.Segments[i] = regions;
-                    Progress.SaveSoon();
-                }));
-            }
+            bool local = session.A.Operators.Length > _options.LocalAboveOperators || session.B.Operators.Length > _options.LocalAboveOperators;
 
             List<RegionMatch> regions;
             IReadOnlyList<Core.Detection.Finding> findings;
+            using (PlaceOnThisSilo(local))
+                regions = await MatchSegmentsAsync(s, request, options, session, ct);
             using (MagnetonTelemetry.Source.StartActivity("detect"))
-            {
-                regions = RegionMatch.Assemble(session,
-                    Enumerable.Range(0, session.Segments.Count).SelectMany(i => s.Segments[i]));
-                findings = await Task.Run(() => Pipeline.Detect(session, regions));
-            }
+                findings = await Task.Run(() => Pipeline.Detect(session, regions), ct);
             double matchingMs = matching.Elapsed.TotalMilliseconds;
             ct.ThrowIfCancellationRequested();
             if (s.Phase < JobPhase.Diagnosing)
@@ -241,45 +257,43 @@ public sealed class MatchingJobGrain(
                 await Progress.SaveNowAsync();
             }
 
-            using (MagnetonTelemetry.Source.StartActivity("diagnose"))
-            {
-                var regionArray = regions.ToArray();
-                await Task.WhenAll(Enumerable.Range(0, findings.Count).Where(i => !s.Causes.ContainsKey(i)).Select(async i =>
-                {
-                    var cause = await Transient.RetryAsync(() =>
-                        GrainFactory.GetGrain<IDiagnosisGrain>($"{JobId}/{i}").Diagnose(request.A, request.B, options, regionArray, findings[i]),
-                        log, $"job {JobId}: finding {i}");
-                    s.Causes[i] = cause;
-                    Progress.SaveSoon();
-                }));
-            }
+            using (PlaceOnThisSilo(local))
+                await DiagnoseAsync(s, request, options, regions, findings, ct);
 
             ComparisonReport report;
             using (MagnetonTelemetry.Source.StartActivity("report"))
             {
                 var causes = Enumerable.Range(0, findings.Count).Select(i => s.Causes[i]).ToList();
-                report = await Task.Run(() => Pipeline.Report(session, regions, findings, causes, matchingMs));
-                if (_store is not null)
-                    await Transient.RetryAsync(() => _store.PutReportAsync(JobId, JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options)),
-                        log, $"job {JobId}: report");
+                report = await Task.Run(() => Pipeline.Report(session, regions, findings, causes, matchingMs), ct);
+                if (store is not null)
+                {
+                    // Off the grain's thread: at a million operators the report is hundreds of MB of JSON.
+                    var json = await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options), ct);
+                    await Transient.RetryAsync(() => store.PutReportAsync(JobId, json), log, $"job {JobId}: report", ct);
+                }
             }
 
-            s.Report = report;
+            _report = report;
+            s.Report = store is null ? report : null;
+            s.ReportInStore = store is not null;
             s.Phase = JobPhase.Done;
-            s.Segments = [];
+            s.SegmentsDone = [];
             s.Causes = [];
             await Progress.SaveNowAsync();
             counters.JobRan();
             foreach (var f in report.Findings) MagnetonTelemetry.Findings.Add(1, new KeyValuePair<string, object?>("verdict", f.Verdict));
             MagnetonTelemetry.JobDuration.Record(started.Elapsed.TotalSeconds);
             _finished.TrySetResult();
+            // The job is done (its span too); dropping the stored segment results is housekeeping after it.
+            job?.Dispose();
+            await ForgetSegmentsAsync(session.Segments.Count);
         }
         catch (MagnetonInputException e)
         {
             job?.SetStatus(ActivityStatusCode.Error, e.Message);
             s.Phase = JobPhase.Failed;
             s.Error = e.Message;
-            s.Segments = [];
+            s.SegmentsDone = [];
             s.Causes = [];
             await Progress.SaveNowAsync();
             _finished.TrySetResult();
@@ -292,7 +306,7 @@ public sealed class MatchingJobGrain(
         {
             // The store lost a run (or never had it): wait for its bundle to be uploaded again and a new Start.
             job?.SetStatus(ActivityStatusCode.Error, missing.Message);
-            log.LogWarning("job {Job} waits for run {Run}: {Problem}", JobId, missing.RunId, missing.Message);
+            GrainLog.JobWaitsForRun(log, JobId, missing.RunId!, missing.Message);
             _missingRun = missing.RunId;
             _problem = missing.Message;
             _finished.TrySetResult();
@@ -302,11 +316,98 @@ public sealed class MatchingJobGrain(
             // Not the input's fault (storage down, silos lost beyond the retries): keep the progress and let the
             // next call (a polling client, or a new Start) take the job up again.
             job?.SetStatus(ActivityStatusCode.Error, e.Message);
-            log.LogWarning(e, "job {Job} stopped in phase {Phase}; the next call resumes it", JobId, s.Phase);
+            GrainLog.JobStopped(log, e, JobId, s.Phase);
             _problem = WireErrors.Translate(e) is MagnetonUnavailableException u ? u.Message : $"job {JobId}: {e.GetType().Name}: {e.Message}";
             _problem = string.Join(' ', _problem.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             _finished.TrySetResult();
         }
+    }
+
+    ISegmentMatcherGrain SegmentGrain(int index) => GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{index}");
+
+    /// <summary>
+    /// Every segment's regions, assembled: those an earlier activation saw finish are read back from their workers'
+    /// stored results, the rest are matched. Each worker stores its own result once; the job's state only counts
+    /// which segments are done, so a progress write stays small however many segments finished.
+    /// </summary>
+    async Task<List<RegionMatch>> MatchSegmentsAsync(JobState s, CompareRequest request, CompareOptions options, MatchSession session,
+        CancellationToken ct)
+    {
+        using var match = MagnetonTelemetry.Source.StartActivity("match");
+        int count = session.Segments.Count;
+        match?.SetTag("magneton.segments", count);
+        match?.SetTag("magneton.segments.restored", s.SegmentsDone.Count);
+        var results = new RegionMatch[count][];
+        s.SegmentsDone.RemoveWhere(i => i >= count);
+        int lost = 0;
+        await Task.WhenAll(s.SegmentsDone.ToList().Select(async i =>
+        {
+            var stored = await Transient.RetryAsync(() => SegmentGrain(i).Stored(), log, $"job {JobId}: stored segment {i}", ct: ct);
+            if (stored is not null) results[i] = stored;
+            else
+            {
+                s.SegmentsDone.Remove(i);
+                lost++;
+            }
+        }));
+        if (lost > 0) GrainLog.SegmentsLost(log, JobId, lost);
+        await Task.WhenAll(Enumerable.Range(0, count).Where(i => results[i] is null).Select(async i =>
+        {
+            ct.ThrowIfCancellationRequested();
+            _dispatched++;
+            results[i] = await Transient.RetryAsync(() => SegmentGrain(i).Match(request.A, request.B, options, i, ct),
+                log, $"job {JobId}: segment {i}", ct: ct);
+            s.SegmentsDone.Add(i);
+            Progress.SaveSoon();
+        }));
+        using (MagnetonTelemetry.Source.StartActivity("assemble"))
+            return await Task.Run(() => RegionMatch.Assemble(session, results.SelectMany(r => r)), ct);
+    }
+
+    /// <summary>Each finding not yet diagnosed, in its own grain, which is sent the finding's regions only.</summary>
+    async Task DiagnoseAsync(JobState s, CompareRequest request, CompareOptions options, List<RegionMatch> regions,
+        IReadOnlyList<Core.Detection.Finding> findings, CancellationToken ct)
+    {
+        using var span = MagnetonTelemetry.Source.StartActivity("diagnose");
+        var byId = regions.ToDictionary(r => r.Id);
+        await Task.WhenAll(Enumerable.Range(0, findings.Count).Where(i => !s.Causes.ContainsKey(i)).Select(async i =>
+        {
+            var own = findings[i].Regions.Select(id => byId[id]).ToArray();
+            var cause = await Transient.RetryAsync(() =>
+                GrainFactory.GetGrain<IDiagnosisGrain>($"{JobId}/{i}").Diagnose(request.A, request.B, options, own, findings[i], ct),
+                log, $"job {JobId}: finding {i}", ct: ct);
+            s.Causes[i] = cause;
+            Progress.SaveSoon();
+        }));
+    }
+
+    /// <summary>Drops the segment workers' stored results once the report is kept; what is left only costs storage.</summary>
+    async Task ForgetSegmentsAsync(int count)
+    {
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, count).Select(i => SegmentGrain(i).Forget()));
+        }
+        catch (Exception e)
+        {
+            GrainLog.SegmentsNotForgotten(log, JobId, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Grains first activated by calls made in this scope are placed on this silo (a placement hint, which the
+    /// random placement of segment and diagnosis workers honours); without <paramref name="here"/>, nothing changes.
+    /// </summary>
+    IDisposable? PlaceOnThisSilo(bool here = true)
+    {
+        if (!here || GrainContext.Address.SiloAddress is not { } silo) return null;
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
+        return new PlacementScope();
+    }
+
+    sealed class PlacementScope : IDisposable
+    {
+        public void Dispose() => RequestContext.Remove(IPlacementDirector.PlacementHintKey);
     }
 
     Activity? StartJobSpan(JobState s, CompareRequest request)

@@ -17,14 +17,14 @@ public sealed class RunState
 public sealed class RunGrain(
     [PersistentState("run", GrainServiceRegistration.RunStorage)] IPersistentState<RunState> state,
     RunCache runs,
-    IServiceProvider services) : Grain, IRunGrain
+    IBundleStore? store = null) : Grain, IRunGrain
 {
-    readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
+    readonly IBundleStore? _store = store;
     Upload? _upload;
 
     string RunId => this.GetPrimaryKeyString();
 
-    public async Task<RunSummary> Ingest(RunRef run)
+    public async Task<RunSummary> Ingest(RunRef run, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(run);
         if (run.RunId != RunId)
@@ -34,7 +34,8 @@ public sealed class RunGrain(
             return known;
 
         var sw = Stopwatch.StartNew();
-        var model = await runs.GetOrIngestAsync(run);
+        // The ingestion itself is shared with other callers of this silo's cache: a cancelled caller stops waiting for it.
+        var model = await runs.GetOrIngestAsync(run).WaitAsync(cancellationToken);
         var summary = Summarize(RunId, model, sw.Elapsed.TotalMilliseconds);
         if (state.State.Source != run || state.State.Summary != summary with { IngestMs = state.State.Summary?.IngestMs ?? 0 })
         {
@@ -48,7 +49,7 @@ public sealed class RunGrain(
     public async Task<RunSummary> GetSummary()
     {
         if (state.State.Summary is { } s) return s;
-        if (state.State.Source is { } source) return await Ingest(source);
+        if (state.State.Source is { } source) return await Ingest(source, CancellationToken.None);
         throw new InvalidOperationException($"run '{RunId}' has not been ingested");
     }
 
@@ -118,7 +119,7 @@ public sealed class RunGrain(
         MagnetonTelemetry.BundlesUploaded.Add(1);
         state.State.Manifest = manifest;
         await state.WriteStateAsync();
-        return await Ingest(RunRef.Stored(RunId));
+        return await Ingest(RunRef.Stored(RunId), CancellationToken.None);
     }
 
     IBundleStore RequireStore() => _store ?? throw new MagnetonInputException(
@@ -202,9 +203,9 @@ public sealed class RunGrain(
 
 /// <summary>Lists the bundle store; stateless, any silo answers.</summary>
 [Orleans.Concurrency.StatelessWorker]
-public sealed class CatalogGrain(IServiceProvider services) : Grain, ICatalogGrain
+public sealed class CatalogGrain(IBundleStore? store = null) : Grain, ICatalogGrain
 {
-    readonly IBundleStore? _store = services.GetService(typeof(IBundleStore)) as IBundleStore;
+    readonly IBundleStore? _store = store;
 
     public async Task<BundleManifest[]> ListRuns()
     {

@@ -4,9 +4,9 @@ using Orleans.Storage;
 namespace Magneton.Grains;
 
 /// <summary>
-/// Writes a long-running grain's persisted progress. <see cref="SaveSoonAsync"/> coalesces: finished steps are
-/// written at most every <see cref="Interval"/>, because the state holds every result so far and a write per
-/// step would cost quadratic time over thousands of steps. <see cref="SaveNowAsync"/> writes at once (phase
+/// Writes a long-running grain's persisted progress. <see cref="SaveSoon"/> coalesces: finished steps are
+/// written at most every <see cref="Interval"/>, so thousands of finished steps cost a few writes, not thousands
+/// (the state holds which steps are done; a step's own result is stored once, by the step's grain). <see cref="SaveNowAsync"/> writes at once (phase
 /// changes, the end). Use from the grain's own scheduler only (it is not thread-safe, nor needs to be).
 /// </summary>
 public sealed class ProgressWriter<T>(IPersistentState<T> state, ILogger log, string owner)
@@ -31,16 +31,22 @@ public sealed class ProgressWriter<T>(IPersistentState<T> state, ILogger log, st
 
     async Task FlushAsync()
     {
-        var wait = _lastWrite + Interval - DateTime.UtcNow;
-        if (wait > TimeSpan.Zero) await Task.Delay(wait);
-        try
+        // Changes recorded while a write is under way are not in it: write again until none is left, or the last
+        // change before a pause (a held or slow step) would stay unsaved until the next one.
+        while (_saved < _changes)
         {
-            await WriteAsync(_changes);
-        }
-        catch (Exception e)
-        {
-            // Progress not saved is only work a resumed grain redoes; the next write tries again.
-            log.LogWarning(e, "{Owner}: saving progress failed", owner);
+            var wait = _lastWrite + Interval - DateTime.UtcNow;
+            if (wait > TimeSpan.Zero) await Task.Delay(wait);
+            try
+            {
+                await WriteAsync(_changes);
+            }
+            catch (Exception e)
+            {
+                // Progress not saved is only work a resumed grain redoes; the next change tries again.
+                GrainLog.ProgressNotSaved(log, e, owner);
+                return;
+            }
         }
     }
 
@@ -65,7 +71,7 @@ public sealed class ProgressWriter<T>(IPersistentState<T> state, ILogger log, st
                 // would fail the same way while the job went on in memory, its progress never saved. This activation
                 // holds the newest progress (its steps are deterministic, so even a duplicate activation's would be
                 // equal): take the store's current ETag and write it over.
-                log.LogWarning("{Owner}: the store lost or reverted the saved progress ({Error}); writing it again", owner, e.Message);
+                GrainLog.ProgressLost(log, owner, e.Message);
                 var progress = state.State;
                 await state.ReadStateAsync();
                 state.State = progress;

@@ -19,8 +19,9 @@ public static class Transient
     /// <summary>
     /// Runs a step, retrying with backoff (0.25 s doubling) while it fails for a reason other than bad input:
     /// typically the silo that held the callee was lost, and the retry activates the callee on another one.
+    /// A call cancelled through <paramref name="ct"/> is not retried.
     /// </summary>
-    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, ILogger log, string what, int attempts = 6)
+    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, ILogger log, string what, int attempts = 6, CancellationToken ct = default)
     {
         for (int attempt = 1; ; attempt++)
         {
@@ -28,18 +29,17 @@ public static class Transient
             {
                 return await call();
             }
-            catch (Exception e) when (attempt < attempts && !IsInput(e))
+            catch (Exception e) when (attempt < attempts && !IsInput(e) && !ct.IsCancellationRequested)
             {
                 var delay = TimeSpan.FromMilliseconds(250 * (1 << (attempt - 1)));
-                log.LogWarning("{What} failed ({Error}); retry {Attempt} in {Delay} ms",
-                    what, e.GetType().Name + ": " + e.Message, attempt, delay.TotalMilliseconds);
-                await Task.Delay(delay);
+                GrainLog.Retrying(log, what, e.GetType().Name + ": " + e.Message, attempt, delay.TotalMilliseconds);
+                await Task.Delay(delay, ct);
             }
         }
     }
 
-    public static Task RetryAsync(Func<Task> call, ILogger log, string what) =>
-        RetryAsync<bool>(async () => { await call(); return true; }, log, what);
+    public static Task RetryAsync(Func<Task> call, ILogger log, string what, CancellationToken ct = default) =>
+        RetryAsync<bool>(async () => { await call(); return true; }, log, what, ct: ct);
 
     /// <summary>A run's bundle missing from the store: retrying will not bring it back, uploading it again does.</summary>
     public static MagnetonUnavailableException? MissingRun(Exception e) => e switch

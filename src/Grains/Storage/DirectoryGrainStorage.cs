@@ -97,6 +97,9 @@ public sealed class DirectoryGrainStorage : IGrainStorage
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
     {
+        // Serialized first, on the caller's (the grain's) thread: after the awaits below this runs on the thread pool,
+        // while a reentrant grain goes on changing its state (seen: "Collection was modified" on a job's done segments).
+        var state = _serializer.Serialize(grainState.State);
         var path = PathOf(stateName, grainId);
         using var _ = await LockAsync(path, cancellationToken).ConfigureAwait(false);
         var stored = await ReadFileAsync(path, cancellationToken).ConfigureAwait(false);
@@ -104,7 +107,6 @@ public sealed class DirectoryGrainStorage : IGrainStorage
 
         long version = stored is null ? 1 : long.Parse(stored.Value.ETag, CultureInfo.InvariantCulture) + 1;
         var etag = version.ToString(CultureInfo.InvariantCulture);
-        var state = _serializer.Serialize(grainState.State);
 
         var buffer = new MemoryStream();
         await using (var w = new Utf8JsonWriter(buffer))
