@@ -62,11 +62,29 @@ public sealed class TraceIndex
         if (!HasProfilerSteps) steps.Add(WholeTraceStep(trace));
         Steps = steps;
 
-        // Launch calls by correlation id; activities to their launch.
+        UnlinkedActivities = LinkActivities(events, out var launchesWork);
+        var order = HostOrder(events, stepNumber);
+        Nest(trace, order, launchesWork);
+        AssignSteps(events, steps);
+        MarkTailStep(events, steps);
+        (_childStart, _children) = Children(order, n);
+        for (int k = order.Length - 1; k >= 0; k--)
+        {
+            int e = order[k];
+            if (!IsNode[e]) continue;
+            InclusiveGpu[e] += SelfGpu[e];
+            if (NodeParent[e] >= 0) InclusiveGpu[NodeParent[e]] += InclusiveGpu[e];
+        }
+    }
+
+    /// <summary>Links each device activity to its launch call by correlation id; returns the GPU activities left without one.</summary>
+    private long LinkActivities(TraceEvent[] events, out bool[] launchesWork)
+    {
+        int n = events.Length;
         var byCorrelation = new Dictionary<long, int>();
         for (int i = 0; i < n; i++)
             if (TraceEventKinds.IsApiCall(events[i].Kind) && events[i].HasCorrelation) byCorrelation.TryAdd(events[i].Correlation, i);
-        var launchesWork = new bool[n];
+        launchesWork = new bool[n];
         long unlinked = 0;
         for (int i = 0; i < n; i++)
         {
@@ -79,11 +97,13 @@ public sealed class TraceIndex
             }
             else if (TraceEventKinds.IsGpuActivity(events[i].Kind)) unlinked++;
         }
-        UnlinkedActivities = unlinked;
+        return unlinked;
+    }
 
-        // Nesting on each host thread: sort by (thread, start, longer first, file order), then a stack.
-        var launchLikeName = new sbyte[trace.Names.Count];
-        int count = 0;
+    /// <summary>Host operators (steps excluded) and API calls sorted by (thread, start, longer first, file order).</summary>
+    private static int[] HostOrder(TraceEvent[] events, int[] stepNumber)
+    {
+        int n = events.Length, count = 0;
         var order = new int[n];
         for (int i = 0; i < n; i++)
         {
@@ -102,7 +122,14 @@ public sealed class TraceIndex
             c = b.End.CompareTo(a.End);
             return c != 0 ? c : x.CompareTo(y);
         });
+        return order;
+    }
 
+    /// <summary>Nesting on each host thread by time (a stack over <paramref name="order"/>): parents and which events are nodes.</summary>
+    private void Nest(ProfilerTrace trace, int[] order, bool[] launchesWork)
+    {
+        var events = trace.Events;
+        var launchLikeName = new sbyte[trace.Names.Count];
         var stack = new List<int>();
         int thread = -1;
         foreach (int e in order)
@@ -120,8 +147,12 @@ public sealed class TraceIndex
                 || (NodeParent[e] < 0 && (launchesWork[e] || LaunchLike(trace, launchLikeName, ev.Name)));
             stack.Add(e);
         }
+    }
 
-        // Steps: host events by start time, device events by their launch.
+    /// <summary>Steps: host events by start time, device events by their launch; a device event's GPU time goes to its owner.</summary>
+    private void AssignSteps(TraceEvent[] events, List<TraceStep> steps)
+    {
+        int n = events.Length;
         var starts = steps.Select(s => s.Start).ToArray();
         for (int i = 0; i < n; i++)
         {
@@ -136,38 +167,36 @@ public sealed class TraceIndex
             if (l >= 0) OwnerOf[i] = IsNode[l] ? l : NodeParent[l];
             if (OwnerOf[i] >= 0 && TraceEventKinds.IsGpuActivity(events[i].Kind)) SelfGpu[OwnerOf[i]] += events[i].Duration;
         }
+    }
 
-        // The last step is often a tail: the profiler stops inside it, after little or none of the step's work.
-        if (HasProfilerSteps && steps.Count > 1 && steps[^1].Complete)
-        {
-            var opsPerStep = new int[steps.Count];
-            for (int i = 0; i < n; i++)
-                if (IsNode[i] && TraceEventKinds.IsOperator(events[i].Kind) && StepOf[i] >= 0) opsPerStep[StepOf[i]]++;
-            var earlier = opsPerStep.Take(steps.Count - 1).Order().ToArray();
-            int median = earlier[earlier.Length / 2];
-            if (opsPerStep[^1] * 2 < median) steps[^1] = steps[^1] with { Complete = false };
-        }
+    /// <summary>The last step is often a tail: the profiler stops inside it, after little or none of the step's work.</summary>
+    private void MarkTailStep(TraceEvent[] events, List<TraceStep> steps)
+    {
+        if (!HasProfilerSteps || steps.Count <= 1 || !steps[^1].Complete) return;
+        var opsPerStep = new int[steps.Count];
+        for (int i = 0; i < events.Length; i++)
+            if (IsNode[i] && TraceEventKinds.IsOperator(events[i].Kind) && StepOf[i] >= 0) opsPerStep[StepOf[i]]++;
+        var earlier = opsPerStep.Take(steps.Count - 1).Order().ToArray();
+        int median = earlier[earlier.Length / 2];
+        if (opsPerStep[^1] * 2 < median) steps[^1] = steps[^1] with { Complete = false };
+    }
 
-        // Children lists (in start order: `order` is sorted by start on each thread) and inclusive GPU time.
-        _childStart = new int[n + 1];
+    /// <summary>Children lists in start order (<paramref name="order"/> is sorted by start on each thread), as CSR arrays.</summary>
+    private (int[] Start, int[] Children) Children(int[] order, int n)
+    {
+        var childStart = new int[n + 1];
         foreach (int e in order)
-            if (IsNode[e] && NodeParent[e] >= 0) _childStart[NodeParent[e] + 1]++;
-        for (int i = 0; i < n; i++) _childStart[i + 1] += _childStart[i];
-        _children = new int[_childStart[n]];
+            if (IsNode[e] && NodeParent[e] >= 0) childStart[NodeParent[e] + 1]++;
+        for (int i = 0; i < n; i++) childStart[i + 1] += childStart[i];
+        var children = new int[childStart[n]];
         var fill = new int[n];
         foreach (int e in order)
         {
             if (!IsNode[e] || NodeParent[e] < 0) continue;
             int p = NodeParent[e];
-            _children[_childStart[p] + fill[p]++] = e;
+            children[childStart[p] + fill[p]++] = e;
         }
-        for (int k = order.Length - 1; k >= 0; k--)
-        {
-            int e = order[k];
-            if (!IsNode[e]) continue;
-            InclusiveGpu[e] += SelfGpu[e];
-            if (NodeParent[e] >= 0) InclusiveGpu[NodeParent[e]] += InclusiveGpu[e];
-        }
+        return (childStart, children);
     }
 
     public static TraceIndex Build(ProfilerTrace trace) => new(trace);
