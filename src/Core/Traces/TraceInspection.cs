@@ -147,105 +147,111 @@ public static class TraceInspector
     {
         var t = index.Trace;
         var events = t.Events;
-        long spanStart = long.MaxValue, spanEnd = long.MinValue, gpuTime = 0;
-        long kernels = 0, memcpy = 0, memcpyNs = 0, memset = 0, memsetNs = 0, launches = 0, operators = 0;
-        var kernelsByName = new Dictionary<int, (long Count, long Ns)>();
-        var opsByName = new Dictionary<int, (long Count, long Gpu, long Self, long Cpu)>();
-        var apis = new Dictionary<int, long>();
-        var hostThreads = new HashSet<int>();
-        var streams = new HashSet<int>();
-        int steps = index.Steps.Count;
-        var stepGpu = new long[steps];
-        var stepKernels = new int[steps];
-        var stepOps = new int[steps];
-        var stepActivities = new List<int>[steps];
-        for (int s = 0; s < steps; s++) stepActivities[s] = new List<int>();
+        var c = new RankTally(index);
+        for (int i = 0; i < events.Length; i++) c.Add(i);
+        if (c.SpanStart == long.MaxValue) c.SpanStart = c.SpanEnd = 0;
 
-        for (int i = 0; i < events.Length; i++)
-        {
-            ref readonly var ev = ref events[i];
-            spanStart = Math.Min(spanStart, ev.Start);
-            spanEnd = Math.Max(spanEnd, ev.End);
-            int step = index.StepOf[i];
-            if (TraceEventKinds.IsGpuActivity(ev.Kind))
-            {
-                gpuTime += ev.Duration;
-                streams.Add(ev.Thread);
-                if (ev.Kind == TraceEventKind.Kernel)
-                {
-                    kernels++;
-                    kernelsByName.TryGetValue(ev.Name, out var k);
-                    kernelsByName[ev.Name] = (k.Count + 1, k.Ns + ev.Duration);
-                }
-                else if (ev.Kind == TraceEventKind.Memcpy) { memcpy++; memcpyNs += ev.Duration; }
-                else { memset++; memsetNs += ev.Duration; }
-                if (step >= 0)
-                {
-                    stepGpu[step] += ev.Duration;
-                    if (ev.Kind == TraceEventKind.Kernel) stepKernels[step]++;
-                    stepActivities[step].Add(i);
-                }
-            }
-            else if (!TraceEventKinds.IsDevice(ev.Kind))
-            {
-                hostThreads.Add(ev.Thread);
-                if (TraceEventKinds.IsOperator(ev.Kind) && index.IsNode[i])
-                {
-                    operators++;
-                    opsByName.TryGetValue(ev.Name, out var o);
-                    // Inclusive GPU time counts a name once per outermost occurrence (no double count when it nests in itself).
-                    bool nestedInSame = false;
-                    for (int p = index.NodeParent[i]; p >= 0; p = index.NodeParent[p])
-                        if (events[p].Name == ev.Name) { nestedInSame = true; break; }
-                    opsByName[ev.Name] = (o.Count + 1, o.Gpu + (nestedInSame ? 0 : index.InclusiveGpu[i]), o.Self + index.SelfGpu[i],
-                        o.Cpu + (nestedInSame ? 0 : ev.Duration));
-                    if (step >= 0) stepOps[step]++;
-                }
-                else if (TraceEventKinds.IsApiCall(ev.Kind) && IsLaunch(index, i))
-                {
-                    launches++;
-                    apis.TryGetValue(ev.Name, out long c);
-                    apis[ev.Name] = c + 1;
-                }
-            }
-        }
-        if (spanStart == long.MaxValue) spanStart = spanEnd = 0;
-
-        var stepSummaries = index.Steps.Select((s, k) => new StepSummary(s.Number, s.Name, Ms(s.Duration), Ms(stepGpu[k]),
-            Ms(Busy(t, stepActivities[k])), stepOps[k], stepKernels[k], s.Complete)).ToList();
+        var stepSummaries = index.Steps.Select((s, k) => new StepSummary(s.Number, s.Name, Ms(s.Duration), Ms(c.StepGpu[k]),
+            Ms(Busy(t, c.StepActivities[k])), c.StepOps[k], c.StepKernels[k], s.Complete)).ToList();
         var all = new List<int>();
         for (int i = 0; i < events.Length; i++)
             if (TraceEventKinds.IsGpuActivity(events[i].Kind)) all.Add(i);
 
-        var opTop = opsByName
+        var opTop = c.OpsByName
             .OrderByDescending(kv => kv.Value.Gpu).ThenByDescending(kv => kv.Value.Cpu).ThenBy(kv => t.Names[kv.Key], StringComparer.Ordinal)
             .Take(top)
             .Select(kv => new OperatorSummary(t.Names[kv.Key], kv.Value.Count, Ms(kv.Value.Gpu), Ms(kv.Value.Self), Ms(kv.Value.Cpu)))
             .ToList();
-        var kernelTop = kernelsByName
+        var kernelTop = c.KernelsByName
             .OrderByDescending(kv => kv.Value.Ns).ThenBy(kv => t.Names[kv.Key], StringComparer.Ordinal)
             .Take(top)
             .Select(kv => new KernelSummary(t.Names[kv.Key], kv.Value.Count, Ms(kv.Value.Ns)))
             .ToList();
 
         return new RankSummary(rank, t.Path, t.DeviceName, t.WorldSize, t.EntryCount, t.NanosecondTimestamps ? "ns" : "us",
-            Ms(spanEnd - spanStart), Ms(gpuTime), Ms(Busy(t, all)), stepSummaries,
+            Ms(c.SpanEnd - c.SpanStart), Ms(c.GpuTime), Ms(Busy(t, all)), stepSummaries,
             index.HasProfilerSteps ? index.LastCompleteStep?.Number : null,
-            new OperatorTable(operators, opsByName.Count, opTop),
-            new KernelTable(kernels, kernelsByName.Count, kernelTop))
+            new OperatorTable(c.Operators, c.OpsByName.Count, opTop),
+            new KernelTable(c.Kernels, c.KernelsByName.Count, kernelTop))
         {
-            Memcpy = new ActivityTotal(memcpy, Ms(memcpyNs)),
-            Memset = new ActivityTotal(memset, Ms(memsetNs)),
-            Launches = launches,
-            LaunchApis = apis.OrderByDescending(kv => kv.Value).ThenBy(kv => t.Names[kv.Key], StringComparer.Ordinal)
+            Memcpy = new ActivityTotal(c.Memcpy, Ms(c.MemcpyNs)),
+            Memset = new ActivityTotal(c.Memset, Ms(c.MemsetNs)),
+            Launches = c.Launches,
+            LaunchApis = c.Apis.OrderByDescending(kv => kv.Value).ThenBy(kv => t.Names[kv.Key], StringComparer.Ordinal)
                 .Select(kv => new NameCount(t.Names[kv.Key], kv.Value)).ToList(),
-            HostThreads = hostThreads.Count,
-            GpuStreams = streams.Count,
+            HostThreads = c.HostThreads.Count,
+            GpuStreams = c.Streams.Count,
             UnlinkedGpuActivities = index.UnlinkedActivities,
             SkippedEvents = t.SkippedEvents,
             NegativeDurations = t.NegativeDurations,
             PythonEvents = t.PythonEvents,
         };
+    }
+
+    /// <summary>One pass over a rank's events: totals, per-name tables and per-step figures.</summary>
+    private sealed class RankTally(TraceIndex index)
+    {
+        public long SpanStart = long.MaxValue, SpanEnd = long.MinValue, GpuTime;
+        public long Kernels, Memcpy, MemcpyNs, Memset, MemsetNs, Launches, Operators;
+        public readonly Dictionary<int, (long Count, long Ns)> KernelsByName = new();
+        public readonly Dictionary<int, (long Count, long Gpu, long Self, long Cpu)> OpsByName = new();
+        public readonly Dictionary<int, long> Apis = new();
+        public readonly HashSet<int> HostThreads = new();
+        public readonly HashSet<int> Streams = new();
+        public readonly long[] StepGpu = new long[index.Steps.Count];
+        public readonly int[] StepKernels = new int[index.Steps.Count];
+        public readonly int[] StepOps = new int[index.Steps.Count];
+        public readonly List<int>[] StepActivities = index.Steps.Select(_ => new List<int>()).ToArray();
+
+        public void Add(int i)
+        {
+            var events = index.Trace.Events;
+            ref readonly var ev = ref events[i];
+            SpanStart = Math.Min(SpanStart, ev.Start);
+            SpanEnd = Math.Max(SpanEnd, ev.End);
+            int step = index.StepOf[i];
+            if (TraceEventKinds.IsGpuActivity(ev.Kind))
+            {
+                GpuTime += ev.Duration;
+                Streams.Add(ev.Thread);
+                if (ev.Kind == TraceEventKind.Kernel)
+                {
+                    Kernels++;
+                    KernelsByName.TryGetValue(ev.Name, out var k);
+                    KernelsByName[ev.Name] = (k.Count + 1, k.Ns + ev.Duration);
+                }
+                else if (ev.Kind == TraceEventKind.Memcpy) { Memcpy++; MemcpyNs += ev.Duration; }
+                else { Memset++; MemsetNs += ev.Duration; }
+                if (step >= 0)
+                {
+                    StepGpu[step] += ev.Duration;
+                    if (ev.Kind == TraceEventKind.Kernel) StepKernels[step]++;
+                    StepActivities[step].Add(i);
+                }
+            }
+            else if (!TraceEventKinds.IsDevice(ev.Kind))
+            {
+                HostThreads.Add(ev.Thread);
+                if (TraceEventKinds.IsOperator(ev.Kind) && index.IsNode[i])
+                {
+                    Operators++;
+                    OpsByName.TryGetValue(ev.Name, out var o);
+                    // Inclusive GPU time counts a name once per outermost occurrence (no double count when it nests in itself).
+                    bool nestedInSame = false;
+                    for (int p = index.NodeParent[i]; p >= 0; p = index.NodeParent[p])
+                        if (events[p].Name == ev.Name) { nestedInSame = true; break; }
+                    OpsByName[ev.Name] = (o.Count + 1, o.Gpu + (nestedInSame ? 0 : index.InclusiveGpu[i]), o.Self + index.SelfGpu[i],
+                        o.Cpu + (nestedInSame ? 0 : ev.Duration));
+                    if (step >= 0) StepOps[step]++;
+                }
+                else if (TraceEventKinds.IsApiCall(ev.Kind) && IsLaunch(index, i))
+                {
+                    Launches++;
+                    Apis.TryGetValue(ev.Name, out long c);
+                    Apis[ev.Name] = c + 1;
+                }
+            }
+        }
     }
 
     /// <summary>An API call that launched GPU work in this trace (or whose name says it launches some).</summary>
