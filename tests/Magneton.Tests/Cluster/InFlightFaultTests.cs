@@ -29,14 +29,20 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
 
     public void Dispose() => _work.Dispose();
 
-    [Fact]
-    public async Task Every_silo_killed_during_a_compare_and_restarted_the_client_finishes_with_the_undisturbed_findings()
+    /// <param name="tls">mutual TLS between the silos and to the client (issue 14: every fault test holds with TLS on)</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Every_silo_killed_during_a_compare_and_restarted_the_client_finishes_with_the_undisturbed_findings(bool tls)
     {
         string expected = await EmbeddedFindingsAsync();
         string store = Work("store");
         var ports = MagnetonProcess.FreePorts(4);
-        string[] First() => ["--silo-port", $"{ports[0]}", "--gateway-port", $"{ports[1]}", "--storage-dir", store];
-        string[] Second() => ["--silo-port", $"{ports[2]}", "--gateway-port", $"{ports[3]}", "--storage-dir", store, "--primary", $"127.0.0.1:{ports[0]}"];
+        using var certs = tls ? new TestCertificates() : null;
+        string[] Tls(string role, string name) => certs is null ? [] : certs.Options(certs.Issue(role, name));
+        string[] firstTls = Tls("silo", "silo-1"), secondTls = Tls("silo", "silo-2"), clientTls = Tls("submitter", "client");
+        string[] First() => ["--silo-port", $"{ports[0]}", "--gateway-port", $"{ports[1]}", "--storage-dir", store, .. firstTls];
+        string[] Second() => ["--silo-port", $"{ports[2]}", "--gateway-port", $"{ports[3]}", "--storage-dir", store, "--primary", $"127.0.0.1:{ports[0]}", .. secondTls];
         string gateways = $"127.0.0.1:{ports[1]},127.0.0.1:{ports[3]}";
 
         // A kill can come after the job finished (a fast machine); then the attempt does not count and another
@@ -48,7 +54,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
             string report = Work($"report-{attempt}.json");
             string threshold = (0.10 + attempt * 1e-6).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
             await using var client = MagnetonProcess.StartClient(
-                ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold, "--json", report, "--quiet"]);
+                ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--threshold", threshold, "--json", report, "--quiet", .. clientTls]);
 
             // Killed once the job is under way: its progress is in the store's grain state.
             string jobs = Path.Combine(store, "grains", "job");
@@ -74,7 +80,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
             Assert.Equal(expected, Findings(report));
 
             // Nothing lost or duplicated: the two runs, once each.
-            var runs = await CliRunner.Run("runs", "--cluster", gateways, "--json");
+            var runs = await CliRunner.Run(["runs", "--cluster", gateways, "--json", .. clientTls]);
             Assert.Equal(0, runs.Code);
             using var list = JsonDocument.Parse(runs.Out);
             Assert.Equal(2, list.RootElement.GetArrayLength());
