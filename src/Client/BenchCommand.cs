@@ -91,7 +91,7 @@ public static class BenchCommand
 
     internal static async Task<int> RunAsync(Arguments a, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        var (operators, json, pair, samples, mode, plantEvery, plantAt, plantKind, outDir, keep, reuse, python, pythonMax) = a;
+        var (json, pair, samples, outDir, keep, pythonMax) = (a.Json, a.Pair, a.Samples, a.OutDir, a.Keep, a.PythonMax);
         string root = samples ?? FindSamples() ?? throw new UsageException("bench: samples/ not found; give --samples <dir>");
         string pairDir = Path.Combine(root, pair);
         if (!Directory.Exists(pairDir)) throw new UsageException($"bench: no sample pair '{pair}' in {root}");
@@ -101,27 +101,11 @@ public static class BenchCommand
 
         bool temporary = outDir is null;
         string dir = outDir ?? Path.Combine(Path.GetTempPath(), $"magneton-bench-{Environment.ProcessId}");
-        var log = json == "-" ? stderr : stderr;
+        var log = stderr;
         try
         {
             var sw = Stopwatch.StartNew();
-            var manifest = Path.Combine(dir, "pair.json");
-            ScaledPair scaled;
-            if (reuse && File.Exists(manifest))
-                scaled = JsonSerializer.Deserialize<ScaledPair>(await File.ReadAllTextAsync(manifest, ct).ConfigureAwait(false))!;
-            else
-            {
-                scaled = BundleScaler.ScalePair(srcA, srcB, Path.Combine(dir, "A"), Path.Combine(dir, "B"), new ScaleOptions
-                {
-                    TargetOperators = operators,
-                    Mode = mode,
-                    PlantEvery = plantEvery,
-                    PlantOccurrences = plantAt,
-                    PlantKind = plantKind,
-                    WriteUncompressedTraceA = python,
-                });
-                await File.WriteAllTextAsync(manifest, JsonSerializer.Serialize(scaled), ct).ConfigureAwait(false);
-            }
+            var scaled = await ScaleOrReuseAsync(a, srcA, srcB, dir, ct).ConfigureAwait(false);
             double generateMs = sw.Elapsed.TotalMilliseconds;
             await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"magneton bench: {pair} x{scaled.Copies} ({scaled.Mode}): {scaled.A.Operators} / {scaled.B.Operators} operators, " +
@@ -136,42 +120,7 @@ public static class BenchCommand
                 onCluster = await ClusterBench.MeasureAsync(target, scaled, generateMs, a.Upload, py, Log, ct).ConfigureAwait(false);
             }
             var result = onCluster?.Bench ?? ScalingBenchmark.Measure(scaled, generateMs, Log, pythonMax);
-            var doc = new Dictionary<string, object?>
-            {
-                ["operators"] = result.Operators,
-                ["ingest_mb_s"] = result.IngestMbS,
-                ["ingest_events_s"] = result.IngestEventsS,
-                ["match_ms"] = result.MatchMs,
-                ["compare_ms"] = result.CompareMs,
-                ["peak_mb"] = result.PeakMb,
-                ["operators_b"] = result.OperatorsB,
-                ["pair"] = pair,
-                ["mode"] = result.Mode,
-                ["copies"] = result.Copies,
-                ["trace_mb"] = result.TraceMb,
-                ["trace_events"] = result.TraceEvents,
-                ["dataflow_mb"] = result.DataflowMb,
-                ["bundle_ingest_ms"] = result.BundleIngestMs,
-                ["phases_ms"] = result.Phases,
-                ["regions"] = result.Regions,
-                ["findings"] = result.Findings,
-                ["planted"] = result.Planted,
-                ["planted_isolated"] = result.PlantedIsolated,
-                ["planted_reported"] = result.PlantedReported,
-                ["false_findings"] = result.FalseFindings,
-                ["python_json_load_mb_s"] = result.PythonJsonLoadMbS,
-                ["ingest_vs_python"] = result.IngestVsPython,
-                ["python_note"] = result.PythonNote,
-                ["generate_ms"] = result.GenerateMs,
-                ["cores"] = Environment.ProcessorCount,
-            };
-            if (onCluster is not null)
-            {
-                doc["cluster"] = a.Cluster!.Address;
-                doc["silos"] = onCluster.Silos.Select(m => new Dictionary<string, object> { ["silo"] = m.Silo, ["peak_mb"] = Math.Round(m.PeakMb, 1) }).ToList();
-                doc["upload_ms"] = onCluster.UploadMs is double u ? Math.Round(u, 1) : null;
-            }
-            string text = JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true });
+            string text = JsonSerializer.Serialize(Document(result, pair, a.Cluster, onCluster), new JsonSerializerOptions { WriteIndented = true });
             if (json is null || json == "-") await stdout.WriteLineAsync(text).ConfigureAwait(false);
             else
             {
@@ -188,6 +137,67 @@ public static class BenchCommand
                 catch (IOException) { }
             }
         }
+    }
+
+    /// <summary>The scaled pair: generated into <paramref name="dir"/>, or read back from its pair.json with --reuse.</summary>
+    static async Task<ScaledPair> ScaleOrReuseAsync(Arguments a, string srcA, string srcB, string dir, CancellationToken ct)
+    {
+        var manifest = Path.Combine(dir, "pair.json");
+        if (a.Reuse && File.Exists(manifest))
+            return JsonSerializer.Deserialize<ScaledPair>(await File.ReadAllTextAsync(manifest, ct).ConfigureAwait(false))!;
+        var scaled = BundleScaler.ScalePair(srcA, srcB, Path.Combine(dir, "A"), Path.Combine(dir, "B"), new ScaleOptions
+        {
+            TargetOperators = a.Operators,
+            Mode = a.Mode,
+            PlantEvery = a.PlantEvery,
+            // System.CommandLine gives a list option that was not given as an empty list: that means every occurrence.
+            PlantOccurrences = a.PlantAt is { Count: > 0 } at ? at : null,
+            PlantKind = a.PlantKind,
+            WriteUncompressedTraceA = a.Python,
+        });
+        await File.WriteAllTextAsync(manifest, JsonSerializer.Serialize(scaled), ct).ConfigureAwait(false);
+        return scaled;
+    }
+
+    /// <summary>The printed result: the embedded bench's fields, and with a cluster its address, each silo's peak and the upload.</summary>
+    static Dictionary<string, object?> Document(BenchResult result, string pair, ClusterTarget? cluster, ClusterBenchResult? onCluster)
+    {
+        var doc = new Dictionary<string, object?>
+        {
+            ["operators"] = result.Operators,
+            ["ingest_mb_s"] = result.IngestMbS,
+            ["ingest_events_s"] = result.IngestEventsS,
+            ["match_ms"] = result.MatchMs,
+            ["compare_ms"] = result.CompareMs,
+            ["peak_mb"] = result.PeakMb,
+            ["operators_b"] = result.OperatorsB,
+            ["pair"] = pair,
+            ["mode"] = result.Mode,
+            ["copies"] = result.Copies,
+            ["trace_mb"] = result.TraceMb,
+            ["trace_events"] = result.TraceEvents,
+            ["dataflow_mb"] = result.DataflowMb,
+            ["bundle_ingest_ms"] = result.BundleIngestMs,
+            ["phases_ms"] = result.Phases,
+            ["regions"] = result.Regions,
+            ["findings"] = result.Findings,
+            ["planted"] = result.Planted,
+            ["planted_isolated"] = result.PlantedIsolated,
+            ["planted_reported"] = result.PlantedReported,
+            ["false_findings"] = result.FalseFindings,
+            ["python_json_load_mb_s"] = result.PythonJsonLoadMbS,
+            ["ingest_vs_python"] = result.IngestVsPython,
+            ["python_note"] = result.PythonNote,
+            ["generate_ms"] = result.GenerateMs,
+            ["cores"] = Environment.ProcessorCount,
+        };
+        if (onCluster is not null)
+        {
+            doc["cluster"] = cluster!.Address;
+            doc["silos"] = onCluster.Silos.Select(m => new Dictionary<string, object> { ["silo"] = m.Silo, ["peak_mb"] = Math.Round(m.PeakMb, 1) }).ToList();
+            doc["upload_ms"] = onCluster.UploadMs is double u ? Math.Round(u, 1) : null;
+        }
+        return doc;
     }
 
     static bool TryCount(string s, out int value)

@@ -25,6 +25,8 @@ public sealed class ClusterBenchTests
             var (code, err) = await Run("bench", "--operators", "5000", "--samples", samples, "--out-dir", pair, "--no-python",
                 "--json", Path.Combine(work.FullName, "embedded.json"));
             Assert.True(code == 0, $"embedded bench exited {code}: {err}");
+            using (var generated = JsonDocument.Parse(File.ReadAllText(Path.Combine(work.FullName, "embedded.json"))))
+                Assert.True(generated.RootElement.GetProperty("planted").GetInt32() > 0, "the default bench plants differences");
 
             await using var first = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", storage, "--allow-path", pair]);
             await using var second = await MagnetonProcess.StartOnFreePortsAsync((_, _) =>
