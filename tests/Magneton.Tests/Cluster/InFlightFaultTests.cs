@@ -122,17 +122,21 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
     // its last ~5 s of writes (LokiJS autosaves every 5 s), so the job's saved state reverted under it and every
     // later save failed on the stale ETag; the job now writes its progress over (ProgressWriter), and a client polling
     // a job the cluster forgot starts it again (ClusterJob). See StoreLossTests for the deterministic versions.
-    [Fact]
-    public async Task A_compare_rides_out_storage_killed_mid_job_and_the_same_compare_succeeds_afterwards()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_compare_rides_out_storage_killed_mid_job_and_the_same_compare_succeeds_afterwards(bool tls)
     {
         string expected = await EmbeddedFindingsAsync();
+        using var certs = tls ? new TestCertificates() : null;
+        string[] siloTls = TlsOptions(certs, "silo"), clientTls = TlsOptions(certs, "submitter");
         await using var azurite = await Azurite.StartAsync(Work("azurite"));
         var env = new Dictionary<string, string?> { ["MAGNETON_BLOB_CONNECTION"] = azurite.ConnectionString };
-        await using var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => [], env);
+        await using var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => siloTls, env);
         string cluster = $"127.0.0.1:{silo.GatewayEndpoint.Port}";
         string report = Work("during.json");
         await using var client = MagnetonProcess.StartClient(
-            ["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"]);
+            ["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet", .. clientTls]);
 
         await Until(() => Count(client.Stderr, "run:") >= 2 || client.HasExited, "the client uploaded both bundles", client);
         await azurite.KillAsync();
@@ -156,7 +160,7 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
 
         // Storage healthy again: the same compare succeeds (a bundle it lost is uploaded again) with the same findings.
         string after = Work("after.json");
-        var again = await CliRunner.Run("compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", after, "--quiet");
+        var again = await CliRunner.Run(["compare", "--cluster", cluster, TestRepo.GeluA, TestRepo.GeluB, "--json", after, "--quiet", .. clientTls]);
         Assert.True(again.Code == 0, again.Err + "\nsilo:\n" + silo.StderrTail(40));
         Assert.Equal(expected, Findings(after));
     }
@@ -201,21 +205,25 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
     /// PostgreSQL membership (the mode for real clusters) with a silo killed -9 while the client waits: the
     /// survivor declares it dead, the job resumes there and the client finishes.
     /// </summary>
-    [PostgresFact]
-    public async Task A_silo_killed_during_a_compare_is_declared_dead_and_the_client_finishes_with_the_findings()
+    [PostgresTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_silo_killed_during_a_compare_is_declared_dead_and_the_client_finishes_with_the_findings(bool tls)
     {
         string expected = await EmbeddedFindingsAsync();
+        using var certs = tls ? new TestCertificates() : null;
+        string[] siloTls = TlsOptions(certs, "silo"), clientTls = TlsOptions(certs, "submitter");
         string db = await postgres.CreateDatabaseAsync();
         string clusterId = "pgfault-" + Guid.NewGuid().ToString("N")[..8];
         string store = Path.Combine(_work.Path, "store");
         var env = new Dictionary<string, string?> { ["MAGNETON_CLUSTER_ID"] = clusterId };
-        string[] Args() => ["--postgres", db, "--storage-dir", store];
+        string[] Args() => ["--postgres", db, "--storage-dir", store, .. siloTls];
         var first = await MagnetonProcess.StartOnFreePortsAsync((_, _) => Args(), env);
         await using var second = await MagnetonProcess.StartOnFreePortsAsync((_, _) => Args(), env);
         string gateways = $"127.0.0.1:{first.GatewayEndpoint.Port},127.0.0.1:{second.GatewayEndpoint.Port}";
         string report = Path.Combine(_work.Path, "report.json");
         await using var client = MagnetonProcess.StartClient(
-            ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet"], env);
+            ["compare", "--cluster", gateways, TestRepo.GeluA, TestRepo.GeluB, "--json", report, "--quiet", .. clientTls], env);
 
         await Until(() => Count(client.Stderr, "run:") >= 2 || client.HasExited,
             "the client uploaded both bundles", client);
@@ -286,6 +294,9 @@ public sealed class InFlightFaultTests(Postgres postgres, ITestOutputHelper outp
     }
 
     const int SIGINT = 2, SIGTERM = 15, SIGSTOP = 19;
+
+    /// <summary>The CLI's TLS options with a fresh certificate of <paramref name="role"/>; none without TLS.</summary>
+    static string[] TlsOptions(TestCertificates? certs, string role) => certs is null ? [] : certs.Options(certs.Issue(role));
 
     /// <summary>Lines saying a bundle was uploaded or found stored ("run:&lt;id&gt;: uploaded ...", "run:&lt;id&gt;: ... already in the cluster").</summary>
     internal static int Count(string text, string what)

@@ -164,3 +164,12 @@ public sealed class PostgresFactAttribute : FactAttribute
         if (Postgres.UnavailableReason is { } reason) Skip = reason;
     }
 }
+
+/// <summary>A theory that needs PostgreSQL; skipped (with the reason) where <see cref="Postgres"/> has none.</summary>
+public sealed class PostgresTheoryAttribute : TheoryAttribute
+{
+    public PostgresTheoryAttribute()
+    {
+        if (Postgres.UnavailableReason is { } reason) Skip = reason;
+    }
+}
