@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Magneton.Core.Bundles;
 using Magneton.Tests.Bundles;
 using Magneton.Tests.Infrastructure;
 using Xunit;
@@ -13,17 +12,7 @@ namespace Magneton.Tests.Analysis;
 [Collection("CLI")]
 public sealed class CampaignCpuRegressionTests
 {
-    static TempBundle AsCpu(string sample)
-    {
-        var t = new TempBundle(sample);
-        t.EditJson(BundleFiles.Measure, r =>
-        {
-            r["device"] = "cpu";
-            r["baseline"]!["energy_counter_j"] = null;
-            r["baseline"]!["iter_energy_counter_j"] = null;
-        });
-        return t;
-    }
+    static TempBundle AsCpu(string sample) => CpuCaptureAnalysisTests.AsCpu(sample);
 
     [Fact]
     public async Task A_cpu_campaign_ranks_the_version_with_the_new_cpu_time_finding_as_the_regression()

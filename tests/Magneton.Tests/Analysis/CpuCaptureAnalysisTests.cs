@@ -15,7 +15,8 @@ namespace Magneton.Tests.Analysis;
 /// </summary>
 public sealed class CpuCaptureAnalysisTests
 {
-    static TempBundle AsCpu(string sample)
+    /// <summary>A copy of a sample bundle relabelled as a CPU capture (no energy counter).</summary>
+    internal static TempBundle AsCpu(string sample)
     {
         var t = new TempBundle(sample);
         t.EditJson(BundleFiles.Measure, r =>
