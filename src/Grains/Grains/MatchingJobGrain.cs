@@ -164,6 +164,8 @@ public sealed class MatchingJobGrain(
     public async Task<ComparisonReport> Compare(CompareRequest request, CancellationToken cancellationToken)
     {
         await Start(request);
+        // One task for the caller going away, not one per wait: each Task.Delay on the token registers with it.
+        var callerGone = Task.Delay(Timeout.Infinite, cancellationToken);
         while (true)
         {
             if (cancellationToken.IsCancellationRequested)
@@ -174,13 +176,13 @@ public sealed class MatchingJobGrain(
             }
             if (_loop is { IsCompleted: false } loop)
             {
-                await Task.WhenAny(loop, Task.Delay(Timeout.Infinite, cancellationToken));
+                await Task.WhenAny(loop, callerGone);
                 continue;
             }
             var status = Status();
             if (status.Finished) return await GetReport();
             if (status.Problem is { } problem) throw new MagnetonUnavailableException(problem, status.MissingRun);
-            await Task.WhenAny(Wait(TimeSpan.FromSeconds(1)), Task.Delay(Timeout.Infinite, cancellationToken));
+            await Task.WhenAny(Wait(TimeSpan.FromSeconds(1)), callerGone);
         }
     }
 
