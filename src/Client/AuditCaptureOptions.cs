@@ -41,8 +41,7 @@ internal sealed class AuditCaptureOptions
     /// <summary>The bundles of a plain audit, after checking that no --capture option was given.</summary>
     public IReadOnlyList<string> CheckNotGiven(ParseResult pr, IReadOnlyList<string> bundles)
     {
-        foreach (var o in new Option[] { _system, _nodes, _gpus, _workload, _date })
-            if (pr.GetResult(o)?.IdentifierToken is not null) throw new UsageException($"option {o.Name} needs --capture ({Example})");
+        CliOptions.OnlyWith(pr, "--capture", Example, _system, _nodes, _gpus, _workload, _date);
         if (_probe.Read(pr).Count > 0) throw new UsageException($"probe options need --capture ({Example})");
         return bundles;
     }

@@ -40,8 +40,7 @@ internal sealed class CampaignCaptureOptions
 
     public void CheckNotGiven(ParseResult pr)
     {
-        foreach (var o in new Option[] { _versions, _system, _worker, _spread, _date })
-            if (pr.GetResult(o)?.IdentifierToken is not null) throw new UsageException($"option {o.Name} needs --capture ({CampaignCapture.Example})");
+        CliOptions.OnlyWith(pr, "--capture", CampaignCapture.Example, _versions, _system, _worker, _spread, _date);
         if (_probe.Read(pr).Count > 0) throw new UsageException($"probe options need --capture ({CampaignCapture.Example})");
     }
 

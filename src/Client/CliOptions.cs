@@ -49,6 +49,13 @@ internal static class CliOptions
         }
     }
 
+    /// <summary>Refuses any of <paramref name="options"/> given without <paramref name="flag"/>, which they belong to (they would be ignored).</summary>
+    public static void OnlyWith(ParseResult pr, string flag, string example, params Option[] options)
+    {
+        foreach (var o in options)
+            if (pr.GetResult(o)?.IdentifierToken is not null) throw new UsageException($"option {o.Name} needs {flag} ({example})");
+    }
+
     public const double DefaultThreshold = 0.10;
 
     public static Option<double> Threshold() => new Option<double>("--threshold")
