@@ -152,3 +152,17 @@ public sealed class MagnetonInputException : Exception
     [Id(0)] public string? File { get; init; }
     [Id(1)] public string? Field { get; init; }
 }
+
+/// <summary>
+/// A slice of a finished job's report, UTF-8 JSON as <see cref="Magneton.Core.Reporting.ReportJson"/> writes it,
+/// from <c>offset</c> (the argument of <see cref="IMatchingJobGrain.GetReportJson"/>); <see cref="Total"/> is the
+/// whole report's length. A report is fetched in slices because at a million operators a side it is hundreds of MB,
+/// past Orleans' message limit, and a byte slice crosses the wire as one copy where the report's records took the
+/// job grain's turn 7-14 s to serialize at 100k.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("Magneton.ReportChunk")]
+public sealed record ReportChunk([property: Id(0)] byte[] Json, [property: Id(1)] long Total)
+{
+    /// <summary>The largest slice: well under Orleans' 100 MB message body, and a few round trips at 100k operators.</summary>
+    public const int MaxBytes = 8 << 20;
+}

@@ -34,6 +34,13 @@ public interface IMatchingJobGrain : IGrainWithStringKey
     [RequiresRole(ClusterRoles.Read)] [Alias("GetReport"), ResponseTimeout("00:05:00")] Task<ComparisonReport> GetReport();
 
     /// <summary>
+    /// The report of a finished job as JSON: <paramref name="maxBytes"/> from <paramref name="offset"/> (0 to the
+    /// length), <see cref="ReportChunk.MaxBytes"/> at the most; what clients fetch (<see cref="GetReport"/> is for grains: campaigns of sample-sized jobs).
+    /// Fails as <see cref="GetReport"/> does. The first slice of a report read from the store waits for the read.
+    /// </summary>
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetReportJson"), ResponseTimeout("00:05:00")] Task<ReportChunk> GetReportJson(long offset, int maxBytes = ReportChunk.MaxBytes);
+
+    /// <summary>
     /// Start, wait and report in one call (the embedded CLI, where the silo cannot be lost on its own). Cancelling
     /// <paramref name="cancellationToken"/> cancels the job's work, as <see cref="Cancel"/> does.
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
 
@@ -75,13 +76,40 @@ public static class ClusterJob
             }
             if (status.Resumes > 0)
                 await log.WriteLineAsync($"{status.JobId}: resumed {status.Resumes} time(s) after losing a silo").ConfigureAwait(false);
-            return await connection.CallAsync(c => Job(c).GetReport(), ct).ConfigureAwait(false);
+            return await DownloadReportAsync(connection, jobId, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancelOnStop && ct.IsCancellationRequested)
         {
             await CancelAsync(connection, jobId, log).ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The finished job's report, fetched as JSON in slices (<see cref="IMatchingJobGrain.GetReportJson"/>) and read
+    /// here: one message could not carry it at 1M operators, and each slice is retried on its own.
+    /// </summary>
+    /// <param name="sliceBytes">the slices' size (smaller in tests, to fetch a sample's report in several)</param>
+    public static async Task<ComparisonReport> DownloadReportAsync(ClusterConnection connection, string jobId, CancellationToken ct,
+        int sliceBytes = ReportChunk.MaxBytes)
+    {
+        var first = await connection.CallAsync(c => c.GetGrain<IMatchingJobGrain>(jobId).GetReportJson(0, sliceBytes), ct).ConfigureAwait(false);
+        if (first.Total > Array.MaxLength)
+            throw new MagnetonUnavailableException($"{jobId}: the report is {first.Total} bytes, more than one process can read");
+        var json = new byte[first.Total];
+        first.Json.CopyTo(json, 0);
+        long offset = first.Json.Length;
+        while (offset < json.Length)
+        {
+            long at = offset;
+            var chunk = await connection.CallAsync(c => c.GetGrain<IMatchingJobGrain>(jobId).GetReportJson(at, sliceBytes), ct).ConfigureAwait(false);
+            // A job computed again between two slices (its store lost the report) may give another length.
+            if (chunk.Total != json.Length || chunk.Json.Length == 0)
+                throw new MagnetonUnavailableException($"{jobId}: the report changed while it was fetched; fetch it again");
+            chunk.Json.CopyTo(json, at);
+            offset += chunk.Json.Length;
+        }
+        return await Task.Run(() => JsonSerializer.Deserialize<ComparisonReport>(json, ReportJson.Options)!, ct).ConfigureAwait(false);
     }
 
     /// <summary>Asks the cluster to stop the job; gives up after a second (the client is ending).</summary>

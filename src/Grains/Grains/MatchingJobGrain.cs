@@ -59,8 +59,10 @@ public sealed class MatchingJobGrain(
 {
     readonly MatchingJobOptions _options = options.Value;
     ProgressWriter<JobState>? _progress;
-    // The finished report, held once this activation computed or read it (with a bundle store, state does not hold it).
+    // The finished report, held once this activation computed (without a bundle store) or read it; with a store the
+    // activation that computed it holds its JSON instead (what clients fetch), not both: at 1M operators each is GBs.
     ComparisonReport? _report;
+    byte[]? _reportJson;
     Task? _loop;
     TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     CancellationTokenSource _cancel = new();
@@ -147,12 +149,39 @@ public sealed class MatchingJobGrain(
 
     public async Task<ComparisonReport> GetReport()
     {
+        CheckFinished();
+        if ((_report ?? state.State.Report) is { } report) return report;
+        var json = await ReportJsonAsync();
+        return _report = await Task.Run(() => JsonSerializer.Deserialize<ComparisonReport>(json, ReportJson.Options)!);
+    }
+
+    public async Task<ReportChunk> GetReportJson(long offset, int maxBytes)
+    {
+        CheckFinished();
+        // Held for the slices that follow (a client fetches them one after another, right after the first).
+        var json = _reportJson ??= await ReportJsonAsync();
+        if (offset < 0 || offset > json.Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"job {JobId}: the report is {json.Length} bytes");
+        if (maxBytes < 1) throw new ArgumentOutOfRangeException(nameof(maxBytes), maxBytes, "a slice is at least one byte");
+        int count = (int)Math.Min(Math.Min(maxBytes, ReportChunk.MaxBytes), json.Length - offset);
+        return new ReportChunk(json.AsSpan((int)offset, count).ToArray(), json.Length);
+    }
+
+    void CheckFinished()
+    {
         var s = state.State;
         if (s is { Phase: JobPhase.Failed }) throw new MagnetonInputException(s.Error ?? $"job {JobId} failed");
         if (s.Phase != JobPhase.Done) throw new InvalidOperationException($"job {JobId} has not finished (phase {s.Phase})");
-        if ((_report ?? s.Report) is { } report) return report;
-        if (s.ReportInStore && store is not null && await store.GetReportAsync(JobId) is { } json)
-            return _report = await Task.Run(() => JsonSerializer.Deserialize<ComparisonReport>(json, ReportJson.Options)!);
+    }
+
+    /// <summary>The finished report's JSON: held, written from the report held, or read from the store.</summary>
+    async Task<byte[]> ReportJsonAsync()
+    {
+        var s = state.State;
+        if (_reportJson is { } held) return held;
+        if ((_report ?? s.Report) is { } report)
+            return await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options));
+        if (s.ReportInStore && store is not null && await store.GetReportAsync(JobId) is { } json) return json;
         // The store lost the report: compute it again (the caller's retry finds it, or the job's progress).
         s.Phase = JobPhase.Ingesting;
         s.ReportInStore = false;
@@ -272,10 +301,11 @@ public sealed class MatchingJobGrain(
                     // Off the grain's thread: at a million operators the report is hundreds of MB of JSON.
                     var json = await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options), ct);
                     await Transient.RetryAsync(() => store.PutReportAsync(JobId, json), log, $"job {JobId}: report", ct);
+                    _reportJson = json;
                 }
             }
 
-            _report = report;
+            _report = store is null ? report : null;
             s.Report = store is null ? report : null;
             s.ReportInStore = store is not null;
             s.Phase = JobPhase.Done;

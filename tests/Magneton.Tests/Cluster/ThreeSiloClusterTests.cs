@@ -53,6 +53,20 @@ public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
         var again = await ClusterJob.RunAsync(cluster.Client, request, TextWriter.Null, CancellationToken.None);
         Assert.Equal(Canonical(report), Canonical(again));
         Assert.Equal(perSilo.Sum(), cluster.Counters().Sum(kv => kv.Value.SegmentsMatched - before[kv.Key]));
+
+        // The report as clients fetch it, in slices: in 4 KiB ones it is the same report, and the slices are its JSON.
+        var connection = ClusterConnection.Over(cluster.Client);
+        var sliced = await ClusterJob.DownloadReportAsync(connection, WorkIds.Job(request), CancellationToken.None, sliceBytes: 4096);
+        Assert.Equal(Expected.Value, Canonical(sliced));
+        var jobGrain = cluster.Client.GetGrain<IMatchingJobGrain>(WorkIds.Job(request));
+        var first = await jobGrain.GetReportJson(0, 4096);
+        Assert.True(first.Total > 3 * 4096, $"report of {first.Total} bytes");
+        Assert.Equal(4096, first.Json.Length);
+        var last = await jobGrain.GetReportJson(first.Total - 10, 4096);
+        Assert.Equal(10, last.Json.Length);
+        Assert.Equal((byte)'}', last.Json[^1]);
+        Assert.Empty((await jobGrain.GetReportJson(first.Total, 4096)).Json);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => jobGrain.GetReportJson(first.Total + 1, 4096));
     }
 
     [Theory]
