@@ -108,22 +108,9 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
     async Task RunJobAsync(CaptureAssignment assignment, CancellationToken stop)
     {
         var (job, token) = (assignment.Job, assignment.Token);
+        if (await AdmitAsync(job, token).ConfigureAwait(false) is not { } allowed) return;
         var spec = job.Spec;
         var outDir = Path.Combine(options.WorkDir, "captures", $"{job.JobId}-{job.Attempts}");
-        AllowedJob allowed;
-        try
-        {
-            CheckProbeArguments(spec.ProbeArguments ?? []);
-            allowed = options.Policy.Resolve(spec.Workload, spec.Arguments ?? [], spec.Command);
-        }
-        catch (JobRefusedException e)
-        {
-            // Refused before anything starts: the submitter reads why in the job's error.
-            Interlocked.Increment(ref _failed);
-            log.LogWarning("{Worker}: {Job} refused: {Reason}", WorkerId, job.JobId, e.Message);
-            await ReportAsync(() => _scheduler.Fail(job.JobId, token, $"refused by {WorkerId}: {e.Message}"), job).ConfigureAwait(false);
-            return;
-        }
         // The command line is logged by name only: its arguments are the submitter's and may hold secrets.
         log.LogInformation("{Worker}: {Job} (attempt {Attempt}) system={System}: {What}",
             WorkerId, job.JobId, job.Attempts, spec.System, spec.Workload is { } w ? "workload " + w : "command " + spec.Command[0]);
@@ -131,29 +118,7 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
         if (Directory.Exists(outDir)) TryDelete(outDir); // left by this node's worker before a crash: not a result
         try
         {
-            var environment = new Dictionary<string, string>(allowed.Environment);
-            foreach (var (name, value) in ProbeLauncher.PinToGpu(slot.Gpu.Uuid)) environment[name] = value;
-            var capture = new CaptureOptions
-            {
-                System = spec.System,
-                OutDir = outDir,
-                Command = allowed.Command,
-                ProbeArguments = spec.ProbeArguments ?? [],
-                Python = options.Python,
-                ProbePath = options.ProbePath,
-                Gpu = slot.Gpu.Index,
-                Device = allowed.Device,
-                WorkingDirectory = allowed.WorkingDirectory ?? options.WorkDir,
-                Environment = environment,
-                InheritEnvironment = false,
-            };
-            CaptureResult result;
-            using (var sampler = slot.NewSampler())
-                result = await new CaptureRunner(_probeOutput.Out, _probeOutput.Err).RunAsync(capture, sampler, slot.Node, stop).ConfigureAwait(false);
-            _probeOutput.Latest = $"uploading {result.Operators} operators, {result.ReplayItems} replay items";
-
-            var checkedBundle = await BundleUploader.CheckAsync(outDir, stop).ConfigureAwait(false);
-            var run = await new BundleUploader(client, output).ResolveAsync(outDir, checkedBundle, stop).ConfigureAwait(false);
+            var (result, run) = await CaptureAndUploadAsync(CaptureOptionsFor(spec, allowed, outDir), stop).ConfigureAwait(false);
             uploaded = true;
             await Transient.RetryAsync(() => _scheduler.Complete(job.JobId, token, run.RunId), log, $"{job.JobId}: reporting run {run.RunId}")
                 .ConfigureAwait(false);
@@ -173,11 +138,7 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
             // The capture itself failed (the command, the probe, the bundle): the job fails with the reason. Its
             // directory (samples, the probe's partial output) stays for whoever debugs it.
             Interlocked.Increment(ref _failed);
-            string reason = e is CaptureException or BundleException or UsageException or MagnetonInputException
-                ? Program.OneLine(e.Message)
-                : $"{e.GetType().Name}: {Program.OneLine(e.Message)}";
-            // "see its messages above" is on the node; the submitter sees the last of them here.
-            if (e is CaptureException && _probeOutput.LastError is { } last) reason += $"; last error output: {last}";
+            string reason = FailureReason(e, _probeOutput.LastError);
             log.LogWarning("{Worker}: {Job} failed: {Reason} (kept in {Dir})", WorkerId, job.JobId, reason, outDir);
             await ReportAsync(() => _scheduler.Fail(job.JobId, token, reason), job).ConfigureAwait(false);
         }
@@ -192,6 +153,70 @@ public sealed class CaptureWorker(IClusterClient client, WorkerSlot slot, Captur
         {
             if (uploaded && !options.KeepBundles) TryDelete(outDir);
         }
+    }
+
+    /// <summary>What this node allows the job to run, or null when it refused the job (and reported why).</summary>
+    async Task<AllowedJob?> AdmitAsync(CaptureJob job, string token)
+    {
+        var spec = job.Spec;
+        try
+        {
+            CheckProbeArguments(spec.ProbeArguments ?? []);
+            return options.Policy.Resolve(spec.Workload, spec.Arguments ?? [], spec.Command);
+        }
+        catch (JobRefusedException e)
+        {
+            // Refused before anything starts: the submitter reads why in the job's error.
+            Interlocked.Increment(ref _failed);
+            log.LogWarning("{Worker}: {Job} refused: {Reason}", WorkerId, job.JobId, e.Message);
+            await ReportAsync(() => _scheduler.Fail(job.JobId, token, $"refused by {WorkerId}: {e.Message}"), job).ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    /// <summary>The capture as <c>magneton capture</c> would run it, on this worker's GPU only, in the environment the node allows.</summary>
+    CaptureOptions CaptureOptionsFor(CaptureSpec spec, AllowedJob allowed, string outDir)
+    {
+        var environment = new Dictionary<string, string>(allowed.Environment);
+        foreach (var (name, value) in ProbeLauncher.PinToGpu(slot.Gpu.Uuid)) environment[name] = value;
+        return new CaptureOptions
+        {
+            System = spec.System,
+            OutDir = outDir,
+            Command = allowed.Command,
+            ProbeArguments = spec.ProbeArguments ?? [],
+            Python = options.Python,
+            ProbePath = options.ProbePath,
+            Gpu = slot.Gpu.Index,
+            Device = allowed.Device,
+            WorkingDirectory = allowed.WorkingDirectory ?? options.WorkDir,
+            Environment = environment,
+            InheritEnvironment = false,
+        };
+    }
+
+    /// <summary>Runs the capture under NVML sampling, checks its bundle with Core's reader and uploads it.</summary>
+    async Task<(CaptureResult Result, RunRef Run)> CaptureAndUploadAsync(CaptureOptions capture, CancellationToken stop)
+    {
+        CaptureResult result;
+        using (var sampler = slot.NewSampler())
+            result = await new CaptureRunner(_probeOutput.Out, _probeOutput.Err).RunAsync(capture, sampler, slot.Node, stop).ConfigureAwait(false);
+        _probeOutput.Latest = $"uploading {result.Operators} operators, {result.ReplayItems} replay items";
+
+        var checkedBundle = await BundleUploader.CheckAsync(capture.OutDir, stop).ConfigureAwait(false);
+        var run = await new BundleUploader(client, output).ResolveAsync(capture.OutDir, checkedBundle, stop).ConfigureAwait(false);
+        return (result, run);
+    }
+
+    /// <summary>The job's error as the submitter reads it: one line; the type named only where the message alone is not ours.</summary>
+    static string FailureReason(Exception e, string? lastError)
+    {
+        string reason = e is CaptureException or BundleException or UsageException or MagnetonInputException
+            ? Program.OneLine(e.Message)
+            : $"{e.GetType().Name}: {Program.OneLine(e.Message)}";
+        // "see its messages above" is on the node; the submitter sees the last of them here.
+        if (e is CaptureException && lastError is { } last) reason += $"; last error output: {last}";
+        return reason;
     }
 
     /// <summary>The probe options of a job: only those <c>magneton submit</c> takes (never --out, say), with valid values.</summary>

@@ -77,25 +77,17 @@ internal static class FleetCapture
             await progress.WriteLineAsync($"{job.JobId}: {spec.System} queued for {spec.Worker ?? spec.Node ?? "any GPU node"}").ConfigureAwait(false);
             jobs.Add(job);
         }
-        var shown = new string?[jobs.Count];
         var gone = new GoneWorkers();
-        while (jobs.Any(j => j.State is CaptureState.Queued or CaptureState.Running))
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
-            var alive = await gone.AliveAsync(connection, ct).ConfigureAwait(false);
-            for (int i = 0; i < jobs.Count; i++)
+        HashSet<string> alive = [];
+        return await CaptureJobWatch.FollowAsync(jobs,
+            async (job, ct) =>
             {
-                if (jobs[i].State is CaptureState.Done or CaptureState.Failed) continue;
-                var id = jobs[i].JobId;
-                jobs[i] = await connection.CallAsync(c => Scheduler(c).GetJob(id), ct).ConfigureAwait(false);
+                var now = await connection.CallAsync(c => Scheduler(c).GetJob(job.JobId), ct).ConfigureAwait(false);
                 // A job pinned to a worker that went away waits in the queue for it; the audit does not wait with it.
-                if (gone.GaveUp(jobs[i], alive) is { } why) jobs[i] = jobs[i] with { State = CaptureState.Failed, Error = why };
-                var line = Line(jobs[i]);
-                if (line != shown[i]) await progress.WriteLineAsync(line).ConfigureAwait(false);
-                shown[i] = line;
-            }
-        }
-        return jobs;
+                return gone.GaveUp(now, alive) is { } why ? now with { State = CaptureState.Failed, Error = why } : now;
+            },
+            Line, progress, ct,
+            beforeRound: async ct => alive = await gone.AliveAsync(connection, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     /// <summary>Which pinned workers have not been alive for <see cref="Patience"/>: their queued jobs are given up here.</summary>
@@ -129,14 +121,10 @@ internal static class FleetCapture
         }
     }
 
-    static string Line(CaptureJob job)
+    static string Line(CaptureJob job) => job.State switch
     {
-        var state = job.State.ToString().ToLowerInvariant();
-        return job.State switch
-        {
-            CaptureState.Done => $"{job.JobId}: {job.Spec.System} done on {job.Worker}: {RunArgument.Typed(job.RunId!)}",
-            CaptureState.Failed => $"{job.JobId}: {job.Spec.System} failed on {job.Worker ?? "no worker"}: {job.Error}",
-            _ => $"{job.JobId}: {job.Spec.System} {state}{(job.Worker is null ? "" : " on " + job.Worker)}{(job.Progress == state ? "" : ": " + job.Progress)}",
-        };
-    }
+        CaptureState.Done => $"{job.JobId}: {job.Spec.System} done on {job.Worker}: {RunArgument.Typed(job.RunId!)}",
+        CaptureState.Failed => $"{job.JobId}: {job.Spec.System} failed on {job.Worker ?? "no worker"}: {job.Error}",
+        _ => $"{job.JobId}: {job.Spec.System} {CaptureJobWatch.StateText(job)}",
+    };
 }

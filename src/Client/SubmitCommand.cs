@@ -70,17 +70,12 @@ public static class SubmitCommand
             return Program.Ok;
         }
 
-        string? shown = null;
-        while (job.State is CaptureState.Queued or CaptureState.Running)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
-            job = await Transient.RetryAsync(() => scheduler.GetJob(job.JobId),
-                Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "following the job").ConfigureAwait(false);
-            var state = job.State.ToString().ToLowerInvariant();
-            var line = $"{job.JobId}: {state}{(job.Worker is null ? "" : " on " + job.Worker)}{(job.Progress == state ? "" : ": " + job.Progress)}";
-            if (line != shown && job.State is CaptureState.Queued or CaptureState.Running) await stderr.WriteLineAsync(line).ConfigureAwait(false);
-            shown = line;
-        }
+        job = (await CaptureJobWatch.FollowAsync([job],
+            (j, _) => Transient.RetryAsync(() => scheduler.GetJob(j.JobId),
+                Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "following the job"),
+            // The end is written below, with the run or the error.
+            j => CaptureJobWatch.Finished(j) ? null : $"{j.JobId}: {CaptureJobWatch.StateText(j)}",
+            stderr, ct).ConfigureAwait(false))[0];
         if (job.State == CaptureState.Failed)
         {
             await stderr.WriteLineAsync($"magneton: capture {job.JobId} failed: {job.Error}").ConfigureAwait(false);

@@ -239,8 +239,8 @@ public sealed class MatchingJobGrain(
         _loop = RunStepsAsync(_cancel.Token);
     }
 
-    // Over 80 lines on purpose: the steps in their order, then one catch per way a job stops (input, cancel, lost run,
-    // the cluster), so what each stop leaves in the state is read in one place. The steps' bodies are methods below.
+    // One catch per way a job stops (input, cancel, lost run, the cluster), so that what each stop leaves in the state
+    // is decided in one place.
     async Task RunStepsAsync(CancellationToken ct)
     {
         var s = state.State;
@@ -250,28 +250,13 @@ public sealed class MatchingJobGrain(
         var started = Stopwatch.StartNew();
         try
         {
-            using (MagnetonTelemetry.Source.StartActivity("ingest"))
-            using (PlaceOnThisSilo())
-            {
-                // A run grain activated now ingests on this silo, into the cache this job's session is prepared from.
-                await Transient.RetryAsync(() => Task.WhenAll(
-                    GrainFactory.GetGrain<IRunGrain>(request.A.RunId).Ingest(request.A, ct),
-                    GrainFactory.GetGrain<IRunGrain>(request.B.RunId).Ingest(request.B, ct)), log, $"job {JobId}: ingest", ct);
-            }
+            await IngestAsync(request, ct);
             _problem = null;
             ct.ThrowIfCancellationRequested();
 
             var matching = Stopwatch.StartNew();
-            MatchSession session;
-            using (MagnetonTelemetry.Source.StartActivity("prepare"))
-                session = await sessions.GetOrPrepareAsync(request.A, request.B, options);
-            if (s.Phase < JobPhase.Matching || s.SegmentsTotal != session.Segments.Count)
-            {
-                s.SegmentsTotal = session.Segments.Count;
-                s.Phase = JobPhase.Matching;
-                await Progress.SaveNowAsync();
-            }
-            bool local = session.A.Operators.Length > _options.LocalAboveOperators || session.B.Operators.Length > _options.LocalAboveOperators;
+            var session = await PrepareAsync(s, request, options);
+            bool local = KeepOnThisSilo(session);
 
             List<RegionMatch> regions;
             IReadOnlyList<Core.Detection.Finding> findings;
@@ -281,12 +266,7 @@ public sealed class MatchingJobGrain(
                 findings = await Task.Run(() => Pipeline.Detect(session, regions), ct);
             double matchingMs = matching.Elapsed.TotalMilliseconds;
             ct.ThrowIfCancellationRequested();
-            if (s.Phase < JobPhase.Diagnosing)
-            {
-                s.FindingsTotal = findings.Count;
-                s.Phase = JobPhase.Diagnosing;
-                await Progress.SaveNowAsync();
-            }
+            await EnterDiagnosingAsync(s, findings.Count);
 
             using (PlaceOnThisSilo(local))
                 await DiagnoseAsync(s, request, options, regions, findings, ct);
@@ -322,37 +302,98 @@ public sealed class MatchingJobGrain(
         }
         catch (MagnetonInputException e)
         {
-            job?.SetStatus(ActivityStatusCode.Error, e.Message);
-            s.Phase = JobPhase.Failed;
-            s.Error = e.Message;
-            s.SegmentsDone = [];
-            s.Causes = [];
-            await Progress.SaveNowAsync();
+            await FailAsync(s, job, e);
             _finished.TrySetResult();
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+            // Cancel, or a Compare caller gone: the progress stays for a new Start to resume from.
             _finished.TrySetResult();
         }
         catch (Exception e) when (Transient.MissingRun(e) is { } missing)
         {
-            // The store lost a run (or never had it): wait for its bundle to be uploaded again and a new Start.
-            job?.SetStatus(ActivityStatusCode.Error, missing.Message);
-            GrainLog.JobWaitsForRun(log, JobId, missing.RunId!, missing.Message);
-            _missingRun = missing.RunId;
-            _problem = missing.Message;
+            WaitForRun(job, missing);
             _finished.TrySetResult();
         }
         catch (Exception e)
         {
-            // Not the input's fault (storage down, silos lost beyond the retries): keep the progress and let the
-            // next call (a polling client, or a new Start) take the job up again.
-            job?.SetStatus(ActivityStatusCode.Error, e.Message);
-            GrainLog.JobStopped(log, e, JobId, s.Phase);
-            _problem = WireErrors.Translate(e) is MagnetonUnavailableException u ? u.Message : $"job {JobId}: {e.GetType().Name}: {e.Message}";
-            _problem = string.Join(' ', _problem.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Stopped(s, job, e);
             _finished.TrySetResult();
         }
+    }
+
+    /// <summary>Both runs ingested by their run grains, activated on this silo: into the cache this job's session is prepared from.</summary>
+    async Task IngestAsync(CompareRequest request, CancellationToken ct)
+    {
+        using (MagnetonTelemetry.Source.StartActivity("ingest"))
+        using (PlaceOnThisSilo())
+        {
+            await Transient.RetryAsync(() => Task.WhenAll(
+                GrainFactory.GetGrain<IRunGrain>(request.A.RunId).Ingest(request.A, ct),
+                GrainFactory.GetGrain<IRunGrain>(request.B.RunId).Ingest(request.B, ct)), log, $"job {JobId}: ingest", ct);
+        }
+    }
+
+    /// <summary>
+    /// The job's match session (silo-local, and deterministic: every silo and every resume gets the same segments);
+    /// the matching phase is persisted with the segment count the first time, or when a new build counts otherwise.
+    /// </summary>
+    async Task<MatchSession> PrepareAsync(JobState s, CompareRequest request, CompareOptions options)
+    {
+        MatchSession session;
+        using (MagnetonTelemetry.Source.StartActivity("prepare"))
+            session = await sessions.GetOrPrepareAsync(request.A, request.B, options);
+        if (s.Phase < JobPhase.Matching || s.SegmentsTotal != session.Segments.Count)
+        {
+            s.SegmentsTotal = session.Segments.Count;
+            s.Phase = JobPhase.Matching;
+            await Progress.SaveNowAsync();
+        }
+        return session;
+    }
+
+    /// <summary>Above this size, preparing the session on another silo costs more than the matching it would take over.</summary>
+    bool KeepOnThisSilo(MatchSession session) =>
+        session.A.Operators.Length > _options.LocalAboveOperators || session.B.Operators.Length > _options.LocalAboveOperators;
+
+    async Task EnterDiagnosingAsync(JobState s, int findings)
+    {
+        if (s.Phase >= JobPhase.Diagnosing) return;
+        s.FindingsTotal = findings;
+        s.Phase = JobPhase.Diagnosing;
+        await Progress.SaveNowAsync();
+    }
+
+    /// <summary>A verdict about the input: final, persisted with its message; the intermediate results are dropped.</summary>
+    async Task FailAsync(JobState s, Activity? job, MagnetonInputException e)
+    {
+        job?.SetStatus(ActivityStatusCode.Error, e.Message);
+        s.Phase = JobPhase.Failed;
+        s.Error = e.Message;
+        s.SegmentsDone = [];
+        s.Causes = [];
+        await Progress.SaveNowAsync();
+    }
+
+    /// <summary>The store lost a run (or never had it): the job waits for its bundle to be uploaded again and a new Start.</summary>
+    void WaitForRun(Activity? job, MagnetonUnavailableException missing)
+    {
+        job?.SetStatus(ActivityStatusCode.Error, missing.Message);
+        GrainLog.JobWaitsForRun(log, JobId, missing.RunId!, missing.Message);
+        _missingRun = missing.RunId;
+        _problem = missing.Message;
+    }
+
+    /// <summary>
+    /// Not the input's fault (storage down, silos lost beyond the retries): the progress is kept and the next call (a
+    /// polling client, or a new Start) takes the job up again; the problem is reported to pollers in one line.
+    /// </summary>
+    void Stopped(JobState s, Activity? job, Exception e)
+    {
+        job?.SetStatus(ActivityStatusCode.Error, e.Message);
+        GrainLog.JobStopped(log, e, JobId, s.Phase);
+        var problem = WireErrors.Translate(e) is MagnetonUnavailableException u ? u.Message : $"job {JobId}: {e.GetType().Name}: {e.Message}";
+        _problem = string.Join(' ', problem.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     ISegmentMatcherGrain SegmentGrain(int index) => GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{index}");
