@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Magneton.Core;
 using Magneton.Core.Scaling;
 
 namespace Magneton.Client;
@@ -117,7 +118,16 @@ public static class BenchCommand
             {
                 // The whole python3 run first: it must not compete with the cluster for the cores.
                 var py = ScalingBenchmark.MeasurePython(scaled, scaled.A.TraceUncompressedBytes / 1e6, pythonMax);
-                onCluster = await ClusterBench.MeasureAsync(target, scaled, generateMs, a.Upload, py, Log, ct).ConfigureAwait(false);
+                // The sample pair itself, beside the scaled one: a directory the silos were allowed to read.
+                var warmUp = (CopyBundle(srcA, Path.Combine(dir, "warm-up", "A")), CopyBundle(srcB, Path.Combine(dir, "warm-up", "B")));
+                onCluster = await ClusterBench.MeasureAsync(target, scaled, generateMs, a.Upload, warmUp, py, Log, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                // As the cluster bench warms its silos: the measured comparison runs JIT-compiled code on both sides.
+                var warm = Stopwatch.StartNew();
+                Pipeline.Compare(srcA, srcB, new Magneton.Core.Matching.CompareOptions());
+                Log($"warm-up: the sample pair compared in {warm.Elapsed.TotalSeconds:F1} s");
             }
             var result = onCluster?.Bench ?? ScalingBenchmark.Measure(scaled, generateMs, Log, pythonMax);
             string text = JsonSerializer.Serialize(Document(result, pair, a.Cluster, onCluster), new JsonSerializerOptions { WriteIndented = true });
@@ -137,6 +147,14 @@ public static class BenchCommand
                 catch (IOException) { }
             }
         }
+    }
+
+    /// <summary>A copy of a bundle directory's files (a bundle has no subdirectories).</summary>
+    static string CopyBundle(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
+        return to;
     }
 
     /// <summary>The scaled pair: generated into <paramref name="dir"/>, or read back from its pair.json with --reuse.</summary>
