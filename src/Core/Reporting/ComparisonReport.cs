@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Magneton.Core.Detection;
 
 namespace Magneton.Core.Reporting;
 
@@ -144,11 +145,6 @@ public sealed record RegionReport(
     /// <summary>a.energy_j / b.energy_j: the in-situ model without common mode.</summary>
     [JsonPropertyName("in_situ_energy_ratio")] public double InSituEnergyRatio { get; init; }
 }
-
-public sealed record ConfigDifference(
-    [property: JsonPropertyName("key")] string Key,
-    [property: JsonPropertyName("a")] string? A,
-    [property: JsonPropertyName("b")] string? B);
 
 public sealed record PerSide<T>(
     [property: JsonPropertyName("a")] IReadOnlyList<T> A,

@@ -3,6 +3,7 @@ using Magneton.Core;
 using Magneton.Core.Audits;
 using Magneton.Core.Bundles;
 using Magneton.Core.Campaigns;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Rendering.Html;
