@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 
 namespace Magneton.Core.Campaigns;
@@ -41,16 +42,16 @@ public sealed record CampaignVersion(
 {
     [JsonPropertyName("bundle")] public string Bundle { get; init; } = "";
     /// <summary>Waste findings where the version is the wasteful side.</summary>
-    [JsonPropertyName("waste_in_version")] public int WasteInVersion => Findings.Count(f => f.Verdict == "waste" && f.Wasteful == "b");
+    [JsonPropertyName("waste_in_version")] public int WasteInVersion => Findings.Count(f => f.Verdict == "waste" && f.Wasteful == Side.B);
     /// <summary>Waste findings where the baseline is the wasteful side (the version improved there).</summary>
-    [JsonPropertyName("waste_in_baseline")] public int WasteInBaseline => Findings.Count(f => f.Verdict == "waste" && f.Wasteful == "a");
+    [JsonPropertyName("waste_in_baseline")] public int WasteInBaseline => Findings.Count(f => f.Verdict == "waste" && f.Wasteful == Side.A);
 }
 
 /// <summary>A cause (kind, place, wasteful side) that shows up in more than one version.</summary>
 public sealed record RecurringCause(
     [property: JsonPropertyName("kind")] string Kind,
     [property: JsonPropertyName("where")] string Where,
-    [property: JsonPropertyName("wasteful")] string Wasteful,
+    [property: JsonPropertyName("wasteful")] Side Wasteful,
     [property: JsonPropertyName("versions")] IReadOnlyList<int> Versions,
     [property: JsonPropertyName("mean_energy_ratio")] double MeanEnergyRatio);
 
@@ -95,7 +96,7 @@ public static class CampaignReportBuilder
     static double Ratio(double x, double y) => y > 0 ? x / y : double.NaN;
 
     /// <summary>The identity of a finding across versions: its cause kind, where it is, and which side wastes.</summary>
-    static string KeyOf(FindingReport f) => $"{f.Cause.Kind} {f.Where} (waste in {(f.Wasteful == "b" ? "version" : "baseline")})";
+    static string KeyOf(FindingReport f) => $"{f.Cause.Kind} {f.Where} (waste in {(f.Wasteful == Side.B ? "version" : "baseline")})";
 
     static List<RecurringCause> Recurring(List<CampaignVersion> rows) =>
         rows.SelectMany(v => v.Findings.Where(f => f.Verdict == "waste").Select(f => (v.Index, f)))
@@ -118,8 +119,8 @@ public static class CampaignReportBuilder
             // CPU captures measure no energy (0): their cost is CPU time, and their findings' verdict is cpu-time.
             bool cpu = !(before.Run.IterationEnergyJ > 0 && after.Run.IterationEnergyJ > 0);
             double ratio = cpu ? Ratio(after.Run.IterationTimeS, before.Run.IterationTimeS) : Ratio(after.Run.IterationEnergyJ, before.Run.IterationEnergyJ);
-            var old = before.Findings.Where(f => Costly(f, cpu) && f.Wasteful == "b").Select(KeyOf).ToHashSet();
-            var added = after.Findings.Where(f => Costly(f, cpu) && f.Wasteful == "b").Select(KeyOf)
+            var old = before.Findings.Where(f => Costly(f, cpu) && f.Wasteful == Side.B).Select(KeyOf).ToHashSet();
+            var added = after.Findings.Where(f => Costly(f, cpu) && f.Wasteful == Side.B).Select(KeyOf)
                 .Where(k => !old.Contains(k)).Distinct().ToList();
             if (ratio > 1 + threshold || added.Count > 0)
                 list.Add(new Regression(before.Index, after.Index, ratio, added));

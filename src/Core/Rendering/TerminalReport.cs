@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 
 namespace Magneton.Core.Rendering;
@@ -35,7 +36,7 @@ public static class TerminalReport
         sb.AppendLine();
         foreach (var f in r.Findings.Take(maxFindings))
         {
-            string side = f.Wasteful.ToUpperInvariant();
+            string side = f.Wasteful.Label();
             sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x{(f.Sites.Count > 1 && f.Sites.Count != f.Instances ? $" at {f.Sites.Count} sites" : "")})");
             sb.AppendLine(cpu
                 ? string.Create(ci, $"    {(f.CpuTimeDeltaS ?? 0) * 1000:F3} ms/iteration more CPU time = {f.ShareOfJob:P1} of {side}'s job; {f.TimeRatio:F2}x CPU time")
@@ -46,9 +47,9 @@ public static class TerminalReport
             if (f.Sites.Count > 1)
                 sb.AppendLine("    sites: " + f.Sites.Count.ToString(ci) + ", largest " + string.Join("; ", f.Sites.Take(3).Select(x =>
                     string.Create(ci, $"{Clip(x.Where, 40)} {x.EnergyDeltaJ * 1000:F1} mJ"))));
-            var classes = f.Wasteful == "a" ? f.Cause.Classes.A : f.Cause.Classes.B;
+            var classes = f.Wasteful == Side.A ? f.Cause.Classes.A : f.Cause.Classes.B;
             if (classes.Count > 0) sb.AppendLine(ci, $"    classes: {string.Join(", ", classes.Take(3))}");
-            var src = f.Wasteful == "a" ? f.Cause.SourceLines.A : f.Cause.SourceLines.B;
+            var src = f.Wasteful == Side.A ? f.Cause.SourceLines.A : f.Cause.SourceLines.B;
             foreach (var line in src.Take(2)) sb.AppendLine(ci, $"    at {Clip(line, 110)}");
             if (f.Cause.Kind is "kernel-choice" or "layout")
             {

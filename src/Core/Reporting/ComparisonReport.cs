@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 
 namespace Magneton.Core.Reporting;
 
@@ -167,7 +168,7 @@ public sealed record CauseReport(
 public sealed record FindingReport(
     [property: JsonPropertyName("id")] int Id,
     [property: JsonPropertyName("verdict")] string Verdict,
-    [property: JsonPropertyName("wasteful")] string Wasteful,
+    [property: JsonPropertyName("wasteful")] Side Wasteful,
     [property: JsonPropertyName("regions")] IReadOnlyList<int> Regions,
     [property: JsonPropertyName("instances")] int Instances,
     [property: JsonPropertyName("energy_delta_j")] double EnergyDeltaJ,

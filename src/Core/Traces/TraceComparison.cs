@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Magneton.Core.Bundles;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 
 namespace Magneton.Core.Traces;
@@ -85,7 +86,7 @@ public static partial class TraceComparison
         private sealed record Candidate(int A, int B, long GpuA, long GpuB)
         {
             public long Delta => GpuB - GpuA;
-            public string Slower => GpuB > GpuA ? "b" : "a";
+            public Matching.Side Slower => GpuB > GpuA ? Matching.Side.B : Matching.Side.A;
         }
 
         public ComparisonReport Build()
@@ -162,15 +163,15 @@ public static partial class TraceComparison
             foreach (var g in groups)
             {
                 var first = g[0];
-                string slower = first.Candidate.Slower;
-                long slow = g.Sum(x => slower == "b" ? x.Candidate.GpuB : x.Candidate.GpuA);
-                long fast = g.Sum(x => slower == "b" ? x.Candidate.GpuA : x.Candidate.GpuB);
+                var slower = first.Candidate.Slower;
+                long slow = g.Sum(x => slower == Matching.Side.B ? x.Candidate.GpuB : x.Candidate.GpuA);
+                long fast = g.Sum(x => slower == Matching.Side.B ? x.Candidate.GpuA : x.Candidate.GpuB);
                 double ratio = fast > 0 ? Math.Round((double)slow / fast, 4) : Detection.Detector.RatioCap;
                 var regions = g.Select(x => RegionId(x.Candidate.A, x.Candidate.B)).ToList();
-                long stepGpu = slower == "b" ? b.GpuNs : a.GpuNs;
+                long stepGpu = slower == Matching.Side.B ? b.GpuNs : a.GpuNs;
                 int id = findings.Count + 1;
                 var cause = first.Cause;
-                string side = slower.ToUpperInvariant();
+                string side = slower.Label();
                 string inst = g.Count == 1 ? "" : $" ({g.Count} instances)";
                 string explanation = string.Create(CultureInfo.InvariantCulture,
                     $"{side} takes {Ms(slow - fast)} ms more GPU time in {first.Where}{inst}: {Ms(slow)} ms against {Ms(fast)} ms ({Fmt(ratio)}x), " +
@@ -332,7 +333,7 @@ public static partial class TraceComparison
         sb.AppendLine();
         foreach (var f in r.Findings.Take(maxFindings))
         {
-            string side = f.Wasteful.ToUpperInvariant();
+            string side = f.Wasteful.Label();
             sb.AppendLine(ci, $"[{f.Id}] SLOWER in {side}: {f.Where}  ({f.Instances}x)");
             sb.AppendLine(ci, $"    {Fmt(f.TimeRatio)}x GPU time");
             sb.AppendLine(ci, $"    why: {f.Cause.Kind}");

@@ -43,7 +43,7 @@ public class CauseGroupingTests
 
         var f = Assert.Single(r.Findings);
         Assert.Equal("waste", f.Verdict);
-        Assert.Equal("a", f.Wasteful);
+        Assert.Equal(Side.A, f.Wasteful);
         Assert.Equal("operator-set", f.Cause.Kind);
         Assert.Equal(4, f.Instances);
         Assert.Equal(sites.Order(), f.Sites.Select(x => x.Where).Order());
@@ -81,9 +81,9 @@ public class CauseGroupingTests
         var layout = Assert.Single(layouts, f => f.Verdict != "possible");
         // The one layout claim. The energy model's intervals let B's few channels_last-slower sites (maxpool, bn)
         // show, summed, as the opposite direction's "possible" difference below resolution: never a second claim.
-        Assert.All(layouts.Where(f => f != layout), f => { Assert.Equal("possible", f.Verdict); Assert.Equal("b", f.Wasteful); });
+        Assert.All(layouts.Where(f => f != layout), f => { Assert.Equal("possible", f.Verdict); Assert.Equal(Side.B, f.Wasteful); });
         Assert.Equal("waste", layout.Verdict);
-        Assert.Equal("a", layout.Wasteful);
+        Assert.Equal(Side.A, layout.Wasteful);
         Assert.Contains(layout.Cause.Config, c => c.Key == "memory_format");
         Assert.True(layout.Sites.Count >= 28, $"{layout.Sites.Count} sites");
         Assert.Equal(layout.Regions.Count, layout.Sites.Sum(x => x.Regions.Count));

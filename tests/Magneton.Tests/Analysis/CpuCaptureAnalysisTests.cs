@@ -59,7 +59,7 @@ public sealed class CpuCaptureAnalysisTests
         });
         Assert.False(r.HasWaste);
         var act = Assert.Single(r.Findings, f => f.Where.Contains("mlp.act", StringComparison.Ordinal));
-        Assert.Equal("a", act.Wasteful);
+        Assert.Equal(Side.A, act.Wasteful);
         Assert.Equal("operator-set", act.Cause.Kind);
         Assert.Contains(act.Cause.Config, c => c.Key.EndsWith("activation_function", StringComparison.Ordinal));
         // The CPU-time delta is the regions' host time: recompute it from the regions the finding names.

@@ -17,7 +17,7 @@ public class RealPairFindingsTests
         var r = Samples.Compare("gpt2-gelu");
         var waste = Waste(r);
         var f = Assert.Single(waste);
-        Assert.Equal("a", f.Wasteful);
+        Assert.Equal(Side.A, f.Wasteful);
         Assert.Equal(4, f.Instances);
         Assert.Equal("operator-set", f.Cause.Kind);
         Assert.All(f.Cause.Modules.A, m => Assert.Matches(@"^transformer\.h\.\d\.mlp\.act$", m));
@@ -42,7 +42,7 @@ public class RealPairFindingsTests
         var r = Samples.Compare("gpt2-tf32");
         var waste = Waste(r);
         Assert.NotEmpty(waste);
-        Assert.All(waste, f => Assert.Equal("a", f.Wasteful));
+        Assert.All(waste, f => Assert.Equal(Side.A, f.Wasteful));
         Assert.All(waste, f => Assert.Equal("kernel-choice", f.Cause.Kind));
         Assert.Contains(waste, f => f.Cause.Modules.A.Contains("lm_head"));
         Assert.Contains(waste, f => f.Cause.Modules.A.Any(m => m.EndsWith("attn.c_attn")));
@@ -60,7 +60,7 @@ public class RealPairFindingsTests
         var r = Samples.Compare("resnet50-layout");
         var waste = Waste(r);
         Assert.NotEmpty(waste);
-        Assert.All(waste, f => Assert.Equal("a", f.Wasteful));
+        Assert.All(waste, f => Assert.Equal(Side.A, f.Wasteful));
         var layout = waste.Where(f => f.Cause.Kind == "layout").ToList();
         Assert.NotEmpty(layout);
         Assert.Contains(layout, f => f.Cause.Kernels.A.Any(k => k.Contains("nchwToNhwc")));

@@ -78,7 +78,7 @@ public sealed class ScaledPairTests : IDisposable
         var report = Pipeline.Compare(planted.A.Directory, planted.B.Directory, new CompareOptions());
         var f = Assert.Single(report.Findings);
         Assert.Equal("waste", f.Verdict);
-        Assert.Equal("a", f.Wasteful);
+        Assert.Equal(Side.A, f.Wasteful);
         Assert.Equal(sites.Count, f.Instances);
         Assert.Equal("model.layers.*.mlp.act_fn", f.Where);
         Assert.Equal("kernel-choice", f.Cause.Kind);

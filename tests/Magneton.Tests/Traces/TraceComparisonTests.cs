@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Magneton.Core.Bundles;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Traces;
 using Xunit;
@@ -108,7 +109,7 @@ public sealed class TraceComparisonTests
         var b = dir.Write("b.json.gz", Trace("sm80_gemm_fp32", 300), gzip: true);
         var r = Compare(a, b, new TraceCompareOptions { Step = 1 });
         var f = Assert.Single(r.Findings);
-        Assert.Equal("b", f.Wasteful);
+        Assert.Equal(Side.B, f.Wasteful);
         Assert.Equal("kernel-choice", f.Cause.Kind);
         Assert.Equal(3, f.TimeRatio, 6);
         Assert.Equal("## forward ## > aten::linear > aten::addmm", f.Where); // the deepest operator, not its parents
@@ -140,7 +141,7 @@ public sealed class TraceComparisonTests
         var b = dir.Write("b.json", Trace("attn_fwd", 300, views: true));
         var r = Compare(a, b, new TraceCompareOptions { Step = 1 });
         var f = Assert.Single(r.Findings);
-        Assert.Equal("b", f.Wasteful);
+        Assert.Equal(Side.B, f.Wasteful);
         Assert.Equal("kernel-choice", f.Cause.Kind);
         Assert.Equal(3, f.TimeRatio, 6);
         Assert.Equal(["flash_fwd_kernel"], f.Cause.Kernels.A);

@@ -1,5 +1,6 @@
 using System.Text;
 using Magneton.Core.Campaigns;
+using Magneton.Core.Matching;
 using static Magneton.Core.Rendering.Html.HtmlText;
 
 namespace Magneton.Core.Rendering.Html;
@@ -80,7 +81,7 @@ public static partial class HtmlReport
                   .Append(Ci, $"<td colspan=\"5\">failed: {E(v.Error)}</td></tr>\n");
                 continue;
             }
-            var top = v.Findings.Where(f => f.Verdict == "waste" && f.Wasteful == "b").OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
+            var top = v.Findings.Where(f => f.Verdict == "waste" && f.Wasteful == Side.B).OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
             string topCell = top is null ? ""
                 : $"<a href=\"#v{v.Index}-finding-{top.Id}\"><code>{E(top.Where)}</code></a> ({E(top.Cause.Kind)}, {E(Ratio(top.EnergyRatio))})";
             sb.Append(Ci, $"<tr{(v.WasteInVersion > 0 ? " class=\"hl\"" : "")}><td class=\"num\">{v.Index}</td>")
@@ -102,7 +103,7 @@ public static partial class HtmlReport
               .Append("<th class=\"num\">mean energy ratio</th></tr>");
             foreach (var c in r.RecurringCauses)
                 sb.Append(Ci, $"<tr><td>{E(c.Kind)}</td><td><code>{E(c.Where)}</code></td>")
-                  .Append(Ci, $"<td>{(c.Wasteful == "b" ? "the version" : "the baseline")}</td><td>{E(string.Join(", ", c.Versions))}</td>")
+                  .Append(Ci, $"<td>{(c.Wasteful == Side.B ? "the version" : "the baseline")}</td><td>{E(string.Join(", ", c.Versions))}</td>")
                   .Append(Ci, $"<td class=\"num\">{E(Ratio(c.MeanEnergyRatio))}</td></tr>");
             sb.Line("</table>");
         }

@@ -1,4 +1,5 @@
 using System.Text;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using static Magneton.Core.Rendering.Html.HtmlText;
 
@@ -12,11 +13,11 @@ public static partial class HtmlReport
         sb.Append(Ci, $"<section id=\"verdict\" class=\"verdict {cls}\"><div class=\"label\">VERDICT</div>")
           .Append(Ci, $"<div><div class=\"text\">{E(verdict)}</div><div class=\"sub\">{E(sub)}</div></div></section>\n");
 
-    static string SideName(string side) => side == "a" ? "A" : side == "b" ? "B" : side;
+    static string SideName(Side side) => side.Label();
 
     static string Badge(FindingReport f, string sideA = "A", string sideB = "B") =>
         $"<span class=\"badge {(f.Verdict == "waste" ? "waste" : "trade-off")}\">{E(f.Verdict.ToUpperInvariant())} in "
-        + $"{E(f.Wasteful == "a" ? sideA : f.Wasteful == "b" ? sideB : f.Wasteful)}</span>";
+        + $"{E(f.Wasteful == Side.A ? sideA : sideB)}</span>";
 
     /// <summary>
     /// One finding: what, where, how much, the explanation, what to change, then the evidence side by side
@@ -26,7 +27,7 @@ public static partial class HtmlReport
         IReadOnlyDictionary<int, RegionReport>? regions, string idPrefix = "", bool timeOnly = false, SvgCharts.Metric? metric = null)
     {
         var sb = new StringBuilder();
-        string wastefulName = f.Wasteful == "a" ? sideA : sideB;
+        string wastefulName = f.Wasteful == Side.A ? sideA : sideB;
         sb.Append(Ci, $"<article class=\"card finding {(f.Verdict == "waste" ? "waste" : "trade-off")}\" id=\"{E(idPrefix)}finding-{f.Id}\">");
         sb.Append(Ci, $"<h3>[{f.Id}] {Badge(f, sideA, sideB)} <span class=\"where\">{E(f.Where)}</span> ")
           .Append(Ci, $"<span class=\"muted small\">{f.Instances} instance{(f.Instances == 1 ? "" : "s")}")
@@ -106,8 +107,8 @@ public static partial class HtmlReport
                 : "";
             sb.Append(Ci, $"<h4>Operator chains \u00b7 region {first.Id}{same}</h4>");
             sb.Append("<div class=\"cols\">");
-            sb.Append(Chain(sideA, systemA, first.A, f.Wasteful == "a", "a"));
-            sb.Append(Chain(sideB, systemB, first.B, f.Wasteful == "b", "b"));
+            sb.Append(Chain(sideA, systemA, first.A, f.Wasteful == Side.A, "a"));
+            sb.Append(Chain(sideB, systemB, first.B, f.Wasteful == Side.B, "b"));
             sb.Line("</div>");
         }
         if (groups.Count > 3) sb.Append(Ci, $"<p class=\"note\">{groups.Count - 3} more distinct chains in the JSON report.</p>");

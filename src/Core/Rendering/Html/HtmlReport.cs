@@ -1,5 +1,6 @@
 using System.Text;
 using Magneton.Core.Bundles;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using static Magneton.Core.Rendering.Html.HtmlText;
 
@@ -266,7 +267,7 @@ public static partial class HtmlReport
         foreach (var id in f.Regions)
         {
             if (!regions.TryGetValue(id, out var x)) continue;
-            double d = f.Wasteful == "a" ? x.A.GpuTimeS - x.B.GpuTimeS : x.B.GpuTimeS - x.A.GpuTimeS;
+            double d = f.Wasteful == Side.A ? x.A.GpuTimeS - x.B.GpuTimeS : x.B.GpuTimeS - x.A.GpuTimeS;
             if (!double.IsFinite(d)) continue;
             sum += d;
             any = true;
