@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Magneton.Core.Campaigns;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
@@ -156,7 +157,7 @@ public static class CampaignCommand
         foreach (var v in r.Versions)
         {
             if (v.Run is null) { sb.AppendLine(ci, $"{v.Index,3}  {v.Bundle,-36} failed: {v.Error}"); continue; }
-            var top = v.Findings.Where(f => f.Verdict == "waste" && f.Wasteful == Side.B).OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
+            var top = v.Findings.Where(f => f.Verdict == Verdict.Waste && f.Wasteful == Side.B).OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
             sb.AppendLine(string.Create(ci, $"{v.Index,3}  {Trim(v.Run.System, 36),-36} {v.Run.IterationEnergyJ,9:0.000} {v.EnergyRatio,7:0.000}x  {v.WasteInVersion,7}/{v.WasteInBaseline,-16}")
                 + (top is null ? "" : string.Create(ci, $"{top.Where} ({top.Cause.Kind}, {top.EnergyRatio:0.00}x)")));
         }

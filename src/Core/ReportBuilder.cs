@@ -116,7 +116,7 @@ public static class ReportBuilder
         double delta = cpu ? f.WastefulSeconds - f.EfficientSeconds : f.EnergyDeltaJ;
         double job = cpu ? wasteRun.Energy.IterationSeconds : wasteRun.Energy.IterationEnergyJ;
         double share = job > 0 ? delta / job : 0;
-        return new FindingReport(f.Id, f.Verdict.Json(), f.Wasteful, f.Regions, f.Instances, f.EnergyDeltaJ,
+        return new FindingReport(f.Id, f.Verdict, f.Wasteful, f.Regions, f.Instances, f.EnergyDeltaJ,
             Math.Round(f.EnergyRatio, 4), Math.Round(f.TimeRatio, 4), Diagnoser.Category(cause), cause,
             cpu ? ExplainCpu(f, cause, share) : Explain(f, cause, share))
         {

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 
@@ -16,7 +17,7 @@ public sealed record CampaignReport(
     [property: JsonPropertyName("threshold")] double Threshold)
 {
     public const string SchemaName = "magneton.campaign/1";
-    [JsonIgnore] public bool HasWaste => Versions.Any(v => v.Findings.Any(f => f.Verdict == "waste"));
+    [JsonIgnore] public bool HasWaste => Versions.Any(v => v.Findings.Any(f => f.Verdict == Verdict.Waste));
 }
 
 /// <summary>One run's measured cost per iteration (the uninstrumented baseline of its capture).</summary>
@@ -42,9 +43,9 @@ public sealed record CampaignVersion(
 {
     [JsonPropertyName("bundle")] public string Bundle { get; init; } = "";
     /// <summary>Waste findings where the version is the wasteful side.</summary>
-    [JsonPropertyName("waste_in_version")] public int WasteInVersion => Findings.Count(f => f.Verdict == "waste" && f.Wasteful == Side.B);
+    [JsonPropertyName("waste_in_version")] public int WasteInVersion => Findings.Count(f => f.Verdict == Verdict.Waste && f.Wasteful == Side.B);
     /// <summary>Waste findings where the baseline is the wasteful side (the version improved there).</summary>
-    [JsonPropertyName("waste_in_baseline")] public int WasteInBaseline => Findings.Count(f => f.Verdict == "waste" && f.Wasteful == Side.A);
+    [JsonPropertyName("waste_in_baseline")] public int WasteInBaseline => Findings.Count(f => f.Verdict == Verdict.Waste && f.Wasteful == Side.A);
 }
 
 /// <summary>A cause (kind, place, wasteful side) that shows up in more than one version.</summary>
@@ -99,7 +100,7 @@ public static class CampaignReportBuilder
     static string KeyOf(FindingReport f) => $"{f.Cause.Kind} {f.Where} (waste in {(f.Wasteful == Side.B ? "version" : "baseline")})";
 
     static List<RecurringCause> Recurring(List<CampaignVersion> rows) =>
-        rows.SelectMany(v => v.Findings.Where(f => f.Verdict == "waste").Select(f => (v.Index, f)))
+        rows.SelectMany(v => v.Findings.Where(f => f.Verdict == Verdict.Waste).Select(f => (v.Index, f)))
             .GroupBy(x => (x.f.Cause.Kind, x.f.Where, x.f.Wasteful))
             .Select(g => new RecurringCause(g.Key.Kind, g.Key.Where, g.Key.Wasteful,
                 [.. g.Select(x => x.Index).Distinct().Order()], g.Average(x => x.f.EnergyRatio)))
@@ -107,7 +108,7 @@ public static class CampaignReportBuilder
             .OrderByDescending(c => c.Versions.Count).ThenBy(c => c.Where, StringComparer.Ordinal)
             .ToList();
 
-    static bool Costly(FindingReport f, bool cpu) => f.Verdict == "waste" || (cpu && f.Verdict == "cpu-time");
+    static bool Costly(FindingReport f, bool cpu) => f.Verdict == Verdict.Waste || (cpu && f.Verdict == Verdict.CpuTime);
 
     static List<Regression> Regressions(List<CampaignVersion> rows, double threshold)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 
@@ -17,9 +18,9 @@ public static class TerminalReport
         var sb = new StringBuilder();
         // A CPU capture measured no energy: findings by CPU time, and no energy table.
         bool cpu = r.Cost == "cpu_time";
-        int waste = r.Findings.Count(f => f.Verdict == "waste");
-        int trade = r.Findings.Count(f => f.Verdict == "trade-off");
-        int possible = r.Findings.Count(f => f.Verdict == "possible");
+        int waste = r.Findings.Count(f => f.Verdict == Verdict.Waste);
+        int trade = r.Findings.Count(f => f.Verdict == Verdict.TradeOff);
+        int possible = r.Findings.Count(f => f.Verdict == Verdict.Possible);
         sb.AppendLine(ci, $"Magneton: A = {r.A.System}, B = {r.B.System}");
         if (cpu) sb.AppendLine("CPU capture: no GPU energy was measured; ranked by CPU time");
         if (!r.Comparable)
@@ -37,7 +38,7 @@ public static class TerminalReport
         foreach (var f in r.Findings.Take(maxFindings))
         {
             string side = f.Wasteful.Label();
-            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x{(f.Sites.Count > 1 && f.Sites.Count != f.Instances ? $" at {f.Sites.Count} sites" : "")})");
+            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.Json().ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x{(f.Sites.Count > 1 && f.Sites.Count != f.Instances ? $" at {f.Sites.Count} sites" : "")})");
             sb.AppendLine(cpu
                 ? string.Create(ci, $"    {(f.CpuTimeDeltaS ?? 0) * 1000:F3} ms/iteration more CPU time = {f.ShareOfJob:P1} of {side}'s job; {f.TimeRatio:F2}x CPU time")
                 : string.Create(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy{Interval(f)}, {f.TimeRatio:F2}x GPU time ({f.EnergySource})"));

@@ -26,9 +26,9 @@ public sealed record ComparisonReport(
     [JsonIgnore] public bool Comparable => Comparability?.Comparable ?? true;
     /// <summary>The report's one-word answer: waste, trade-off, cpu-time (CPU captures), no waste, or not comparable (then no finding is made).</summary>
     [JsonPropertyName("verdict")]
-    public string Verdict => !Comparable ? NotComparable : HasWaste ? "waste" : Findings.Any(f => f.Verdict == "trade-off") ? "trade-off" : Findings.Count > 0 ? "cpu-time" : "no waste";
+    public string Verdict => !Comparable ? NotComparable : HasWaste ? "waste" : Findings.Any(f => f.Verdict == Detection.Verdict.TradeOff) ? "trade-off" : Findings.Count > 0 ? "cpu-time" : "no waste";
     public const string NotComparable = "not comparable";
-    [JsonIgnore] public bool HasWaste => Findings.Any(f => f.Verdict == "waste");
+    [JsonIgnore] public bool HasWaste => Findings.Any(f => f.Verdict == Detection.Verdict.Waste);
 }
 
 /// <summary>The evidence that the two runs compute the same thing (Detection.Comparability).</summary>
@@ -167,7 +167,7 @@ public sealed record CauseReport(
 
 public sealed record FindingReport(
     [property: JsonPropertyName("id")] int Id,
-    [property: JsonPropertyName("verdict")] string Verdict,
+    [property: JsonPropertyName("verdict")] Verdict Verdict,
     [property: JsonPropertyName("wasteful")] Side Wasteful,
     [property: JsonPropertyName("regions")] IReadOnlyList<int> Regions,
     [property: JsonPropertyName("instances")] int Instances,

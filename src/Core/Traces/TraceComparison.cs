@@ -40,7 +40,7 @@ public sealed record TraceCompareOptions
 public static partial class TraceComparison
 {
     public const string Mode = "structure";
-    public const string Verdict = "slower";
+    public const Detection.Verdict Verdict = Detection.Verdict.Slower;
     public const string ValuesNote = "values were not compared: plain profiler traces carry no tensor values";
     public const string EnergyNote =
         "energy was not measured: plain profiler traces carry no power readings, so every energy field is null (not measured) and findings (verdict \"slower\") compare GPU time only";

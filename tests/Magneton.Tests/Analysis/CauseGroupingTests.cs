@@ -42,7 +42,7 @@ public class CauseGroupingTests
         var r = Pipeline.Compare(scaled, Original, new CompareOptions());
 
         var f = Assert.Single(r.Findings);
-        Assert.Equal("waste", f.Verdict);
+        Assert.Equal(Verdict.Waste, f.Verdict);
         Assert.Equal(Side.A, f.Wasteful);
         Assert.Equal("operator-set", f.Cause.Kind);
         Assert.Equal(4, f.Instances);
@@ -78,11 +78,11 @@ public class CauseGroupingTests
     {
         var r = Samples.Compare("resnet50-layout");
         var layouts = r.Findings.Where(f => f.Cause.Kind == "layout").ToList();
-        var layout = Assert.Single(layouts, f => f.Verdict != "possible");
+        var layout = Assert.Single(layouts, f => f.Verdict != Verdict.Possible);
         // The one layout claim. The energy model's intervals let B's few channels_last-slower sites (maxpool, bn)
         // show, summed, as the opposite direction's "possible" difference below resolution: never a second claim.
-        Assert.All(layouts.Where(f => f != layout), f => { Assert.Equal("possible", f.Verdict); Assert.Equal(Side.B, f.Wasteful); });
-        Assert.Equal("waste", layout.Verdict);
+        Assert.All(layouts.Where(f => f != layout), f => { Assert.Equal(Verdict.Possible, f.Verdict); Assert.Equal(Side.B, f.Wasteful); });
+        Assert.Equal(Verdict.Waste, layout.Verdict);
         Assert.Equal(Side.A, layout.Wasteful);
         Assert.Contains(layout.Cause.Config, c => c.Key == "memory_format");
         Assert.True(layout.Sites.Count >= 28, $"{layout.Sites.Count} sites");

@@ -1,4 +1,5 @@
 using Magneton.Core;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Rendering;
 using Magneton.Core.Reporting;
@@ -9,7 +10,7 @@ namespace Magneton.Tests.Analysis;
 /// <summary>The findings the H100 captures must produce (samples/README.md), end to end through Core.</summary>
 public class RealPairFindingsTests
 {
-    static IReadOnlyList<FindingReport> Waste(ComparisonReport r) => r.Findings.Where(f => f.Verdict == "waste").ToList();
+    static IReadOnlyList<FindingReport> Waste(ComparisonReport r) => r.Findings.Where(f => f.Verdict == Verdict.Waste).ToList();
 
     [Fact]
     public void GeluActivationIsOneGroupedOperatorSetWasteInA()

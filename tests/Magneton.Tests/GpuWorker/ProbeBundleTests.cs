@@ -2,6 +2,7 @@ using System.Text.Json;
 using Magneton.Client;
 using Magneton.Core;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.GpuWorker.Capture;
 using Magneton.GpuWorker.Sampling;
@@ -106,7 +107,7 @@ public sealed class ProbeBundleTests(ProbeBundleTests.SyntheticPair pair, ITestO
         output.WriteLine(JsonSerializer.Serialize(report.Findings));
         // The same values on both sides: the activation regions match, eight elementwise ops against one fused gelu.
         var act = Assert.Single(report.Findings);
-        Assert.Equal("waste", act.Verdict);
+        Assert.Equal(Verdict.Waste, act.Verdict);
         Assert.Equal(Side.A, act.Wasteful);
         Assert.Equal(2, act.Instances);
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Traces;
@@ -76,7 +77,7 @@ public sealed class TraceComparisonTests
         Assert.NotEmpty(r.Findings);
         Assert.All(r.Findings, f =>
         {
-            Assert.Equal("slower", f.Verdict);
+            Assert.Equal(Verdict.Slower, f.Verdict);
             Assert.True(double.IsNaN(f.EnergyDeltaJ));
             Assert.True(f.TimeRatio >= 1.1);
             Assert.Contains("Time only", f.Explanation);

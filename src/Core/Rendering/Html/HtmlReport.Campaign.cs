@@ -1,5 +1,6 @@
 using System.Text;
 using Magneton.Core.Campaigns;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using static Magneton.Core.Rendering.Html.HtmlText;
 
@@ -81,7 +82,7 @@ public static partial class HtmlReport
                   .Append(Ci, $"<td colspan=\"5\">failed: {E(v.Error)}</td></tr>\n");
                 continue;
             }
-            var top = v.Findings.Where(f => f.Verdict == "waste" && f.Wasteful == Side.B).OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
+            var top = v.Findings.Where(f => f.Verdict == Verdict.Waste && f.Wasteful == Side.B).OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
             string topCell = top is null ? ""
                 : $"<a href=\"#v{v.Index}-finding-{top.Id}\"><code>{E(top.Where)}</code></a> ({E(top.Cause.Kind)}, {E(Ratio(top.EnergyRatio))})";
             sb.Append(Ci, $"<tr{(v.WasteInVersion > 0 ? " class=\"hl\"" : "")}><td class=\"num\">{v.Index}</td>")

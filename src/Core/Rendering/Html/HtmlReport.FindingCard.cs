@@ -1,4 +1,5 @@
 using System.Text;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using static Magneton.Core.Rendering.Html.HtmlText;
@@ -16,7 +17,7 @@ public static partial class HtmlReport
     static string SideName(Side side) => side.Label();
 
     static string Badge(FindingReport f, string sideA = "A", string sideB = "B") =>
-        $"<span class=\"badge {(f.Verdict == "waste" ? "waste" : "trade-off")}\">{E(f.Verdict.ToUpperInvariant())} in "
+        $"<span class=\"badge {(f.Verdict == Verdict.Waste ? "waste" : "trade-off")}\">{E(f.Verdict.Json().ToUpperInvariant())} in "
         + $"{E(f.Wasteful == Side.A ? sideA : sideB)}</span>";
 
     /// <summary>
@@ -28,7 +29,7 @@ public static partial class HtmlReport
     {
         var sb = new StringBuilder();
         string wastefulName = f.Wasteful == Side.A ? sideA : sideB;
-        sb.Append(Ci, $"<article class=\"card finding {(f.Verdict == "waste" ? "waste" : "trade-off")}\" id=\"{E(idPrefix)}finding-{f.Id}\">");
+        sb.Append(Ci, $"<article class=\"card finding {(f.Verdict == Verdict.Waste ? "waste" : "trade-off")}\" id=\"{E(idPrefix)}finding-{f.Id}\">");
         sb.Append(Ci, $"<h3>[{f.Id}] {Badge(f, sideA, sideB)} <span class=\"where\">{E(f.Where)}</span> ")
           .Append(Ci, $"<span class=\"muted small\">{f.Instances} instance{(f.Instances == 1 ? "" : "s")}")
           .Append(Ci, $"{(f.Sites.Count > 1 ? $" at {f.Sites.Count} sites" : "")} \u00b7 {E(f.Category)}</span></h3>\n");

@@ -1,5 +1,6 @@
 using System.Text;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using static Magneton.Core.Rendering.Html.HtmlText;
@@ -76,14 +77,14 @@ public static partial class HtmlReport
     static void VerdictSection(StringBuilder sb, ComparisonReport r, IReadOnlyDictionary<int, RegionReport> regions,
         bool timeOnly, SvgCharts.Metric metric)
     {
-        int waste = r.Findings.Count(f => f.Verdict == "waste");
-        int trade = r.Findings.Count(f => f.Verdict == "trade-off");
+        int waste = r.Findings.Count(f => f.Verdict == Verdict.Waste);
+        int trade = r.Findings.Count(f => f.Verdict == Verdict.TradeOff);
         string cls = waste > 0 ? "waste" : trade > 0 ? "trade" : "ok";
         string trades = $"{trade} trade-off{(trade == 1 ? "" : "s")}";
         string verdict = waste > 0
             ? $"{waste} energy waste finding{(waste == 1 ? "" : "s")}" + (trade > 0 ? ", " + trades : "")
             : trade > 0 ? "No waste; " + trades : "No operator-level energy waste above the threshold";
-        var topFinding = r.Findings.OrderByDescending(f => f.Verdict == "waste").ThenByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
+        var topFinding = r.Findings.OrderByDescending(f => f.Verdict == Verdict.Waste).ThenByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
         string sub = topFinding is { } tf
             ? $"{SideName(tf.Wasteful)} spends {Mj(tf.EnergyDeltaJ)} mJ more per iteration ({Percent(tf.ShareOfJob)} of its job, "
               + $"{Ratio(tf.EnergyRatio)} energy) in {tf.Where}: {tf.Cause.Kind} ({tf.Category})."

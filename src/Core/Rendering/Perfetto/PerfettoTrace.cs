@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
@@ -219,7 +220,7 @@ public static class PerfettoTrace
         foreach (var f in report.Findings)
         {
             string who = f.Wasteful == side ? "this run" : "the other run";
-            string name = $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {f.Wasteful.Label()}: {f.Where}";
+            string name = $"[{f.Id}] {f.Verdict.Json().ToUpperInvariant()} in {f.Wasteful.Label()}: {f.Where}";
             foreach (var id in f.Regions)
             {
                 if (!regions.TryGetValue(id, out var region)) continue;
@@ -232,7 +233,7 @@ public static class PerfettoTrace
                     w.WriteStartObject("args");
                     Num(w, "finding", f.Id);
                     Num(w, "region", id);
-                    w.WriteString("verdict", f.Verdict);
+                    w.WriteString("verdict", f.Verdict.Json());
                     w.WriteString("wasteful", who);
                     w.WriteString("cause", f.Cause.Kind);
                     Num(w, "energy_delta_mj", f.EnergyDeltaJ * 1000);
