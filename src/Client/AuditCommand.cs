@@ -160,7 +160,7 @@ public static class AuditCommand
             sb.AppendLine(ci, $"node {o.Node}: {o.EnergyRatio:0.000}x the typical node's energy, {o.TimeRatio:0.000}x its time");
             foreach (var d in o.NodeDifferences) sb.AppendLine(ci, $"    {d.Key}: typical={d.A ?? "?"} node={d.B ?? "?"}");
             foreach (var f in o.Findings.Where(f => f.Verdict == Verdict.Waste))
-                sb.AppendLine(ci, $"    {f.Where}: {f.Cause.Kind}, {f.EnergyRatio:0.00}x ({(f.Wasteful == Side.B ? "on this node" : "on the typical node")})");
+                sb.AppendLine(ci, $"    {f.Where}: {f.Cause.Kind.Json()}, {f.EnergyRatio:0.00}x ({(f.Wasteful == Side.B ? "on this node" : "on the typical node")})");
             if (o.NodeDifferences.Count == 0 && !o.Findings.Any(f => f.Verdict == Verdict.Waste))
                 sb.AppendLine("    no operator-level cause: the difference is outside the matched operators (host, idle, clocks)");
         }
@@ -181,7 +181,7 @@ public static class AuditCommand
                     + (t.Flagged ? "  FLAGGED" : "")
                 : string.Create(ci, $"  {t.Node,-28} {"",9}    {t.IterationEnergyJ,9:0.000} J/iter  new node"));
             foreach (var f in t.Findings.Where(f => f.Verdict == Verdict.Waste))
-                sb.AppendLine(ci, $"      {f.Where}: {f.Cause.Kind}, {f.EnergyRatio:0.00}x ({(f.Wasteful == Side.B ? "now" : "in the previous run")})");
+                sb.AppendLine(ci, $"      {f.Where}: {f.Cause.Kind.Json()}, {f.EnergyRatio:0.00}x ({(f.Wasteful == Side.B ? "now" : "in the previous run")})");
         }
     }
 }

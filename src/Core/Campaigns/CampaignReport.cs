@@ -50,7 +50,7 @@ public sealed record CampaignVersion(
 
 /// <summary>A cause (kind, place, wasteful side) that shows up in more than one version.</summary>
 public sealed record RecurringCause(
-    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("kind")] CauseKind Kind,
     [property: JsonPropertyName("where")] string Where,
     [property: JsonPropertyName("wasteful")] Side Wasteful,
     [property: JsonPropertyName("versions")] IReadOnlyList<int> Versions,
@@ -97,7 +97,7 @@ public static class CampaignReportBuilder
     static double Ratio(double x, double y) => y > 0 ? x / y : double.NaN;
 
     /// <summary>The identity of a finding across versions: its cause kind, where it is, and which side wastes.</summary>
-    static string KeyOf(FindingReport f) => $"{f.Cause.Kind} {f.Where} (waste in {(f.Wasteful == Side.B ? "version" : "baseline")})";
+    static string KeyOf(FindingReport f) => $"{f.Cause.Kind.Json()} {f.Where} (waste in {(f.Wasteful == Side.B ? "version" : "baseline")})";
 
     static List<RecurringCause> Recurring(List<CampaignVersion> rows) =>
         rows.SelectMany(v => v.Findings.Where(f => f.Verdict == Verdict.Waste).Select(f => (v.Index, f)))

@@ -44,7 +44,7 @@ public static class TerminalReport
                 : string.Create(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy{Interval(f)}, {f.TimeRatio:F2}x GPU time ({f.EnergySource})"));
             if (!cpu && f.SavingBasis == "dynamic")
                 sb.AppendLine(ci, $"    {side}'s job is host-bound: switching saves the dynamic part, {f.JobSavingJ * 1000:F1} mJ/iteration");
-            sb.AppendLine(ci, $"    why: {f.Cause.Kind} ({f.Category})");
+            sb.AppendLine(ci, $"    why: {f.Cause.Kind.Json()} ({f.Category})");
             if (f.Sites.Count > 1)
                 sb.AppendLine("    sites: " + f.Sites.Count.ToString(ci) + ", largest " + string.Join("; ", f.Sites.Take(3).Select(x =>
                     string.Create(ci, $"{Clip(x.Where, 40)} {x.EnergyDeltaJ * 1000:F1} mJ"))));
@@ -52,7 +52,7 @@ public static class TerminalReport
             if (classes.Count > 0) sb.AppendLine(ci, $"    classes: {string.Join(", ", classes.Take(3))}");
             var src = f.Wasteful == Side.A ? f.Cause.SourceLines.A : f.Cause.SourceLines.B;
             foreach (var line in src.Take(2)) sb.AppendLine(ci, $"    at {Clip(line, 110)}");
-            if (f.Cause.Kind is "kernel-choice" or "layout")
+            if (f.Cause.Kind is CauseKind.KernelChoice or CauseKind.Layout)
             {
                 var ka = f.Cause.Kernels.A.Where(k => !f.Cause.Kernels.B.Contains(k)).Take(2);
                 var kb = f.Cause.Kernels.B.Where(k => !f.Cause.Kernels.A.Contains(k)).Take(2);

@@ -152,7 +152,7 @@ public sealed record PerSide<T>(
     [property: JsonPropertyName("b")] IReadOnlyList<T> B);
 
 public sealed record CauseReport(
-    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("kind")] CauseKind Kind,
     [property: JsonPropertyName("config")] IReadOnlyList<ConfigDifference> Config,
     [property: JsonPropertyName("kernels")] PerSide<string> Kernels,
     [property: JsonPropertyName("modules")] PerSide<string> Modules,

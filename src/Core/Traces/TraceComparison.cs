@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 
@@ -176,7 +177,7 @@ public static partial class TraceComparison
                 string explanation = string.Create(CultureInfo.InvariantCulture,
                     $"{side} takes {Ms(slow - fast)} ms more GPU time in {first.Where}{inst}: {Ms(slow)} ms against {Ms(fast)} ms ({Fmt(ratio)}x), " +
                     $"{Share(slow - fast, stepGpu)} of {side}'s step GPU time. Time only: energy was not measured, values were not compared. " +
-                    $"Cause: {cause.Kind}. {cause.Suggestion}");
+                    $"Cause: {cause.Kind.Json()}. {cause.Suggestion}");
                 findings.Add(new FindingReport(id, Verdict, slower, regions, g.Count, double.NaN, double.NaN, ratio, "unknown", cause, explanation)
                 {
                     ShareOfJob = double.NaN,
@@ -221,11 +222,11 @@ public static partial class TraceComparison
             var opsB = b.Subtree(c.B).Select(b.Name).Distinct().ToList();
             bool bSlower = c.GpuB > c.GpuA;
             string slowSide = bSlower ? "B" : "A", fastSide = bSlower ? "A" : "B";
-            string kind;
+            CauseKind kind;
             string suggestion;
             if (opsDiffer)
             {
-                kind = "operator-set";
+                kind = CauseKind.OperatorSet;
                 var onlySlow = (bSlower ? extraB.Select(b.Name) : extraA.Select(a.Name)).Distinct().Take(4).ToList();
                 suggestion = onlySlow.Count > 0
                     ? $"{slowSide} runs operators here that {fastSide} does not ({string.Join(", ", onlySlow)}); {fastSide}'s combination takes less GPU time."
@@ -233,7 +234,7 @@ public static partial class TraceComparison
             }
             else if (kernelsDiffer)
             {
-                kind = "kernel-choice";
+                kind = CauseKind.KernelChoice;
                 var (slowK, fastK) = bSlower ? (kb, ka) : (ka, kb);
                 static string Only(List<(string Name, long Ns)> mine, List<(string Name, long Ns)> theirs)
                 {
@@ -245,12 +246,12 @@ public static partial class TraceComparison
             }
             else if (fastIsIdle)
             {
-                kind = "time";
+                kind = CauseKind.Time;
                 suggestion = $"The same operators, but {fastSide}'s trace records no GPU work for them (not launched, or its activities were not traced).";
             }
             else
             {
-                kind = "time";
+                kind = CauseKind.Time;
                 suggestion = $"The same operators launch the same kernels, and {slowSide}'s run longer: compare input shapes, clocks and concurrent work.";
             }
             const int keep = 6;
@@ -336,8 +337,8 @@ public static partial class TraceComparison
             string side = f.Wasteful.Label();
             sb.AppendLine(ci, $"[{f.Id}] SLOWER in {side}: {f.Where}  ({f.Instances}x)");
             sb.AppendLine(ci, $"    {Fmt(f.TimeRatio)}x GPU time");
-            sb.AppendLine(ci, $"    why: {f.Cause.Kind}");
-            if (f.Cause.Kind is "kernel-choice")
+            sb.AppendLine(ci, $"    why: {f.Cause.Kind.Json()}");
+            if (f.Cause.Kind is CauseKind.KernelChoice)
             {
                 foreach (var k in f.Cause.Kernels.A.Where(k => !f.Cause.Kernels.B.Contains(k)).Take(2)) sb.AppendLine(ci, $"    A kernel: {Distinctive(k, f.Cause.Kernels.B)}");
                 foreach (var k in f.Cause.Kernels.B.Where(k => !f.Cause.Kernels.A.Contains(k)).Take(2)) sb.AppendLine(ci, $"    B kernel: {Distinctive(k, f.Cause.Kernels.A)}");

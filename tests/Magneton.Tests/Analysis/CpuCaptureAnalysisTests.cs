@@ -61,7 +61,7 @@ public sealed class CpuCaptureAnalysisTests
         Assert.False(r.HasWaste);
         var act = Assert.Single(r.Findings, f => f.Where.Contains("mlp.act", StringComparison.Ordinal));
         Assert.Equal(Side.A, act.Wasteful);
-        Assert.Equal("operator-set", act.Cause.Kind);
+        Assert.Equal(CauseKind.OperatorSet, act.Cause.Kind);
         Assert.Contains(act.Cause.Config, c => c.Key.EndsWith("activation_function", StringComparison.Ordinal));
         // The CPU-time delta is the regions' host time: recompute it from the regions the finding names.
         double delta = act.Regions.Sum(id => r.Regions.Single(g => g.Id == id).A.CpuTimeS - r.Regions.Single(g => g.Id == id).B.CpuTimeS);

@@ -20,7 +20,7 @@ public class RealPairFindingsTests
         var f = Assert.Single(waste);
         Assert.Equal(Side.A, f.Wasteful);
         Assert.Equal(4, f.Instances);
-        Assert.Equal("operator-set", f.Cause.Kind);
+        Assert.Equal(CauseKind.OperatorSet, f.Cause.Kind);
         Assert.All(f.Cause.Modules.A, m => Assert.Matches(@"^transformer\.h\.\d\.mlp\.act$", m));
         Assert.Equal(4, f.Cause.Modules.A.Count);
         Assert.Contains("transformers.activations.NewGELUActivation", f.Cause.Classes.A);
@@ -44,7 +44,7 @@ public class RealPairFindingsTests
         var waste = Waste(r);
         Assert.NotEmpty(waste);
         Assert.All(waste, f => Assert.Equal(Side.A, f.Wasteful));
-        Assert.All(waste, f => Assert.Equal("kernel-choice", f.Cause.Kind));
+        Assert.All(waste, f => Assert.Equal(CauseKind.KernelChoice, f.Cause.Kind));
         Assert.Contains(waste, f => f.Cause.Modules.A.Contains("lm_head"));
         Assert.Contains(waste, f => f.Cause.Modules.A.Any(m => m.EndsWith("attn.c_attn")));
         var all = waste.SelectMany(f => f.Cause.Kernels.A).ToList();
@@ -62,7 +62,7 @@ public class RealPairFindingsTests
         var waste = Waste(r);
         Assert.NotEmpty(waste);
         Assert.All(waste, f => Assert.Equal(Side.A, f.Wasteful));
-        var layout = waste.Where(f => f.Cause.Kind == "layout").ToList();
+        var layout = waste.Where(f => f.Cause.Kind == CauseKind.Layout).ToList();
         Assert.NotEmpty(layout);
         Assert.Contains(layout, f => f.Cause.Kernels.A.Any(k => k.Contains("nchwToNhwc")));
         Assert.Contains(layout, f => r.Regions.Where(x => f.Regions.Contains(x.Id)).Any(x => x.A.Ops.Contains("aten.conv2d.default")));

@@ -140,7 +140,7 @@ public sealed class HtmlReportTests
     {
         var side = new RegionSideReport([1], [Evil, "aten.mul.Tensor"], [Evil], 0.5, 0.001, "replay");
         var other = new RegionSideReport([1], ["aten.gelu.default"], [Evil], 0.1, 0.001, "replay");
-        var cause = new CauseReport("operator-set", [new ConfigDifference(Evil, Evil, null)], new PerSide<string>([Evil], []),
+        var cause = new CauseReport(CauseKind.OperatorSet, [new ConfigDifference(Evil, Evil, null)], new PerSide<string>([Evil], []),
             new PerSide<string>([Evil], []), new PerSide<string>([Evil], [Evil]), new PerSide<string>([Evil], []))
         { Suggestion = Evil, EfficientOps = [Evil], SourceLines = new PerSide<string>([Evil], [Evil]) };
         var finding = new FindingReport(1, Verdict.Waste, Side.A, [7], 1, 0.4, 5, 1, "misconfiguration", cause, Evil) { Where = Evil, ShareOfJob = 0.1, EnergySource = Evil };

@@ -82,7 +82,7 @@ public sealed class ScaledPairTests : IDisposable
         Assert.Equal(Side.A, f.Wasteful);
         Assert.Equal(sites.Count, f.Instances);
         Assert.Equal("model.layers.*.mlp.act_fn", f.Where);
-        Assert.Equal("kernel-choice", f.Cause.Kind);
+        Assert.Equal(CauseKind.KernelChoice, f.Cause.Kind);
         Assert.Contains(f.Cause.Kernels.A, k => k.Contains("unrolled_elementwise_kernel"));
         var regions = report.Regions.Where(r => f.Regions.Contains(r.Id)).ToList();
         var plantedA = planted.Plants.Select(p => p.NodeIdA).ToHashSet();

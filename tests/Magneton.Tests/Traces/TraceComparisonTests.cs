@@ -111,7 +111,7 @@ public sealed class TraceComparisonTests
         var r = Compare(a, b, new TraceCompareOptions { Step = 1 });
         var f = Assert.Single(r.Findings);
         Assert.Equal(Side.B, f.Wasteful);
-        Assert.Equal("kernel-choice", f.Cause.Kind);
+        Assert.Equal(CauseKind.KernelChoice, f.Cause.Kind);
         Assert.Equal(3, f.TimeRatio, 6);
         Assert.Equal("## forward ## > aten::linear > aten::addmm", f.Where); // the deepest operator, not its parents
         Assert.Equal(["sm80_gemm_tf32"], f.Cause.Kernels.A);
@@ -143,7 +143,7 @@ public sealed class TraceComparisonTests
         var r = Compare(a, b, new TraceCompareOptions { Step = 1 });
         var f = Assert.Single(r.Findings);
         Assert.Equal(Side.B, f.Wasteful);
-        Assert.Equal("kernel-choice", f.Cause.Kind);
+        Assert.Equal(CauseKind.KernelChoice, f.Cause.Kind);
         Assert.Equal(3, f.TimeRatio, 6);
         Assert.Equal(["flash_fwd_kernel"], f.Cause.Kernels.A);
         Assert.Equal(["attn_fwd"], f.Cause.Kernels.B);

@@ -54,7 +54,7 @@ public static partial class HtmlReport
         if (double.IsFinite(f.ShareOfJob)) Tile(sb, Percent(f.ShareOfJob), "of " + wastefulName + "'s measured job");
         if (double.IsFinite(f.EnergyRatio)) Tile(sb, Ratio(f.EnergyRatio), "energy");
         Tile(sb, Ratio(f.TimeRatio), "GPU time");
-        Tile(sb, f.Cause.Kind, "cause");
+        Tile(sb, f.Cause.Kind.Json(), "cause");
         if (f.EnergySource.Length > 0) Tile(sb, f.EnergySource, "energy source");
         sb.Line("</div>");
     }

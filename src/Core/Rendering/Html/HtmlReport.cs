@@ -87,7 +87,7 @@ public static partial class HtmlReport
         var topFinding = r.Findings.OrderByDescending(f => f.Verdict == Verdict.Waste).ThenByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
         string sub = topFinding is { } tf
             ? $"{SideName(tf.Wasteful)} spends {Mj(tf.EnergyDeltaJ)} mJ more per iteration ({Percent(tf.ShareOfJob)} of its job, "
-              + $"{Ratio(tf.EnergyRatio)} energy) in {tf.Where}: {tf.Cause.Kind} ({tf.Category})."
+              + $"{Ratio(tf.EnergyRatio)} energy) in {tf.Where}: {tf.Cause.Kind.Json()} ({tf.Category})."
             : $"Every matched region is within {Percent(r.Threshold, "0")} in energy, or the cheaper side is slower there. "
               + $"Whole job: A {Joules(r.A.IterationEnergyJ)}, B {Joules(r.B.IterationEnergyJ)} per iteration.";
         if (timeOnly)
@@ -151,12 +151,12 @@ public static partial class HtmlReport
 
     static string TimeSummary(FindingReport f, IReadOnlyDictionary<int, RegionReport> regions, SvgCharts.Metric metric) =>
         string.Create(Ci, $"<span class=\"small\"><b>+{E(metric.Show(TimeDelta(f, regions)))} {E(metric.Unit)}</b> GPU time \u00b7 ")
-        + string.Create(Ci, $"{E(Ratio(f.TimeRatio))} GPU time \u00b7 {E(f.Cause.Kind)}</span>");
+        + string.Create(Ci, $"{E(Ratio(f.TimeRatio))} GPU time \u00b7 {E(f.Cause.Kind.Json())}</span>");
 
     static string EnergySummary(FindingReport f) =>
         string.Create(Ci, $"<span class=\"small\"><b>{E(SignedMj(f.EnergyDeltaJ))}</b>/iteration \u00b7 ")
         + string.Create(Ci, $"{E(Percent(f.ShareOfJob))} of {SideName(f.Wasteful)}'s job \u00b7 {E(Ratio(f.EnergyRatio))} energy \u00b7 ")
-        + string.Create(Ci, $"{E(Ratio(f.TimeRatio))} GPU time \u00b7 {E(f.Cause.Kind)}</span>");
+        + string.Create(Ci, $"{E(Ratio(f.TimeRatio))} GPU time \u00b7 {E(f.Cause.Kind.Json())}</span>");
 
     static void TimeAccounting(StringBuilder sb, ComparisonReport r)
     {

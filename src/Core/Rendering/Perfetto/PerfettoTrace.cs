@@ -235,7 +235,7 @@ public static class PerfettoTrace
                     Num(w, "region", id);
                     w.WriteString("verdict", f.Verdict.Json());
                     w.WriteString("wasteful", who);
-                    w.WriteString("cause", f.Cause.Kind);
+                    w.WriteString("cause", f.Cause.Kind.Json());
                     Num(w, "energy_delta_mj", f.EnergyDeltaJ * 1000);
                     Num(w, "energy_ratio", f.EnergyRatio);
                     Num(w, "time_ratio", f.TimeRatio);
