@@ -107,9 +107,9 @@ public static class ExportCommand
         static string Norm(string p) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(p));
         string path = Norm(bundle);
         bool a = SamePath(report.A.Bundle), b = SamePath(report.B.Bundle);
-        if (a != b) return Sides.Of(a);
+        if (a != b) return a ? Side.A : Side.B;
         bool sa = report.A.System == system, sb = report.B.System == system;
-        if (sa != sb) return Sides.Of(sa);
+        if (sa != sb) return sa ? Side.A : Side.B;
         throw new UsageException($"{reportFile}: a, b: cannot tell which side of the report {bundle} is (bundle and system "
             + (a && b ? "match both" : "match neither") + "); add --side a|b");
 
