@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Magneton.Core.Audits;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 using Magneton.Grains;
@@ -157,9 +159,9 @@ public static class AuditCommand
         {
             sb.AppendLine(ci, $"node {o.Node}: {o.EnergyRatio:0.000}x the typical node's energy, {o.TimeRatio:0.000}x its time");
             foreach (var d in o.NodeDifferences) sb.AppendLine(ci, $"    {d.Key}: typical={d.A ?? "?"} node={d.B ?? "?"}");
-            foreach (var f in o.Findings.Where(f => f.Verdict == "waste"))
-                sb.AppendLine(ci, $"    {f.Where}: {f.Cause.Kind}, {f.EnergyRatio:0.00}x ({(f.Wasteful == "b" ? "on this node" : "on the typical node")})");
-            if (o.NodeDifferences.Count == 0 && !o.Findings.Any(f => f.Verdict == "waste"))
+            foreach (var f in o.Findings.Where(f => f.Verdict == Verdict.Waste))
+                sb.AppendLine(ci, $"    {f.Where}: {f.Cause.Kind.Json()}, {f.EnergyRatio:0.00}x ({(f.Wasteful == Side.B ? "on this node" : "on the typical node")})");
+            if (o.NodeDifferences.Count == 0 && !o.Findings.Any(f => f.Verdict == Verdict.Waste))
                 sb.AppendLine("    no operator-level cause: the difference is outside the matched operators (host, idle, clocks)");
         }
         if (r.Trend is { } trend) TrendSummary(sb, trend);
@@ -178,8 +180,8 @@ public static class AuditCommand
                 ? string.Create(ci, $"  {t.Node,-28} {before,9:0.000} -> {t.IterationEnergyJ,9:0.000} J/iter {t.EnergyChange,8:+0.0%;-0.0%}  {JsonName.Of(t.Direction)}")
                     + (t.Flagged ? "  FLAGGED" : "")
                 : string.Create(ci, $"  {t.Node,-28} {"",9}    {t.IterationEnergyJ,9:0.000} J/iter  new node"));
-            foreach (var f in t.Findings.Where(f => f.Verdict == "waste"))
-                sb.AppendLine(ci, $"      {f.Where}: {f.Cause.Kind}, {f.EnergyRatio:0.00}x ({(f.Wasteful == "b" ? "now" : "in the previous run")})");
+            foreach (var f in t.Findings.Where(f => f.Verdict == Verdict.Waste))
+                sb.AppendLine(ci, $"      {f.Where}: {f.Cause.Kind.Json()}, {f.EnergyRatio:0.00}x ({(f.Wasteful == Side.B ? "now" : "in the previous run")})");
         }
     }
 }

@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Magneton.Core.Campaigns;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
 
@@ -155,12 +157,12 @@ public static class CampaignCommand
         foreach (var v in r.Versions)
         {
             if (v.Run is null) { sb.AppendLine(ci, $"{v.Index,3}  {v.Bundle,-36} failed: {v.Error}"); continue; }
-            var top = v.Findings.Where(f => f.Verdict == "waste" && f.Wasteful == "b").OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
+            var top = v.Findings.Where(f => f.Verdict == Verdict.Waste && f.Wasteful == Side.B).OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
             sb.AppendLine(string.Create(ci, $"{v.Index,3}  {Trim(v.Run.System, 36),-36} {v.Run.IterationEnergyJ,9:0.000} {v.EnergyRatio,7:0.000}x  {v.WasteInVersion,7}/{v.WasteInBaseline,-16}")
-                + (top is null ? "" : string.Create(ci, $"{top.Where} ({top.Cause.Kind}, {top.EnergyRatio:0.00}x)")));
+                + (top is null ? "" : string.Create(ci, $"{top.Where} ({top.Cause.Kind.Json()}, {top.EnergyRatio:0.00}x)")));
         }
         foreach (var c in r.RecurringCauses)
-            sb.AppendLine(ci, $"recurring: {c.Kind} at {c.Where}, waste in {(c.Wasteful == "b" ? "the version" : "the baseline")}, versions {string.Join(',', c.Versions)}");
+            sb.AppendLine(ci, $"recurring: {c.Kind.Json()} at {c.Where}, waste in {(c.Wasteful == Side.B ? "the version" : "the baseline")}, versions {string.Join(',', c.Versions)}");
         foreach (var g in r.Regressions)
             sb.AppendLine(string.Create(ci, $"regression {g.From} -> {g.To}: energy {g.EnergyRatio:0.000}x")
                 + (g.NewFindings.Count > 0 ? "; new: " + string.Join("; ", g.NewFindings) : ""));

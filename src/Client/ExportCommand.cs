@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using Magneton.Core;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Rendering.Perfetto;
 
@@ -22,10 +23,13 @@ public static class ExportCommand
         var report = CliOptions.Value<string?>("--report", "report.json",
             "a magneton.report/1 JSON (compare --json): each finding as an instant event on the first operator of each of its "
             + "regions, and as a span on a \"findings\" track", v => v);
-        var side = CliOptions.Value<string?>("--side", "a|b",
-            "the bundle's side in the report, where neither its path nor its system name tells", v => v.ToLowerInvariant() is "a" or "b"
-                ? v.ToLowerInvariant()
-                : throw new UsageException($"--side: '{v}' is not a or b"));
+        var side = CliOptions.Value<Side?>("--side", "a|b",
+            "the bundle's side in the report, where neither its path nor its system name tells", v => v.ToLowerInvariant() switch
+            {
+                "a" => Side.A,
+                "b" => Side.B,
+                _ => throw new UsageException($"--side: '{v}' is not a or b"),
+            });
         side.CompletionSources.Add("a", "b");
         var command = new Command("export",
             "Writes the bundle's run as a Chrome trace-event JSON for ui.perfetto.dev and chrome://tracing: one iteration of the "
@@ -41,7 +45,7 @@ public static class ExportCommand
         return command;
     }
 
-    public static async Task<int> RunAsync(string bundle, string output, string? reportFile, string? side, TextWriter stdout, TextWriter stderr,
+    public static async Task<int> RunAsync(string bundle, string output, string? reportFile, Side? side, TextWriter stdout, TextWriter stderr,
         CancellationToken ct)
     {
         if (!Directory.Exists(bundle) && !File.Exists(bundle)) throw new UsageException($"{bundle}: bundle not found (no such directory)");
@@ -64,7 +68,7 @@ public static class ExportCommand
                 throw new UsageException($"{output}: cannot write the trace: {Program.OneLine(e.Message)}");
             }
             await stderr.WriteLineAsync($"trace: {outFile} ({run.Operators.Length} operators"
-                + (report is null ? "" : $", {report.Findings.Count} finding(s) of side {side}") + "); open it in ui.perfetto.dev").ConfigureAwait(false);
+                + (report is null ? "" : $", {report.Findings.Count} finding(s) of side {side!.Value.Json()}") + "); open it in ui.perfetto.dev").ConfigureAwait(false);
         }
         return Program.Ok;
     }
@@ -98,14 +102,14 @@ public static class ExportCommand
     }
 
     /// <summary>Which side of the report the bundle is: by its path, else by its system name.</summary>
-    static string SideOf(string bundle, string system, ComparisonReport report, string reportFile)
+    static Side SideOf(string bundle, string system, ComparisonReport report, string reportFile)
     {
         static string Norm(string p) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(p));
         string path = Norm(bundle);
         bool a = SamePath(report.A.Bundle), b = SamePath(report.B.Bundle);
-        if (a != b) return a ? "a" : "b";
+        if (a != b) return a ? Side.A : Side.B;
         bool sa = report.A.System == system, sb = report.B.System == system;
-        if (sa != sb) return sa ? "a" : "b";
+        if (sa != sb) return sa ? Side.A : Side.B;
         throw new UsageException($"{reportFile}: a, b: cannot tell which side of the report {bundle} is (bundle and system "
             + (a && b ? "match both" : "match neither") + "); add --side a|b");
 

@@ -116,7 +116,7 @@ public static class ReportBuilder
         double delta = cpu ? f.WastefulSeconds - f.EfficientSeconds : f.EnergyDeltaJ;
         double job = cpu ? wasteRun.Energy.IterationSeconds : wasteRun.Energy.IterationEnergyJ;
         double share = job > 0 ? delta / job : 0;
-        return new FindingReport(f.Id, f.Verdict.Json(), f.Wasteful.Json(), f.Regions, f.Instances, f.EnergyDeltaJ,
+        return new FindingReport(f.Id, f.Verdict, f.Wasteful, f.Regions, f.Instances, f.EnergyDeltaJ,
             Math.Round(f.EnergyRatio, 4), Math.Round(f.TimeRatio, 4), Diagnoser.Category(cause), cause,
             cpu ? ExplainCpu(f, cause, share) : Explain(f, cause, share))
         {
@@ -135,7 +135,7 @@ public static class ReportBuilder
         string side = f.Wasteful.Label();
         string inst = f.Instances == 1 ? "" : $" ({f.Instances} instances)";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{side} spends {(f.WastefulSeconds - f.EfficientSeconds) * 1000:F3} ms more CPU time per iteration ({share:P1} of its job, {Fmt(f.TimeRatio)}x CPU time) in {f.Where}{inst} for equivalent outputs (CPU capture: no GPU energy measured). Cause: {c.Kind}. {c.Suggestion}");
+            $"{side} spends {(f.WastefulSeconds - f.EfficientSeconds) * 1000:F3} ms more CPU time per iteration ({share:P1} of its job, {Fmt(f.TimeRatio)}x CPU time) in {f.Where}{inst} for equivalent outputs (CPU capture: no GPU energy measured). Cause: {c.Kind.Json()}. {c.Suggestion}");
     }
 
     static string Explain(Finding f, CauseReport c, double share)
@@ -154,7 +154,7 @@ public static class ReportBuilder
             ? $"{side}'s job is host-bound, so doing what {other} does saves only the dynamic part, {f.JobSavingJ * 1000:F1} mJ per iteration"
             : $"{side}'s job is GPU-bound, so the whole difference is saved";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{side} spends {f.EnergyDeltaJ * 1000:F1} mJ more per iteration ({share:P1} of its job, {Fmt(f.EnergyRatio)}x energy, interval [{Fmt(f.Interval.Low)}, {Fmt(f.Interval.High)}]) in {f.Where}{inst} for equivalent outputs; {speed}; {saving}. Cause: {c.Kind}. {c.Suggestion}");
+            $"{side} spends {f.EnergyDeltaJ * 1000:F1} mJ more per iteration ({share:P1} of its job, {Fmt(f.EnergyRatio)}x energy, interval [{Fmt(f.Interval.Low)}, {Fmt(f.Interval.High)}]) in {f.Where}{inst} for equivalent outputs; {speed}; {saving}. Cause: {c.Kind.Json()}. {c.Suggestion}");
     }
 
     static string Fmt(double x) => x >= 100 ? x.ToString("F0", CultureInfo.InvariantCulture) : x.ToString("F2", CultureInfo.InvariantCulture);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
+using Magneton.Core.Detection;
 using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 

@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 
 namespace Magneton.Core.Campaigns;
@@ -15,7 +17,7 @@ public sealed record CampaignReport(
     [property: JsonPropertyName("threshold")] double Threshold)
 {
     public const string SchemaName = "magneton.campaign/1";
-    [JsonIgnore] public bool HasWaste => Versions.Any(v => v.Findings.Any(f => f.Verdict == "waste"));
+    [JsonIgnore] public bool HasWaste => Versions.Any(v => v.Findings.Any(f => f.Verdict == Verdict.Waste));
 }
 
 /// <summary>One run's measured cost per iteration (the uninstrumented baseline of its capture).</summary>
@@ -41,16 +43,16 @@ public sealed record CampaignVersion(
 {
     [JsonPropertyName("bundle")] public string Bundle { get; init; } = "";
     /// <summary>Waste findings where the version is the wasteful side.</summary>
-    [JsonPropertyName("waste_in_version")] public int WasteInVersion => Findings.Count(f => f.Verdict == "waste" && f.Wasteful == "b");
+    [JsonPropertyName("waste_in_version")] public int WasteInVersion => Findings.Count(f => f.Verdict == Verdict.Waste && f.Wasteful == Side.B);
     /// <summary>Waste findings where the baseline is the wasteful side (the version improved there).</summary>
-    [JsonPropertyName("waste_in_baseline")] public int WasteInBaseline => Findings.Count(f => f.Verdict == "waste" && f.Wasteful == "a");
+    [JsonPropertyName("waste_in_baseline")] public int WasteInBaseline => Findings.Count(f => f.Verdict == Verdict.Waste && f.Wasteful == Side.A);
 }
 
 /// <summary>A cause (kind, place, wasteful side) that shows up in more than one version.</summary>
 public sealed record RecurringCause(
-    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("kind")] CauseKind Kind,
     [property: JsonPropertyName("where")] string Where,
-    [property: JsonPropertyName("wasteful")] string Wasteful,
+    [property: JsonPropertyName("wasteful")] Side Wasteful,
     [property: JsonPropertyName("versions")] IReadOnlyList<int> Versions,
     [property: JsonPropertyName("mean_energy_ratio")] double MeanEnergyRatio);
 
@@ -95,10 +97,10 @@ public static class CampaignReportBuilder
     static double Ratio(double x, double y) => y > 0 ? x / y : double.NaN;
 
     /// <summary>The identity of a finding across versions: its cause kind, where it is, and which side wastes.</summary>
-    static string KeyOf(FindingReport f) => $"{f.Cause.Kind} {f.Where} (waste in {(f.Wasteful == "b" ? "version" : "baseline")})";
+    static string KeyOf(FindingReport f) => $"{f.Cause.Kind.Json()} {f.Where} (waste in {(f.Wasteful == Side.B ? "version" : "baseline")})";
 
     static List<RecurringCause> Recurring(List<CampaignVersion> rows) =>
-        rows.SelectMany(v => v.Findings.Where(f => f.Verdict == "waste").Select(f => (v.Index, f)))
+        rows.SelectMany(v => v.Findings.Where(f => f.Verdict == Verdict.Waste).Select(f => (v.Index, f)))
             .GroupBy(x => (x.f.Cause.Kind, x.f.Where, x.f.Wasteful))
             .Select(g => new RecurringCause(g.Key.Kind, g.Key.Where, g.Key.Wasteful,
                 [.. g.Select(x => x.Index).Distinct().Order()], g.Average(x => x.f.EnergyRatio)))
@@ -106,7 +108,7 @@ public static class CampaignReportBuilder
             .OrderByDescending(c => c.Versions.Count).ThenBy(c => c.Where, StringComparer.Ordinal)
             .ToList();
 
-    static bool Costly(FindingReport f, bool cpu) => f.Verdict == "waste" || (cpu && f.Verdict == "cpu-time");
+    static bool Costly(FindingReport f, bool cpu) => f.Verdict == Verdict.Waste || (cpu && f.Verdict == Verdict.CpuTime);
 
     static List<Regression> Regressions(List<CampaignVersion> rows, double threshold)
     {
@@ -118,8 +120,8 @@ public static class CampaignReportBuilder
             // CPU captures measure no energy (0): their cost is CPU time, and their findings' verdict is cpu-time.
             bool cpu = !(before.Run.IterationEnergyJ > 0 && after.Run.IterationEnergyJ > 0);
             double ratio = cpu ? Ratio(after.Run.IterationTimeS, before.Run.IterationTimeS) : Ratio(after.Run.IterationEnergyJ, before.Run.IterationEnergyJ);
-            var old = before.Findings.Where(f => Costly(f, cpu) && f.Wasteful == "b").Select(KeyOf).ToHashSet();
-            var added = after.Findings.Where(f => Costly(f, cpu) && f.Wasteful == "b").Select(KeyOf)
+            var old = before.Findings.Where(f => Costly(f, cpu) && f.Wasteful == Side.B).Select(KeyOf).ToHashSet();
+            var added = after.Findings.Where(f => Costly(f, cpu) && f.Wasteful == Side.B).Select(KeyOf)
                 .Where(k => !old.Contains(k)).Distinct().ToList();
             if (ratio > 1 + threshold || added.Count > 0)
                 list.Add(new Regression(before.Index, after.Index, ratio, added));

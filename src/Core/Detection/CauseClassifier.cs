@@ -1,5 +1,4 @@
 using Magneton.Core.Matching;
-using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 
 namespace Magneton.Core.Detection;

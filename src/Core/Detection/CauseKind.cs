@@ -18,6 +18,8 @@ public enum CauseKind
     [JsonStringEnumMemberName("kernel-choice")] KernelChoice,
     [JsonStringEnumMemberName("config")] Config,
     [JsonStringEnumMemberName("unknown")] Unknown,
+    /// <summary>A plain profiler trace's cause (Traces): the same operators, and one side's take longer or record no GPU work.</summary>
+    [JsonStringEnumMemberName("time")] Time,
 }
 
 public static class CauseKinds

@@ -15,6 +15,8 @@ public enum Verdict
     [JsonStringEnumMemberName("possible")] Possible,
     /// <summary>A CPU capture's finding: more CPU time for the same result (no energy was measured).</summary>
     [JsonStringEnumMemberName("cpu-time")] CpuTime,
+    /// <summary>A plain profiler trace's finding (Traces): more GPU time, no energy and no values to compare.</summary>
+    [JsonStringEnumMemberName("slower")] Slower,
 }
 
 public static class Verdicts

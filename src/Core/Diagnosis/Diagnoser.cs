@@ -33,7 +33,7 @@ public static class Diagnoser
         var framesA = Frames(allA);
         var framesB = Frames(allB);
         var cause = new CauseReport(
-            kind.Json(),
+            kind,
             config,
             new PerSide<string>(Kernels(allA).Distinct().ToList(), Kernels(allB).Distinct().ToList()),
             new PerSide<string>(allA.Select(o => o.Module).Distinct().ToList(), allB.Select(o => o.Module).Distinct().ToList()),
@@ -48,11 +48,10 @@ public static class Diagnoser
 
     public static string Category(CauseReport c) => c.Kind switch
     {
-        "layout" => "layout",
-        "redundant" => "redundant",
-        "operator-set" => c.Config.Count > 0 ? "misconfiguration" : "api-misuse",
-        "kernel-choice" => c.Config.Count > 0 ? "misconfiguration" : "api-misuse",
-        "config" => "misconfiguration",
+        CauseKind.Layout => "layout",
+        CauseKind.Redundant => "redundant",
+        CauseKind.OperatorSet or CauseKind.KernelChoice => c.Config.Count > 0 ? "misconfiguration" : "api-misuse",
+        CauseKind.Config => "misconfiguration",
         _ => "unknown",
     };
 

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 
 namespace Magneton.Core.Rendering;
@@ -16,9 +18,9 @@ public static class TerminalReport
         var sb = new StringBuilder();
         // A CPU capture measured no energy: findings by CPU time, and no energy table.
         bool cpu = r.Cost == "cpu_time";
-        int waste = r.Findings.Count(f => f.Verdict == "waste");
-        int trade = r.Findings.Count(f => f.Verdict == "trade-off");
-        int possible = r.Findings.Count(f => f.Verdict == "possible");
+        int waste = r.Findings.Count(f => f.Verdict == Verdict.Waste);
+        int trade = r.Findings.Count(f => f.Verdict == Verdict.TradeOff);
+        int possible = r.Findings.Count(f => f.Verdict == Verdict.Possible);
         sb.AppendLine(ci, $"Magneton: A = {r.A.System}, B = {r.B.System}");
         if (cpu) sb.AppendLine("CPU capture: no GPU energy was measured; ranked by CPU time");
         if (!r.Comparable)
@@ -35,22 +37,22 @@ public static class TerminalReport
         sb.AppendLine();
         foreach (var f in r.Findings.Take(maxFindings))
         {
-            string side = f.Wasteful.ToUpperInvariant();
-            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x{(f.Sites.Count > 1 && f.Sites.Count != f.Instances ? $" at {f.Sites.Count} sites" : "")})");
+            string side = f.Wasteful.Label();
+            sb.AppendLine(ci, $"[{f.Id}] {f.Verdict.Json().ToUpperInvariant()} in {side}: {f.Where}  ({f.Instances}x{(f.Sites.Count > 1 && f.Sites.Count != f.Instances ? $" at {f.Sites.Count} sites" : "")})");
             sb.AppendLine(cpu
                 ? string.Create(ci, $"    {(f.CpuTimeDeltaS ?? 0) * 1000:F3} ms/iteration more CPU time = {f.ShareOfJob:P1} of {side}'s job; {f.TimeRatio:F2}x CPU time")
                 : string.Create(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy{Interval(f)}, {f.TimeRatio:F2}x GPU time ({f.EnergySource})"));
             if (!cpu && f.SavingBasis == "dynamic")
                 sb.AppendLine(ci, $"    {side}'s job is host-bound: switching saves the dynamic part, {f.JobSavingJ * 1000:F1} mJ/iteration");
-            sb.AppendLine(ci, $"    why: {f.Cause.Kind} ({f.Category})");
+            sb.AppendLine(ci, $"    why: {f.Cause.Kind.Json()} ({f.Category})");
             if (f.Sites.Count > 1)
                 sb.AppendLine("    sites: " + f.Sites.Count.ToString(ci) + ", largest " + string.Join("; ", f.Sites.Take(3).Select(x =>
                     string.Create(ci, $"{Clip(x.Where, 40)} {x.EnergyDeltaJ * 1000:F1} mJ"))));
-            var classes = f.Wasteful == "a" ? f.Cause.Classes.A : f.Cause.Classes.B;
+            var classes = f.Wasteful == Side.A ? f.Cause.Classes.A : f.Cause.Classes.B;
             if (classes.Count > 0) sb.AppendLine(ci, $"    classes: {string.Join(", ", classes.Take(3))}");
-            var src = f.Wasteful == "a" ? f.Cause.SourceLines.A : f.Cause.SourceLines.B;
+            var src = f.Wasteful == Side.A ? f.Cause.SourceLines.A : f.Cause.SourceLines.B;
             foreach (var line in src.Take(2)) sb.AppendLine(ci, $"    at {Clip(line, 110)}");
-            if (f.Cause.Kind is "kernel-choice" or "layout")
+            if (f.Cause.Kind is CauseKind.KernelChoice or CauseKind.Layout)
             {
                 var ka = f.Cause.Kernels.A.Where(k => !f.Cause.Kernels.B.Contains(k)).Take(2);
                 var kb = f.Cause.Kernels.B.Where(k => !f.Cause.Kernels.A.Contains(k)).Take(2);

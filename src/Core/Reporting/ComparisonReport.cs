@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 
 namespace Magneton.Core.Reporting;
 
@@ -24,9 +26,9 @@ public sealed record ComparisonReport(
     [JsonIgnore] public bool Comparable => Comparability?.Comparable ?? true;
     /// <summary>The report's one-word answer: waste, trade-off, cpu-time (CPU captures), no waste, or not comparable (then no finding is made).</summary>
     [JsonPropertyName("verdict")]
-    public string Verdict => !Comparable ? NotComparable : HasWaste ? "waste" : Findings.Any(f => f.Verdict == "trade-off") ? "trade-off" : Findings.Count > 0 ? "cpu-time" : "no waste";
+    public string Verdict => !Comparable ? NotComparable : HasWaste ? "waste" : Findings.Any(f => f.Verdict == Detection.Verdict.TradeOff) ? "trade-off" : Findings.Count > 0 ? "cpu-time" : "no waste";
     public const string NotComparable = "not comparable";
-    [JsonIgnore] public bool HasWaste => Findings.Any(f => f.Verdict == "waste");
+    [JsonIgnore] public bool HasWaste => Findings.Any(f => f.Verdict == Detection.Verdict.Waste);
 }
 
 /// <summary>The evidence that the two runs compute the same thing (Detection.Comparability).</summary>
@@ -145,17 +147,12 @@ public sealed record RegionReport(
     [JsonPropertyName("in_situ_energy_ratio")] public double InSituEnergyRatio { get; init; }
 }
 
-public sealed record ConfigDifference(
-    [property: JsonPropertyName("key")] string Key,
-    [property: JsonPropertyName("a")] string? A,
-    [property: JsonPropertyName("b")] string? B);
-
 public sealed record PerSide<T>(
     [property: JsonPropertyName("a")] IReadOnlyList<T> A,
     [property: JsonPropertyName("b")] IReadOnlyList<T> B);
 
 public sealed record CauseReport(
-    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("kind")] CauseKind Kind,
     [property: JsonPropertyName("config")] IReadOnlyList<ConfigDifference> Config,
     [property: JsonPropertyName("kernels")] PerSide<string> Kernels,
     [property: JsonPropertyName("modules")] PerSide<string> Modules,
@@ -170,8 +167,8 @@ public sealed record CauseReport(
 
 public sealed record FindingReport(
     [property: JsonPropertyName("id")] int Id,
-    [property: JsonPropertyName("verdict")] string Verdict,
-    [property: JsonPropertyName("wasteful")] string Wasteful,
+    [property: JsonPropertyName("verdict")] Verdict Verdict,
+    [property: JsonPropertyName("wasteful")] Side Wasteful,
     [property: JsonPropertyName("regions")] IReadOnlyList<int> Regions,
     [property: JsonPropertyName("instances")] int Instances,
     [property: JsonPropertyName("energy_delta_j")] double EnergyDeltaJ,

@@ -210,7 +210,7 @@ public static class ScalingBenchmark
         foreach (var f in report.Findings)
         {
             int inThis = f.Regions.Sum(id => regions[id].A.Nodes.Count(expected.Contains));
-            bool onlyPlants = f.Wasteful == "a" && f.Regions.All(id => regions[id].A.Nodes.Count(expected.Contains) == 1);
+            bool onlyPlants = f.Wasteful == Side.A && f.Regions.All(id => regions[id].A.Nodes.Count(expected.Contains) == 1);
             if (inThis == 0 || !onlyPlants) falseFindings++;
             else
             {

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 
 namespace Magneton.Core.Traces;
@@ -39,7 +41,7 @@ public sealed record TraceCompareOptions
 public static partial class TraceComparison
 {
     public const string Mode = "structure";
-    public const string Verdict = "slower";
+    public const Detection.Verdict Verdict = Detection.Verdict.Slower;
     public const string ValuesNote = "values were not compared: plain profiler traces carry no tensor values";
     public const string EnergyNote =
         "energy was not measured: plain profiler traces carry no power readings, so every energy field is null (not measured) and findings (verdict \"slower\") compare GPU time only";
@@ -85,7 +87,7 @@ public static partial class TraceComparison
         private sealed record Candidate(int A, int B, long GpuA, long GpuB)
         {
             public long Delta => GpuB - GpuA;
-            public string Slower => GpuB > GpuA ? "b" : "a";
+            public Matching.Side Slower => GpuB > GpuA ? Matching.Side.B : Matching.Side.A;
         }
 
         public ComparisonReport Build()
@@ -162,20 +164,20 @@ public static partial class TraceComparison
             foreach (var g in groups)
             {
                 var first = g[0];
-                string slower = first.Candidate.Slower;
-                long slow = g.Sum(x => slower == "b" ? x.Candidate.GpuB : x.Candidate.GpuA);
-                long fast = g.Sum(x => slower == "b" ? x.Candidate.GpuA : x.Candidate.GpuB);
+                var slower = first.Candidate.Slower;
+                long slow = g.Sum(x => slower == Matching.Side.B ? x.Candidate.GpuB : x.Candidate.GpuA);
+                long fast = g.Sum(x => slower == Matching.Side.B ? x.Candidate.GpuA : x.Candidate.GpuB);
                 double ratio = fast > 0 ? Math.Round((double)slow / fast, 4) : Detection.Detector.RatioCap;
                 var regions = g.Select(x => RegionId(x.Candidate.A, x.Candidate.B)).ToList();
-                long stepGpu = slower == "b" ? b.GpuNs : a.GpuNs;
+                long stepGpu = slower == Matching.Side.B ? b.GpuNs : a.GpuNs;
                 int id = findings.Count + 1;
                 var cause = first.Cause;
-                string side = slower.ToUpperInvariant();
+                string side = slower.Label();
                 string inst = g.Count == 1 ? "" : $" ({g.Count} instances)";
                 string explanation = string.Create(CultureInfo.InvariantCulture,
                     $"{side} takes {Ms(slow - fast)} ms more GPU time in {first.Where}{inst}: {Ms(slow)} ms against {Ms(fast)} ms ({Fmt(ratio)}x), " +
                     $"{Share(slow - fast, stepGpu)} of {side}'s step GPU time. Time only: energy was not measured, values were not compared. " +
-                    $"Cause: {cause.Kind}. {cause.Suggestion}");
+                    $"Cause: {cause.Kind.Json()}. {cause.Suggestion}");
                 findings.Add(new FindingReport(id, Verdict, slower, regions, g.Count, double.NaN, double.NaN, ratio, "unknown", cause, explanation)
                 {
                     ShareOfJob = double.NaN,
@@ -220,11 +222,11 @@ public static partial class TraceComparison
             var opsB = b.Subtree(c.B).Select(b.Name).Distinct().ToList();
             bool bSlower = c.GpuB > c.GpuA;
             string slowSide = bSlower ? "B" : "A", fastSide = bSlower ? "A" : "B";
-            string kind;
+            CauseKind kind;
             string suggestion;
             if (opsDiffer)
             {
-                kind = "operator-set";
+                kind = CauseKind.OperatorSet;
                 var onlySlow = (bSlower ? extraB.Select(b.Name) : extraA.Select(a.Name)).Distinct().Take(4).ToList();
                 suggestion = onlySlow.Count > 0
                     ? $"{slowSide} runs operators here that {fastSide} does not ({string.Join(", ", onlySlow)}); {fastSide}'s combination takes less GPU time."
@@ -232,7 +234,7 @@ public static partial class TraceComparison
             }
             else if (kernelsDiffer)
             {
-                kind = "kernel-choice";
+                kind = CauseKind.KernelChoice;
                 var (slowK, fastK) = bSlower ? (kb, ka) : (ka, kb);
                 static string Only(List<(string Name, long Ns)> mine, List<(string Name, long Ns)> theirs)
                 {
@@ -244,12 +246,12 @@ public static partial class TraceComparison
             }
             else if (fastIsIdle)
             {
-                kind = "time";
+                kind = CauseKind.Time;
                 suggestion = $"The same operators, but {fastSide}'s trace records no GPU work for them (not launched, or its activities were not traced).";
             }
             else
             {
-                kind = "time";
+                kind = CauseKind.Time;
                 suggestion = $"The same operators launch the same kernels, and {slowSide}'s run longer: compare input shapes, clocks and concurrent work.";
             }
             const int keep = 6;
@@ -332,11 +334,11 @@ public static partial class TraceComparison
         sb.AppendLine();
         foreach (var f in r.Findings.Take(maxFindings))
         {
-            string side = f.Wasteful.ToUpperInvariant();
+            string side = f.Wasteful.Label();
             sb.AppendLine(ci, $"[{f.Id}] SLOWER in {side}: {f.Where}  ({f.Instances}x)");
             sb.AppendLine(ci, $"    {Fmt(f.TimeRatio)}x GPU time");
-            sb.AppendLine(ci, $"    why: {f.Cause.Kind}");
-            if (f.Cause.Kind is "kernel-choice")
+            sb.AppendLine(ci, $"    why: {f.Cause.Kind.Json()}");
+            if (f.Cause.Kind is CauseKind.KernelChoice)
             {
                 foreach (var k in f.Cause.Kernels.A.Where(k => !f.Cause.Kernels.B.Contains(k)).Take(2)) sb.AppendLine(ci, $"    A kernel: {Distinctive(k, f.Cause.Kernels.B)}");
                 foreach (var k in f.Cause.Kernels.B.Where(k => !f.Cause.Kernels.A.Contains(k)).Take(2)) sb.AppendLine(ci, $"    B kernel: {Distinctive(k, f.Cause.Kernels.A)}");

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Magneton.Core.Campaigns;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Grains.Storage;
 using Microsoft.Extensions.Logging;
@@ -205,7 +207,7 @@ public sealed class CampaignGrain(
     {
         var line = $"[{state.State.Versions.Count}/{state.State.Request!.Versions.Length}] " + (r.Error is { } e
             ? $"version {index}: failed: {e}"
-            : $"version {index}: {r.Report!.Findings.Count(f => f.Verdict == "waste" && f.Wasteful == "b")} waste finding(s) in the version, "
+            : $"version {index}: {r.Report!.Findings.Count(f => f.Verdict == Verdict.Waste && f.Wasteful == Side.B)} waste finding(s) in the version, "
               + $"energy {r.Report.B.IterationEnergyJ / r.Report.A.IterationEnergyJ:0.000}x the baseline");
         _recent.Enqueue(line);
         while (_recent.Count > 8) _recent.Dequeue();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Magneton.Core;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Grains.Storage;
@@ -293,7 +294,7 @@ public sealed class MatchingJobGrain(
             s.Causes = [];
             await Progress.SaveNowAsync();
             counters.JobRan();
-            foreach (var f in report.Findings) MagnetonTelemetry.Findings.Add(1, new KeyValuePair<string, object?>("verdict", f.Verdict));
+            foreach (var f in report.Findings) MagnetonTelemetry.Findings.Add(1, new KeyValuePair<string, object?>("verdict", f.Verdict.Json()));
             MagnetonTelemetry.JobDuration.Record(started.Elapsed.TotalSeconds);
             _finished.TrySetResult();
             // The job is done (its span too); dropping the stored segment results is housekeeping after it.

@@ -42,9 +42,9 @@ public class CauseGroupingTests
         var r = Pipeline.Compare(scaled, Original, new CompareOptions());
 
         var f = Assert.Single(r.Findings);
-        Assert.Equal("waste", f.Verdict);
-        Assert.Equal("a", f.Wasteful);
-        Assert.Equal("operator-set", f.Cause.Kind);
+        Assert.Equal(Verdict.Waste, f.Verdict);
+        Assert.Equal(Side.A, f.Wasteful);
+        Assert.Equal(CauseKind.OperatorSet, f.Cause.Kind);
         Assert.Equal(4, f.Instances);
         Assert.Equal(sites.Order(), f.Sites.Select(x => x.Where).Order());
         Assert.All(f.Sites, x => Assert.Single(x.Regions));
@@ -77,13 +77,13 @@ public class CauseGroupingTests
     public void ResNetLayoutIsOneFindingWhoseEnergyIsItsTotalOverSites()
     {
         var r = Samples.Compare("resnet50-layout");
-        var layouts = r.Findings.Where(f => f.Cause.Kind == "layout").ToList();
-        var layout = Assert.Single(layouts, f => f.Verdict != "possible");
+        var layouts = r.Findings.Where(f => f.Cause.Kind == CauseKind.Layout).ToList();
+        var layout = Assert.Single(layouts, f => f.Verdict != Verdict.Possible);
         // The one layout claim. The energy model's intervals let B's few channels_last-slower sites (maxpool, bn)
         // show, summed, as the opposite direction's "possible" difference below resolution: never a second claim.
-        Assert.All(layouts.Where(f => f != layout), f => { Assert.Equal("possible", f.Verdict); Assert.Equal("b", f.Wasteful); });
-        Assert.Equal("waste", layout.Verdict);
-        Assert.Equal("a", layout.Wasteful);
+        Assert.All(layouts.Where(f => f != layout), f => { Assert.Equal(Verdict.Possible, f.Verdict); Assert.Equal(Side.B, f.Wasteful); });
+        Assert.Equal(Verdict.Waste, layout.Verdict);
+        Assert.Equal(Side.A, layout.Wasteful);
         Assert.Contains(layout.Cause.Config, c => c.Key == "memory_format");
         Assert.True(layout.Sites.Count >= 28, $"{layout.Sites.Count} sites");
         Assert.Equal(layout.Regions.Count, layout.Sites.Sum(x => x.Regions.Count));
@@ -110,8 +110,8 @@ public class CauseGroupingTests
         foreach (var n in sites) rw.Follow(n.Id, "aten.alias_copy.default", 0, identity: true);
         var r = Pipeline.Compare(Samples.Run("gpt2-tf32", "A"), Pipeline.Ingest(rw.Build("tf32-with-bookkeeping")), new CompareOptions());
         var fc = Assert.Single(r.Findings, f => f.Cause.Modules.A.Any(m => m.EndsWith(".mlp.c_fc")));
-        Assert.Equal("kernel-choice", fc.Cause.Kind);
-        Assert.All(r.Findings, f => Assert.Equal("kernel-choice", f.Cause.Kind));
+        Assert.Equal(CauseKind.KernelChoice, fc.Cause.Kind);
+        Assert.All(r.Findings, f => Assert.Equal(CauseKind.KernelChoice, f.Cause.Kind));
         var regions = r.Regions.Where(x => fc.Regions.Contains(x.Id) && x.B.Ops.Contains("aten.alias_copy.default")).ToList();
         Assert.Equal(4, regions.Count);
     }

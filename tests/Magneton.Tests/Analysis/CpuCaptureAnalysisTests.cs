@@ -1,5 +1,6 @@
 using Magneton.Core;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Rendering;
 using Magneton.Core.Reporting;
@@ -51,7 +52,7 @@ public sealed class CpuCaptureAnalysisTests
         Assert.NotEmpty(r.Findings);
         Assert.All(r.Findings, f =>
         {
-            Assert.Equal("cpu-time", f.Verdict);
+            Assert.Equal(Verdict.CpuTime, f.Verdict);
             Assert.Equal(0, f.EnergyDeltaJ);
             Assert.Equal(0, f.EnergyRatio);
             Assert.Equal("none", f.EnergySource);
@@ -59,8 +60,8 @@ public sealed class CpuCaptureAnalysisTests
         });
         Assert.False(r.HasWaste);
         var act = Assert.Single(r.Findings, f => f.Where.Contains("mlp.act", StringComparison.Ordinal));
-        Assert.Equal("a", act.Wasteful);
-        Assert.Equal("operator-set", act.Cause.Kind);
+        Assert.Equal(Side.A, act.Wasteful);
+        Assert.Equal(CauseKind.OperatorSet, act.Cause.Kind);
         Assert.Contains(act.Cause.Config, c => c.Key.EndsWith("activation_function", StringComparison.Ordinal));
         // The CPU-time delta is the regions' host time: recompute it from the regions the finding names.
         double delta = act.Regions.Sum(id => r.Regions.Single(g => g.Id == id).A.CpuTimeS - r.Regions.Single(g => g.Id == id).B.CpuTimeS);
@@ -77,7 +78,7 @@ public sealed class CpuCaptureAnalysisTests
         var r = Pipeline.Compare(a.Path, b.Path, new CompareOptions());
         Assert.Equal("energy", r.Cost);
         Assert.True(r.A.EnergyMeasured);
-        Assert.Contains(r.Findings, f => f.Verdict == "waste" && f.Where.Contains("mlp.act", StringComparison.Ordinal));
+        Assert.Contains(r.Findings, f => f.Verdict == Verdict.Waste && f.Where.Contains("mlp.act", StringComparison.Ordinal));
         Assert.All(r.Findings, f => Assert.Null(f.CpuTimeDeltaS));
     }
 }

@@ -1,4 +1,5 @@
 using Magneton.Core;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Rendering;
 using Magneton.Core.Reporting;
@@ -9,7 +10,7 @@ namespace Magneton.Tests.Analysis;
 /// <summary>The findings the H100 captures must produce (samples/README.md), end to end through Core.</summary>
 public class RealPairFindingsTests
 {
-    static IReadOnlyList<FindingReport> Waste(ComparisonReport r) => r.Findings.Where(f => f.Verdict == "waste").ToList();
+    static IReadOnlyList<FindingReport> Waste(ComparisonReport r) => r.Findings.Where(f => f.Verdict == Verdict.Waste).ToList();
 
     [Fact]
     public void GeluActivationIsOneGroupedOperatorSetWasteInA()
@@ -17,9 +18,9 @@ public class RealPairFindingsTests
         var r = Samples.Compare("gpt2-gelu");
         var waste = Waste(r);
         var f = Assert.Single(waste);
-        Assert.Equal("a", f.Wasteful);
+        Assert.Equal(Side.A, f.Wasteful);
         Assert.Equal(4, f.Instances);
-        Assert.Equal("operator-set", f.Cause.Kind);
+        Assert.Equal(CauseKind.OperatorSet, f.Cause.Kind);
         Assert.All(f.Cause.Modules.A, m => Assert.Matches(@"^transformer\.h\.\d\.mlp\.act$", m));
         Assert.Equal(4, f.Cause.Modules.A.Count);
         Assert.Contains("transformers.activations.NewGELUActivation", f.Cause.Classes.A);
@@ -42,8 +43,8 @@ public class RealPairFindingsTests
         var r = Samples.Compare("gpt2-tf32");
         var waste = Waste(r);
         Assert.NotEmpty(waste);
-        Assert.All(waste, f => Assert.Equal("a", f.Wasteful));
-        Assert.All(waste, f => Assert.Equal("kernel-choice", f.Cause.Kind));
+        Assert.All(waste, f => Assert.Equal(Side.A, f.Wasteful));
+        Assert.All(waste, f => Assert.Equal(CauseKind.KernelChoice, f.Cause.Kind));
         Assert.Contains(waste, f => f.Cause.Modules.A.Contains("lm_head"));
         Assert.Contains(waste, f => f.Cause.Modules.A.Any(m => m.EndsWith("attn.c_attn")));
         var all = waste.SelectMany(f => f.Cause.Kernels.A).ToList();
@@ -60,8 +61,8 @@ public class RealPairFindingsTests
         var r = Samples.Compare("resnet50-layout");
         var waste = Waste(r);
         Assert.NotEmpty(waste);
-        Assert.All(waste, f => Assert.Equal("a", f.Wasteful));
-        var layout = waste.Where(f => f.Cause.Kind == "layout").ToList();
+        Assert.All(waste, f => Assert.Equal(Side.A, f.Wasteful));
+        var layout = waste.Where(f => f.Cause.Kind == CauseKind.Layout).ToList();
         Assert.NotEmpty(layout);
         Assert.Contains(layout, f => f.Cause.Kernels.A.Any(k => k.Contains("nchwToNhwc")));
         Assert.Contains(layout, f => r.Regions.Where(x => f.Regions.Contains(x.Id)).Any(x => x.A.Ops.Contains("aten.conv2d.default")));

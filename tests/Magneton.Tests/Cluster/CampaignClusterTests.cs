@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Magneton.Client;
 using Magneton.Core;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Grains;
@@ -96,7 +97,7 @@ public sealed class CampaignClusterTests(AzuriteFixture azurite)
         // gelu_new versions (0, 2) carry the activation waste against the gelu_pytorch_tanh baseline.
         Assert.Equal([1, 0, 1, 0], report.Versions.Select(v => v.WasteInVersion));
         var recurring = Assert.Single(report.RecurringCauses);
-        Assert.Equal("operator-set", recurring.Kind);
+        Assert.Equal(CauseKind.OperatorSet, recurring.Kind);
         Assert.Equal([0, 2], recurring.Versions);
     }
 }

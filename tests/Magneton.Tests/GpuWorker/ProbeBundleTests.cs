@@ -2,6 +2,7 @@ using System.Text.Json;
 using Magneton.Client;
 using Magneton.Core;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.GpuWorker.Capture;
 using Magneton.GpuWorker.Sampling;
@@ -106,8 +107,8 @@ public sealed class ProbeBundleTests(ProbeBundleTests.SyntheticPair pair, ITestO
         output.WriteLine(JsonSerializer.Serialize(report.Findings));
         // The same values on both sides: the activation regions match, eight elementwise ops against one fused gelu.
         var act = Assert.Single(report.Findings);
-        Assert.Equal("waste", act.Verdict);
-        Assert.Equal("a", act.Wasteful);
+        Assert.Equal(Verdict.Waste, act.Verdict);
+        Assert.Equal(Side.A, act.Wasteful);
         Assert.Equal(2, act.Instances);
     }
 

@@ -3,6 +3,7 @@ using Magneton.Core;
 using Magneton.Core.Audits;
 using Magneton.Core.Bundles;
 using Magneton.Core.Campaigns;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Rendering.Html;
@@ -139,10 +140,10 @@ public sealed class HtmlReportTests
     {
         var side = new RegionSideReport([1], [Evil, "aten.mul.Tensor"], [Evil], 0.5, 0.001, "replay");
         var other = new RegionSideReport([1], ["aten.gelu.default"], [Evil], 0.1, 0.001, "replay");
-        var cause = new CauseReport("operator-set", [new ConfigDifference(Evil, Evil, null)], new PerSide<string>([Evil], []),
+        var cause = new CauseReport(CauseKind.OperatorSet, [new ConfigDifference(Evil, Evil, null)], new PerSide<string>([Evil], []),
             new PerSide<string>([Evil], []), new PerSide<string>([Evil], [Evil]), new PerSide<string>([Evil], []))
         { Suggestion = Evil, EfficientOps = [Evil], SourceLines = new PerSide<string>([Evil], [Evil]) };
-        var finding = new FindingReport(1, "waste", "a", [7], 1, 0.4, 5, 1, "misconfiguration", cause, Evil) { Where = Evil, ShareOfJob = 0.1, EnergySource = Evil };
+        var finding = new FindingReport(1, Verdict.Waste, Side.A, [7], 1, 0.4, 5, 1, "misconfiguration", cause, Evil) { Where = Evil, ShareOfJob = 0.1, EnergySource = Evil };
         var run = new RunSide(Evil, Evil, 3, 1, 0.01, 1.2, 0.02, 0.2) { Closure = 1, ReplayShare = 0.5 };
         return new ComparisonReport(ComparisonReport.SchemaName, run, run with { System = Evil + "B" },
             new MatchingSummary(1, 0, 1, 1, 1) { Mode = Evil }, new EnergyModelSummary(Evil, Evil),
@@ -165,7 +166,7 @@ public sealed class HtmlReportTests
         var gelu = Gelu.Value;
         var outcomes = new List<VersionOutcome>
         {
-            new(1, TestRepo.GeluB, "run-b", "job-1", gelu with { A = gelu.B, B = gelu.A, Findings = [.. gelu.Findings.Select(f => f with { Wasteful = "b" })] }, null),
+            new(1, TestRepo.GeluB, "run-b", "job-1", gelu with { A = gelu.B, B = gelu.A, Findings = [.. gelu.Findings.Select(f => f with { Wasteful = Side.B })] }, null),
             new(2, Evil, "run-x", "job-2", null, Evil),
         };
         return CampaignReportBuilder.Build("run-a", outcomes, 0.1);
@@ -193,7 +194,7 @@ public sealed class HtmlReportTests
             new(1, "/b/1", "r1", "node-1", "H100", "550", 700, 3.01, 0.007, 0.3, false),
             new(2, "/b/2", "r2", Evil, "H100", "560", 500, 3.6, 0.008, 12, true),
         };
-        var finding = Gelu.Value.Findings[0] with { Wasteful = "b" };
+        var finding = Gelu.Value.Findings[0] with { Wasteful = Side.B };
         var report = new AuditReport(AuditReport.SchemaName, Evil, nodes, 3.01, 0.01, 1,
             [new AuditOutlier(2, 1.2, 1.1, [new ConfigDifference("driver", "550", "560")], [finding], "job")], [Evil]);
         var html = HtmlReport.RenderAudit(report);

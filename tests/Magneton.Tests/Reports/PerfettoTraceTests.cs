@@ -91,7 +91,7 @@ public sealed class PerfettoTraceTests
     {
         var run = RunA.Value;
         var report = Gelu.Value;
-        using var doc = JsonDocument.Parse(PerfettoTrace.Build(run, report, "a"));
+        using var doc = JsonDocument.Parse(PerfettoTrace.Build(run, report, Side.A));
         var events = Events(doc);
         var instants = events.Where(e => e.GetProperty("ph").GetString() == "i").ToList();
         var f = report.Findings.Single();
@@ -119,7 +119,7 @@ public sealed class PerfettoTraceTests
 
         // Seen from B, the same finding is waste in the other run.
         var runB = Pipeline.Ingest(TestRepo.GeluB);
-        using var docB = JsonDocument.Parse(PerfettoTrace.Build(runB, report, "b"));
+        using var docB = JsonDocument.Parse(PerfettoTrace.Build(runB, report, Side.B));
         var instantsB = Events(docB).Where(e => e.GetProperty("ph").GetString() == "i").ToList();
         Assert.Equal(f.Regions.Count, instantsB.Count);
         Assert.All(instantsB, i => Assert.Equal("the other run", i.GetProperty("args").GetProperty("wasteful").GetString()));

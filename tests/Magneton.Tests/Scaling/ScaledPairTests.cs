@@ -1,5 +1,6 @@
 using Magneton.Core;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Scaling;
@@ -77,11 +78,11 @@ public sealed class ScaledPairTests : IDisposable
         Assert.Equal(sites.Count, planted.Plants.Count);
         var report = Pipeline.Compare(planted.A.Directory, planted.B.Directory, new CompareOptions());
         var f = Assert.Single(report.Findings);
-        Assert.Equal("waste", f.Verdict);
-        Assert.Equal("a", f.Wasteful);
+        Assert.Equal(Verdict.Waste, f.Verdict);
+        Assert.Equal(Side.A, f.Wasteful);
         Assert.Equal(sites.Count, f.Instances);
         Assert.Equal("model.layers.*.mlp.act_fn", f.Where);
-        Assert.Equal("kernel-choice", f.Cause.Kind);
+        Assert.Equal(CauseKind.KernelChoice, f.Cause.Kind);
         Assert.Contains(f.Cause.Kernels.A, k => k.Contains("unrolled_elementwise_kernel"));
         var regions = report.Regions.Where(r => f.Regions.Contains(r.Id)).ToList();
         var plantedA = planted.Plants.Select(p => p.NodeIdA).ToHashSet();

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Traces;
 using Xunit;
@@ -75,7 +77,7 @@ public sealed class TraceComparisonTests
         Assert.NotEmpty(r.Findings);
         Assert.All(r.Findings, f =>
         {
-            Assert.Equal("slower", f.Verdict);
+            Assert.Equal(Verdict.Slower, f.Verdict);
             Assert.True(double.IsNaN(f.EnergyDeltaJ));
             Assert.True(f.TimeRatio >= 1.1);
             Assert.Contains("Time only", f.Explanation);
@@ -108,8 +110,8 @@ public sealed class TraceComparisonTests
         var b = dir.Write("b.json.gz", Trace("sm80_gemm_fp32", 300), gzip: true);
         var r = Compare(a, b, new TraceCompareOptions { Step = 1 });
         var f = Assert.Single(r.Findings);
-        Assert.Equal("b", f.Wasteful);
-        Assert.Equal("kernel-choice", f.Cause.Kind);
+        Assert.Equal(Side.B, f.Wasteful);
+        Assert.Equal(CauseKind.KernelChoice, f.Cause.Kind);
         Assert.Equal(3, f.TimeRatio, 6);
         Assert.Equal("## forward ## > aten::linear > aten::addmm", f.Where); // the deepest operator, not its parents
         Assert.Equal(["sm80_gemm_tf32"], f.Cause.Kernels.A);
@@ -140,8 +142,8 @@ public sealed class TraceComparisonTests
         var b = dir.Write("b.json", Trace("attn_fwd", 300, views: true));
         var r = Compare(a, b, new TraceCompareOptions { Step = 1 });
         var f = Assert.Single(r.Findings);
-        Assert.Equal("b", f.Wasteful);
-        Assert.Equal("kernel-choice", f.Cause.Kind);
+        Assert.Equal(Side.B, f.Wasteful);
+        Assert.Equal(CauseKind.KernelChoice, f.Cause.Kind);
         Assert.Equal(3, f.TimeRatio, 6);
         Assert.Equal(["flash_fwd_kernel"], f.Cause.Kernels.A);
         Assert.Equal(["attn_fwd"], f.Cause.Kernels.B);

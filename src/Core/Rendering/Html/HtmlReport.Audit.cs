@@ -1,6 +1,7 @@
 using System.Text;
 using Magneton.Core.Audits;
 using static Magneton.Core.Rendering.Html.HtmlText;
+using Magneton.Core.Detection;
 
 namespace Magneton.Core.Rendering.Html;
 
@@ -90,7 +91,7 @@ public static partial class HtmlReport
             sb.Line("</table>");
         }
         else sb.Line("<p class=\"note\">GPU, driver and power limit are the same as on the typical node.</p>");
-        if (o.NodeDifferences.Count == 0 && !o.Findings.Any(f => f.Verdict == "waste"))
+        if (o.NodeDifferences.Count == 0 && !o.Findings.Any(f => f.Verdict == Verdict.Waste))
             sb.Line("<p>No operator-level cause: the difference is outside the matched operators (host, idle, clocks).</p>");
         sb.Line("</section>");
     }

@@ -1,5 +1,7 @@
 using System.Text;
 using Magneton.Core.Campaigns;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using static Magneton.Core.Rendering.Html.HtmlText;
 
 namespace Magneton.Core.Rendering.Html;
@@ -80,9 +82,9 @@ public static partial class HtmlReport
                   .Append(Ci, $"<td colspan=\"5\">failed: {E(v.Error)}</td></tr>\n");
                 continue;
             }
-            var top = v.Findings.Where(f => f.Verdict == "waste" && f.Wasteful == "b").OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
+            var top = v.Findings.Where(f => f.Verdict == Verdict.Waste && f.Wasteful == Side.B).OrderByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
             string topCell = top is null ? ""
-                : $"<a href=\"#v{v.Index}-finding-{top.Id}\"><code>{E(top.Where)}</code></a> ({E(top.Cause.Kind)}, {E(Ratio(top.EnergyRatio))})";
+                : $"<a href=\"#v{v.Index}-finding-{top.Id}\"><code>{E(top.Where)}</code></a> ({E(top.Cause.Kind.Json())}, {E(Ratio(top.EnergyRatio))})";
             sb.Append(Ci, $"<tr{(v.WasteInVersion > 0 ? " class=\"hl\"" : "")}><td class=\"num\">{v.Index}</td>")
               .Append(Ci, $"<td>{E(v.Run.System)}<div class=\"small muted\"><code>{E(v.Bundle)}</code></div></td>")
               .Append(Ci, $"<td class=\"num\">{E(Joules(v.Run.IterationEnergyJ))}</td><td class=\"num\">{E(Ratio3(v.EnergyRatio))}</td>")
@@ -101,8 +103,8 @@ public static partial class HtmlReport
             sb.Append("<table><tr><th>cause</th><th>where</th><th>waste in</th><th>versions</th>")
               .Append("<th class=\"num\">mean energy ratio</th></tr>");
             foreach (var c in r.RecurringCauses)
-                sb.Append(Ci, $"<tr><td>{E(c.Kind)}</td><td><code>{E(c.Where)}</code></td>")
-                  .Append(Ci, $"<td>{(c.Wasteful == "b" ? "the version" : "the baseline")}</td><td>{E(string.Join(", ", c.Versions))}</td>")
+                sb.Append(Ci, $"<tr><td>{E(c.Kind.Json())}</td><td><code>{E(c.Where)}</code></td>")
+                  .Append(Ci, $"<td>{(c.Wasteful == Side.B ? "the version" : "the baseline")}</td><td>{E(string.Join(", ", c.Versions))}</td>")
                   .Append(Ci, $"<td class=\"num\">{E(Ratio(c.MeanEnergyRatio))}</td></tr>");
             sb.Line("</table>");
         }

@@ -1,4 +1,6 @@
 using System.Text;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using static Magneton.Core.Rendering.Html.HtmlText;
 
@@ -12,11 +14,11 @@ public static partial class HtmlReport
         sb.Append(Ci, $"<section id=\"verdict\" class=\"verdict {cls}\"><div class=\"label\">VERDICT</div>")
           .Append(Ci, $"<div><div class=\"text\">{E(verdict)}</div><div class=\"sub\">{E(sub)}</div></div></section>\n");
 
-    static string SideName(string side) => side == "a" ? "A" : side == "b" ? "B" : side;
+    static string SideName(Side side) => side.Label();
 
     static string Badge(FindingReport f, string sideA = "A", string sideB = "B") =>
-        $"<span class=\"badge {(f.Verdict == "waste" ? "waste" : "trade-off")}\">{E(f.Verdict.ToUpperInvariant())} in "
-        + $"{E(f.Wasteful == "a" ? sideA : f.Wasteful == "b" ? sideB : f.Wasteful)}</span>";
+        $"<span class=\"badge {(f.Verdict == Verdict.Waste ? "waste" : "trade-off")}\">{E(f.Verdict.Json().ToUpperInvariant())} in "
+        + $"{E(f.Wasteful == Side.A ? sideA : sideB)}</span>";
 
     /// <summary>
     /// One finding: what, where, how much, the explanation, what to change, then the evidence side by side
@@ -26,8 +28,8 @@ public static partial class HtmlReport
         IReadOnlyDictionary<int, RegionReport>? regions, string idPrefix = "", bool timeOnly = false, SvgCharts.Metric? metric = null)
     {
         var sb = new StringBuilder();
-        string wastefulName = f.Wasteful == "a" ? sideA : sideB;
-        sb.Append(Ci, $"<article class=\"card finding {(f.Verdict == "waste" ? "waste" : "trade-off")}\" id=\"{E(idPrefix)}finding-{f.Id}\">");
+        string wastefulName = f.Wasteful == Side.A ? sideA : sideB;
+        sb.Append(Ci, $"<article class=\"card finding {(f.Verdict == Verdict.Waste ? "waste" : "trade-off")}\" id=\"{E(idPrefix)}finding-{f.Id}\">");
         sb.Append(Ci, $"<h3>[{f.Id}] {Badge(f, sideA, sideB)} <span class=\"where\">{E(f.Where)}</span> ")
           .Append(Ci, $"<span class=\"muted small\">{f.Instances} instance{(f.Instances == 1 ? "" : "s")}")
           .Append(Ci, $"{(f.Sites.Count > 1 ? $" at {f.Sites.Count} sites" : "")} \u00b7 {E(f.Category)}</span></h3>\n");
@@ -52,7 +54,7 @@ public static partial class HtmlReport
         if (double.IsFinite(f.ShareOfJob)) Tile(sb, Percent(f.ShareOfJob), "of " + wastefulName + "'s measured job");
         if (double.IsFinite(f.EnergyRatio)) Tile(sb, Ratio(f.EnergyRatio), "energy");
         Tile(sb, Ratio(f.TimeRatio), "GPU time");
-        Tile(sb, f.Cause.Kind, "cause");
+        Tile(sb, f.Cause.Kind.Json(), "cause");
         if (f.EnergySource.Length > 0) Tile(sb, f.EnergySource, "energy source");
         sb.Line("</div>");
     }
@@ -106,8 +108,8 @@ public static partial class HtmlReport
                 : "";
             sb.Append(Ci, $"<h4>Operator chains \u00b7 region {first.Id}{same}</h4>");
             sb.Append("<div class=\"cols\">");
-            sb.Append(Chain(sideA, systemA, first.A, f.Wasteful == "a", "a"));
-            sb.Append(Chain(sideB, systemB, first.B, f.Wasteful == "b", "b"));
+            sb.Append(Chain(sideA, systemA, first.A, f.Wasteful == Side.A, "a"));
+            sb.Append(Chain(sideB, systemB, first.B, f.Wasteful == Side.B, "b"));
             sb.Line("</div>");
         }
         if (groups.Count > 3) sb.Append(Ci, $"<p class=\"note\">{groups.Count - 3} more distinct chains in the JSON report.</p>");

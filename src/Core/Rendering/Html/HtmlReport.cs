@@ -1,5 +1,7 @@
 using System.Text;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using static Magneton.Core.Rendering.Html.HtmlText;
 
@@ -75,17 +77,17 @@ public static partial class HtmlReport
     static void VerdictSection(StringBuilder sb, ComparisonReport r, IReadOnlyDictionary<int, RegionReport> regions,
         bool timeOnly, SvgCharts.Metric metric)
     {
-        int waste = r.Findings.Count(f => f.Verdict == "waste");
-        int trade = r.Findings.Count(f => f.Verdict == "trade-off");
+        int waste = r.Findings.Count(f => f.Verdict == Verdict.Waste);
+        int trade = r.Findings.Count(f => f.Verdict == Verdict.TradeOff);
         string cls = waste > 0 ? "waste" : trade > 0 ? "trade" : "ok";
         string trades = $"{trade} trade-off{(trade == 1 ? "" : "s")}";
         string verdict = waste > 0
             ? $"{waste} energy waste finding{(waste == 1 ? "" : "s")}" + (trade > 0 ? ", " + trades : "")
             : trade > 0 ? "No waste; " + trades : "No operator-level energy waste above the threshold";
-        var topFinding = r.Findings.OrderByDescending(f => f.Verdict == "waste").ThenByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
+        var topFinding = r.Findings.OrderByDescending(f => f.Verdict == Verdict.Waste).ThenByDescending(f => f.EnergyDeltaJ).FirstOrDefault();
         string sub = topFinding is { } tf
             ? $"{SideName(tf.Wasteful)} spends {Mj(tf.EnergyDeltaJ)} mJ more per iteration ({Percent(tf.ShareOfJob)} of its job, "
-              + $"{Ratio(tf.EnergyRatio)} energy) in {tf.Where}: {tf.Cause.Kind} ({tf.Category})."
+              + $"{Ratio(tf.EnergyRatio)} energy) in {tf.Where}: {tf.Cause.Kind.Json()} ({tf.Category})."
             : $"Every matched region is within {Percent(r.Threshold, "0")} in energy, or the cheaper side is slower there. "
               + $"Whole job: A {Joules(r.A.IterationEnergyJ)}, B {Joules(r.B.IterationEnergyJ)} per iteration.";
         if (timeOnly)
@@ -149,12 +151,12 @@ public static partial class HtmlReport
 
     static string TimeSummary(FindingReport f, IReadOnlyDictionary<int, RegionReport> regions, SvgCharts.Metric metric) =>
         string.Create(Ci, $"<span class=\"small\"><b>+{E(metric.Show(TimeDelta(f, regions)))} {E(metric.Unit)}</b> GPU time \u00b7 ")
-        + string.Create(Ci, $"{E(Ratio(f.TimeRatio))} GPU time \u00b7 {E(f.Cause.Kind)}</span>");
+        + string.Create(Ci, $"{E(Ratio(f.TimeRatio))} GPU time \u00b7 {E(f.Cause.Kind.Json())}</span>");
 
     static string EnergySummary(FindingReport f) =>
         string.Create(Ci, $"<span class=\"small\"><b>{E(SignedMj(f.EnergyDeltaJ))}</b>/iteration \u00b7 ")
         + string.Create(Ci, $"{E(Percent(f.ShareOfJob))} of {SideName(f.Wasteful)}'s job \u00b7 {E(Ratio(f.EnergyRatio))} energy \u00b7 ")
-        + string.Create(Ci, $"{E(Ratio(f.TimeRatio))} GPU time \u00b7 {E(f.Cause.Kind)}</span>");
+        + string.Create(Ci, $"{E(Ratio(f.TimeRatio))} GPU time \u00b7 {E(f.Cause.Kind.Json())}</span>");
 
     static void TimeAccounting(StringBuilder sb, ComparisonReport r)
     {
@@ -266,7 +268,7 @@ public static partial class HtmlReport
         foreach (var id in f.Regions)
         {
             if (!regions.TryGetValue(id, out var x)) continue;
-            double d = f.Wasteful == "a" ? x.A.GpuTimeS - x.B.GpuTimeS : x.B.GpuTimeS - x.A.GpuTimeS;
+            double d = f.Wasteful == Side.A ? x.A.GpuTimeS - x.B.GpuTimeS : x.B.GpuTimeS - x.A.GpuTimeS;
             if (!double.IsFinite(d)) continue;
             sum += d;
             any = true;

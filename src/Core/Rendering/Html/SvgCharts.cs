@@ -1,5 +1,6 @@
 using System.Text;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Reporting;
 using static Magneton.Core.Rendering.Html.HtmlText;
 
@@ -89,7 +90,7 @@ internal static class SvgCharts
             double y = header + i * rowH;
             findingOf.TryGetValue(x.Id, out var f);
             if (f is not null)
-                sb.Append(Ci, $"<rect x=\"0\" y=\"{N(y + 1)}\" width=\"{N(width)}\" height=\"{N(rowH - 2)}\" rx=\"4\" fill=\"{(f.Verdict == "waste" ? "#fdecec" : "#fdf3e1")}\"/>");
+                sb.Append(Ci, $"<rect x=\"0\" y=\"{N(y + 1)}\" width=\"{N(width)}\" height=\"{N(rowH - 2)}\" rx=\"4\" fill=\"{(f.Verdict == Verdict.Waste ? "#fdecec" : "#fdf3e1")}\"/>");
             else if (i % 2 == 1)
                 sb.Append(Ci, $"<rect x=\"0\" y=\"{N(y + 1)}\" width=\"{N(width)}\" height=\"{N(rowH - 2)}\" rx=\"4\" fill=\"#f7f8fa\"/>");
 
@@ -98,7 +99,7 @@ internal static class SvgCharts
             int room = 40 - prefix.Length;
             sb.Append(Ci, $"<g><title>{E(label)} (region {x.Id}): A {E(string.Join(", ", x.A.Ops))}; B {E(string.Join(", ", x.B.Ops))}</title>");
             sb.Append(Ci, $"<text x=\"{N(labelX)}\" y=\"{N(y + 14)}\" font-size=\"12.5\" font-weight=\"600\">");
-            if (f is not null) sb.Append(Ci, $"<tspan fill=\"{(f.Verdict == "waste" ? ColorWaste : ColorTrade)}\">{E(prefix)}</tspan>");
+            if (f is not null) sb.Append(Ci, $"<tspan fill=\"{(f.Verdict == Verdict.Waste ? ColorWaste : ColorTrade)}\">{E(prefix)}</tspan>");
             sb.Append(E(Clip(label, room))).Append("</text>");
             string ops = $"#{x.Id} \u00b7 A {OpsSummary(x.A.Ops)} \u00b7 B {OpsSummary(x.B.Ops)}";
             sb.Append(Ci, $"<text x=\"{N(labelX)}\" y=\"{N(y + 27)}\" font-size=\"11\" fill=\"{Muted}\">{E(Clip(ops, 56))}</text></g>");
@@ -114,7 +115,7 @@ internal static class SvgCharts
             double d = va - vb;
             double dw = deltaW * Math.Abs(d) / span;
             double dx = d >= 0 ? zeroX : zeroX - dw;
-            string dColor = f is null ? "#7d8799" : f.Verdict == "waste" ? ColorWaste : ColorTrade;
+            string dColor = f is null ? "#7d8799" : f.Verdict == Verdict.Waste ? ColorWaste : ColorTrade;
             sb.Append(Ci, $"<rect x=\"{N(dx)}\" y=\"{N(y + 8)}\" width=\"{N(Math.Max(dw, 1))}\" height=\"14\" rx=\"2\" fill=\"{dColor}\"/>");
             string dText = (d >= 0 ? "+" : "\u2212") + m.Show(Math.Abs(d))
                 + (va > 0 && vb > 0 ? $" ({(d >= 0 ? va / vb : vb / va).ToString("0.00", Ci)}\u00d7)" : "");

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
+using Magneton.Core.Matching;
 using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 
@@ -37,14 +39,14 @@ public static class PerfettoTrace
         + "starts at the end of the energy pass's mg_sync_begin on that clock.";
 
     /// <summary>
-    /// The trace of <paramref name="run"/>. With a <paramref name="report"/>, <paramref name="side"/> ("a" or "b")
+    /// The trace of <paramref name="run"/>. With a <paramref name="report"/>, <paramref name="side"/>
     /// says which side of the report this run is; its findings become annotations.
     /// </summary>
-    public static string Build(Run run, ComparisonReport? report = null, string? side = null)
+    public static string Build(Run run, ComparisonReport? report = null, Side? side = null)
     {
         ArgumentNullException.ThrowIfNull(run);
-        if (report is not null && side is not ("a" or "b"))
-            throw new ArgumentException("side must be \"a\" or \"b\" when a report is given", nameof(side));
+        if (report is not null && side is null)
+            throw new ArgumentException("side must be given with a report", nameof(side));
 
         var power = run.Bundle.Power;
         long t0 = power.Count > 0 ? power.TimeNs[0] : 0;
@@ -78,7 +80,7 @@ public static class PerfettoTrace
             PowerCounters(w, power, t0);
 
             int annotated = 0;
-            if (report is not null) annotated = Findings(w, run, report, side!, place);
+            if (report is not null) annotated = Findings(w, run, report, side!.Value, place);
 
             w.WriteEndArray();
             w.WriteString("displayTimeUnit", "ms");
@@ -186,7 +188,7 @@ public static class PerfettoTrace
         }
     }
 
-    static void OtherData(Utf8JsonWriter w, Run run, ComparisonReport? report, string? side, long t0, int withoutGpu,
+    static void OtherData(Utf8JsonWriter w, Run run, ComparisonReport? report, Side? side, long t0, int withoutGpu,
         double cumulative, int annotated)
     {
         w.WriteStartObject("otherData");
@@ -203,7 +205,7 @@ public static class PerfettoTrace
         Num(w, "power_samples", run.Bundle.Power.Count);
         if (report is not null)
         {
-            w.WriteString("report_side", side);
+            w.WriteString("report_side", side!.Value.Json());
             Num(w, "findings", report.Findings.Count);
             Num(w, "finding_annotations", annotated);
         }
@@ -211,18 +213,18 @@ public static class PerfettoTrace
     }
 
     /// <summary>One instant event per region instance of each finding, at its first operator, and a span over its operators.</summary>
-    static int Findings(Utf8JsonWriter w, Run run, ComparisonReport report, string side, (double Ts, double Dur)[] place)
+    static int Findings(Utf8JsonWriter w, Run run, ComparisonReport report, Side side, (double Ts, double Dur)[] place)
     {
         var regions = report.Regions.GroupBy(r => r.Id).ToDictionary(g => g.Key, g => g.First());
         int count = 0;
         foreach (var f in report.Findings)
         {
             string who = f.Wasteful == side ? "this run" : "the other run";
-            string name = $"[{f.Id}] {f.Verdict.ToUpperInvariant()} in {f.Wasteful.ToUpperInvariant()}: {f.Where}";
+            string name = $"[{f.Id}] {f.Verdict.Json().ToUpperInvariant()} in {f.Wasteful.Label()}: {f.Where}";
             foreach (var id in f.Regions)
             {
                 if (!regions.TryGetValue(id, out var region)) continue;
-                var nodes = side == "a" ? region.A.Nodes : region.B.Nodes;
+                var nodes = side == Side.A ? region.A.Nodes : region.B.Nodes;
                 var ops = nodes.Where(run.IndexOfNode.ContainsKey).Select(n => run.IndexOfNode[n]).ToList();
                 if (ops.Count == 0) continue;
                 double from = ops.Min(i => place[i].Ts), to = ops.Max(i => place[i].Ts + place[i].Dur);
@@ -231,13 +233,13 @@ public static class PerfettoTrace
                     w.WriteStartObject("args");
                     Num(w, "finding", f.Id);
                     Num(w, "region", id);
-                    w.WriteString("verdict", f.Verdict);
+                    w.WriteString("verdict", f.Verdict.Json());
                     w.WriteString("wasteful", who);
-                    w.WriteString("cause", f.Cause.Kind);
+                    w.WriteString("cause", f.Cause.Kind.Json());
                     Num(w, "energy_delta_mj", f.EnergyDeltaJ * 1000);
                     Num(w, "energy_ratio", f.EnergyRatio);
                     Num(w, "time_ratio", f.TimeRatio);
-                    Num(w, "region_energy_mj", (side == "a" ? region.A.EnergyJ : region.B.EnergyJ) * 1000);
+                    Num(w, "region_energy_mj", (side == Side.A ? region.A.EnergyJ : region.B.EnergyJ) * 1000);
                     w.WriteString("explanation", f.Explanation);
                     w.WriteString("suggestion", f.Cause.Suggestion);
                     w.WriteEndObject();
