@@ -16,7 +16,10 @@ public static class SiloCommand
     internal static Command Definition(TextWriter stdout, TextWriter stderr)
     {
         var definition = new SiloArguments.Definition();
-        definition.Command.SetAction((pr, ct) => RunAsync(definition.Read(pr, Environment.GetEnvironmentVariable), stdout, stderr, ct));
+        // The silo's reads of uploaded and named bundles: these limits, over the MAGNETON_MAX_* variables.
+        var limits = new InputLimitOptionSet();
+        limits.AddTo(definition.Command);
+        definition.Command.SetAction(limits.Scoped((pr, ct) => RunAsync(definition.Read(pr, Environment.GetEnvironmentVariable), stdout, stderr, ct)));
         return definition.Command;
     }
 

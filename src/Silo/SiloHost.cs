@@ -109,6 +109,8 @@ public static class SiloHost
         // No console lifetime: `magneton silo` handles SIGTERM/SIGINT itself, and a silo built inside a test
         // process must not take over that process's signals.
         builder.Services.AddSingleton<IHostLifetime, CallerManagedLifetime>();
+        // The limits of the command that builds the host (`magneton silo --max-trace-*`), else the environment's.
+        builder.Services.AddSingleton(Magneton.Core.Bundles.InputLimits.Current);
 
         if (options.PostgresConnectionString is { } pg && options.EnsurePostgresSchema)
         {

@@ -69,6 +69,25 @@ public sealed class InputHardeningTests
     }
 
     [Fact]
+    public async Task A_silo_reads_bundles_within_its_commands_limits()
+    {
+        // `magneton silo --max-trace-events`: the silo's run cache (named and uploaded bundles) reads within them.
+        var limits = InputLimits.Default with { MaxTraceEvents = 1000 };
+        using (InputLimits.Use(limits))
+        {
+            using var host = Magneton.Silo.SiloHost.Build(new Magneton.Silo.SiloHostOptions
+            {
+                SiloPort = 1, GatewayPort = 2, Kubernetes = false, MinimumLogLevel = Microsoft.Extensions.Logging.LogLevel.Error,
+            });
+            var runs = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+                .GetRequiredService<Magneton.Grains.RunCache>(host.Services);
+            Assert.Equal(limits, runs.Limits);
+        }
+        var r = await CliRunner.Run("silo", "--max-trace-events", "0");
+        CliRunner.AssertOneLineError(r, "--max-trace-events needs a positive integer");
+    }
+
+    [Fact]
     public void The_environment_sets_the_limits_and_a_bad_value_is_one_line()
     {
         var limits = InputLimits.FromVariables(v => v switch
