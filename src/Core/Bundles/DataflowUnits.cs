@@ -28,6 +28,8 @@ internal static partial class DataflowReader
 
         private static readonly string[] StatsNames = ["mean", "std", "min", "max", "absmean", "l2"];
         private static readonly string[] IntStatsNames = ["sum", "min", "max", "nonzero", "sumsq"];
+        private static readonly byte[][] StatsUtf8 = [.. StatsNames.Select(System.Text.Encoding.UTF8.GetBytes)];
+        private static readonly byte[][] IntStatsUtf8 = [.. IntStatsNames.Select(System.Text.Encoding.UTF8.GetBytes)];
 
         private readonly FieldProblems _unitProblems = new(11), _statsProblems = new(6);
         private readonly double[] _stats = new double[6];
@@ -211,7 +213,7 @@ internal static partial class DataflowReader
         private bool FloatStats(ref Utf8JsonReader r, out FloatStats? stats)
         {
             stats = null;
-            if (!NamedDoubles(ref r, "stats", StatsNames)) return false;
+            if (!NamedDoubles(ref r, "stats", StatsNames, StatsUtf8)) return false;
             var s = _stats;
             if (Problem is null) stats = new FloatStats(s[0], s[1], s[2], s[3], s[4], s[5]);
             return true;
@@ -220,14 +222,14 @@ internal static partial class DataflowReader
         private bool IntStats(ref Utf8JsonReader r, out IntStats? stats)
         {
             stats = null;
-            if (!NamedDoubles(ref r, "istats", IntStatsNames)) return false;
+            if (!NamedDoubles(ref r, "istats", IntStatsNames, IntStatsUtf8)) return false;
             var s = _stats;
             if (Problem is null) stats = new IntStats(s[0], s[1], s[2], s[3], s[4]);
             return true;
         }
 
         /// <summary>An object of the named members into <see cref="_stats"/>, each a number or null (NaN) and all present.</summary>
-        private bool NamedDoubles(ref Utf8JsonReader r, string name, string[] names)
+        private bool NamedDoubles(ref Utf8JsonReader r, string name, string[] names, byte[][] utf8Names)
         {
             if (r.TokenType != JsonTokenType.StartObject) return Refuse(name, NotA(JsonTokenType.StartObject, ref r)!, ref r);
             _statsProblems.Clear();
@@ -235,7 +237,9 @@ internal static partial class DataflowReader
             {
                 if (!r.Read()) return false;
                 if (r.TokenType == JsonTokenType.EndObject) break;
-                int f = Array.IndexOf(names, Str(ref r));
+                var member = _text.Of(ref r);
+                int f = -1;
+                for (int k = 0; k < utf8Names.Length && f < 0; k++) if (member.SequenceEqual(utf8Names[k])) f = k;
                 if (!r.Read()) return false;
                 var problem = f < 0 ? null : DoubleOrNaN(ref r, out _stats[f]);
                 if (!Skip(ref r)) return false;
