@@ -91,12 +91,10 @@ public static class ReportBuilder
             SideReport(s.A, r.NodesA, a), SideReport(s.B, r.NodesB, b))
         {
             EnergyRatioInterval = [Math.Round(ratio.Low, 4), Math.Round(ratio.High, 4)],
-            EnergyBasis = Basis(energy.Basis),
+            EnergyBasis = energy.Basis,
             InSituEnergyRatio = Ratio(a.EnergyJ, b.EnergyJ),
         };
     }
-
-    static string Basis(EnergyBasis b) => b == EnergyBasis.Replay ? "replay" : "in-situ";
 
     /// <summary>A over B; 0 when both are zero, capped when only B is.</summary>
     static double Ratio(double a, double b) =>
@@ -122,8 +120,8 @@ public static class ReportBuilder
         {
             ShareOfJob = Math.Round(share, 5), Where = f.Where, EnergySource = cpu ? "none" : f.EnergySource,
             EnergyRatioInterval = [Math.Round(f.Interval.Low, 4), Math.Round(f.Interval.High, 4)],
-            EnergyBasis = Basis(f.Basis), InSituEnergyRatio = f.InSituRatio is double x ? Math.Round(x, 4) : null,
-            EnergySources = Shares(f.SourceShares), JobSavingJ = f.JobSavingJ, SavingBasis = f.SavingIsDynamic ? "dynamic" : "total",
+            EnergyBasis = f.Basis, InSituEnergyRatio = f.InSituRatio is double x ? Math.Round(x, 4) : null,
+            EnergySources = Shares(f.SourceShares), JobSavingJ = f.JobSavingJ, SavingBasis = f.SavingIsDynamic ? SavingBasis.Dynamic : SavingBasis.Total,
             CpuTimeDeltaS = cpu ? delta : null,
             Sites = f.Sites.Select(x => new SiteReport(x.Where, x.Regions, x.EnergyDeltaJ, x.WastefulEnergyJ, x.EfficientEnergyJ,
                 wasteRun.Energy.IterationEnergyJ > 0 ? Math.Round(x.EnergyDeltaJ / wasteRun.Energy.IterationEnergyJ, 5) : 0)).ToList(),

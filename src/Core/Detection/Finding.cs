@@ -28,7 +28,8 @@ public sealed record Finding(
 
     /// <summary>The energy ratio's interval (two sigmas); a waste or trade-off verdict needs Low above the threshold.</summary>
     public RatioInterval Interval { get; init; }
-    public EnergyBasis Basis { get; init; }
+    /// <summary>In-situ unless Detector took the replay basis (CPU findings keep in-situ, as their reports always said).</summary>
+    public EnergyBasis Basis { get; init; } = EnergyBasis.InSitu;
     /// <summary>The in-situ model's ratio where the replay basis is primary (cross-check); null otherwise.</summary>
     public double? InSituRatio { get; init; }
     /// <summary>Share of the regions' energy (both sides) by source.</summary>

@@ -3,9 +3,6 @@ using Magneton.Core.Runs;
 
 namespace Magneton.Core.Detection;
 
-/// <summary>How a region pair's energies for the ratio were taken.</summary>
-public enum EnergyBasis { InSitu, Replay }
-
 /// <summary>
 /// The energies of a region pair as the ratio sees them. Where both sides are exactly replayed module calls, the
 /// replayed energies (primary; the in-situ model is the cross-check). Otherwise the in-situ model, with operators

@@ -42,7 +42,7 @@ public static class TerminalReport
             sb.AppendLine(cpu
                 ? string.Create(ci, $"    {(f.CpuTimeDeltaS ?? 0) * 1000:F3} ms/iteration more CPU time = {f.ShareOfJob:P1} of {side}'s job; {f.TimeRatio:F2}x CPU time")
                 : string.Create(ci, $"    {f.EnergyDeltaJ * 1000:F1} mJ/iteration more = {f.ShareOfJob:P1} of {side}'s job; {f.EnergyRatio:F2}x energy{Interval(f)}, {f.TimeRatio:F2}x GPU time ({f.EnergySource})"));
-            if (!cpu && f.SavingBasis == "dynamic")
+            if (!cpu && f.SavingBasis == SavingBasis.Dynamic)
                 sb.AppendLine(ci, $"    {side}'s job is host-bound: switching saves the dynamic part, {f.JobSavingJ * 1000:F1} mJ/iteration");
             sb.AppendLine(ci, $"    why: {f.Cause.Kind.Json()} ({f.Category})");
             if (f.Sites.Count > 1)

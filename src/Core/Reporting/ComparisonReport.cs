@@ -142,7 +142,7 @@ public sealed record RegionReport(
     /// <summary>energy_ratio's interval (two sigmas).</summary>
     [JsonPropertyName("energy_ratio_interval")] public IReadOnlyList<double> EnergyRatioInterval { get; init; } = [];
     /// <summary>"replay" when both sides are replayed module calls, else "in-situ" (identical operators in common mode).</summary>
-    [JsonPropertyName("energy_basis")] public string EnergyBasis { get; init; } = "";
+    [JsonPropertyName("energy_basis")] public EnergyBasis EnergyBasis { get; init; }
     /// <summary>a.energy_j / b.energy_j: the in-situ model without common mode.</summary>
     [JsonPropertyName("in_situ_energy_ratio")] public double InSituEnergyRatio { get; init; }
 }
@@ -184,13 +184,13 @@ public sealed record FindingReport(
     [JsonPropertyName("energy_source")] public string EnergySource { get; init; } = "";
     /// <summary>energy_ratio's interval (two sigmas); verdict "possible" when its low end is below 1 + threshold.</summary>
     [JsonPropertyName("energy_ratio_interval")] public IReadOnlyList<double> EnergyRatioInterval { get; init; } = [];
-    [JsonPropertyName("energy_basis")] public string EnergyBasis { get; init; } = "";
+    [JsonPropertyName("energy_basis")] public EnergyBasis EnergyBasis { get; init; }
     /// <summary>The in-situ model's ratio where the replay basis is primary.</summary>
     [JsonPropertyName("in_situ_energy_ratio")] public double? InSituEnergyRatio { get; init; }
     [JsonPropertyName("energy_sources")] public IReadOnlyDictionary<string, double> EnergySources { get; init; } = new Dictionary<string, double>();
     /// <summary>What the wasteful job saves per iteration; saving_basis "total" (GPU-bound) or "dynamic" (host-bound).</summary>
     [JsonPropertyName("job_saving_j")] public double JobSavingJ { get; init; }
-    [JsonPropertyName("saving_basis")] public string SavingBasis { get; init; } = "";
+    [JsonPropertyName("saving_basis")] public SavingBasis SavingBasis { get; init; }
     /// <summary>CPU captures: the wasteful side's extra CPU time per iteration, seconds.</summary>
     [JsonPropertyName("cpu_time_delta_s")] public double? CpuTimeDeltaS { get; init; }
     /// <summary>Every place the cause shows (module with its layer or step index), largest difference first; energy_delta_j is their sum.</summary>

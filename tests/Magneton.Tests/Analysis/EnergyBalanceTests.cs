@@ -131,7 +131,7 @@ public class EnergyBalanceTests(ITestOutputHelper output)
         double replayed = CallEnergyMj(Samples.Run("gpt2-gelu", "A"), "transformer.h.0.mlp.act")
                           / CallEnergyMj(Samples.Run("gpt2-gelu", "B"), "transformer.h.0.mlp.act");
         Assert.InRange(f.EnergyRatio / replayed, 0.9, 1.1);
-        Assert.Equal("replay", f.EnergyBasis);
+        Assert.Equal(EnergyBasis.Replay, f.EnergyBasis);
         Assert.NotNull(f.InSituEnergyRatio);
         Assert.InRange(replayed, f.EnergyRatioInterval[0], f.EnergyRatioInterval[1]);
         Assert.True(f.EnergySources.ContainsKey("replay-module") || f.EnergySources.ContainsKey("replay-op"));
@@ -147,12 +147,12 @@ public class EnergyBalanceTests(ITestOutputHelper output)
         // saves the dynamic part only; gpt2-tf32 A is GPU-bound and saves the whole difference.
         var resnet = Samples.Compare("resnet50-layout");
         Assert.Equal("host-bound", resnet.A.Bound);
-        Assert.All(resnet.Findings, f => Assert.Equal("dynamic", f.SavingBasis));
+        Assert.All(resnet.Findings, f => Assert.Equal(SavingBasis.Dynamic, f.SavingBasis));
         // Where the wasteful side also runs longer, the idle power over that time is not saved.
         Assert.All(resnet.Findings.Where(f => f.TimeRatio > 1), f => Assert.True(f.JobSavingJ < f.EnergyDeltaJ));
         var tf32 = Samples.Compare("gpt2-tf32");
         Assert.Equal("gpu-bound", tf32.A.Bound);
-        Assert.All(tf32.Findings, f => { Assert.Equal("total", f.SavingBasis); Assert.Equal(f.EnergyDeltaJ, f.JobSavingJ, 9); });
+        Assert.All(tf32.Findings, f => { Assert.Equal(SavingBasis.Total, f.SavingBasis); Assert.Equal(f.EnergyDeltaJ, f.JobSavingJ, 9); });
     }
 
     [Fact]
