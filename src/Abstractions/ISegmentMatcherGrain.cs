@@ -4,21 +4,26 @@ using Magneton.Core.Matching;
 namespace Magneton.Grains;
 
 /// <summary>
-/// Matches one top-level segment of one job (key: "jobId/segmentIndex"). It is sent the segment's index, not its
-/// operators: session preparation is deterministic, so the silo's own session (cached per silo, prepared from the
-/// runs when the silo has not seen them) holds the same segment. Its result is persisted once, by this grain, so a
-/// job that resumes elsewhere reads it back instead of matching again. Pure: calling it again gives the same regions.
+/// Matches a run of consecutive top-level segments of one job (key: "jobId/workerIndex"; a job has at most
+/// <c>MatchingJobOptions.SegmentWorkers</c> of them, one segment each when it has no more segments than that). It is
+/// sent the segments' indices, not their operators: session preparation is deterministic, so the silo's own session
+/// (cached per silo, prepared from the runs when the silo has not seen them) holds the same segments. Its result is
+/// persisted once, by this grain, so a job that resumes elsewhere reads it back instead of matching again. Pure:
+/// calling it again gives the same regions.
 /// </summary>
 [Alias("Magneton.ISegmentMatcherGrain")]
 public interface ISegmentMatcherGrain : IGrainWithStringKey
 {
-    /// <summary>The segment's regions: matched now, or the result stored by an earlier call.</summary>
+    /// <summary>The regions of segments <paramref name="first"/> .. first + count - 1: matched now, or the result stored by an earlier call.</summary>
     [Alias("Match"), ResponseTimeout("00:30:00")]
-    Task<RegionMatch[]> Match(RunRef a, RunRef b, CompareOptions options, int segment, CancellationToken cancellationToken = default);
+    Task<RegionMatch[]> Match(RunRef a, RunRef b, CompareOptions options, int first, int count, CancellationToken cancellationToken = default);
 
-    /// <summary>The stored result of an earlier <see cref="Match"/>, or null (never matched, or the store lost it).</summary>
+    /// <summary>
+    /// The stored result of an earlier <see cref="Match"/> of exactly these segments, or null (never matched, the
+    /// store lost it, or it matched other segments: the job's worker count changed between silo starts).
+    /// </summary>
     [Alias("Stored"), ResponseTimeout("00:02:00")]
-    Task<RegionMatch[]?> Stored();
+    Task<RegionMatch[]?> Stored(int first, int count);
 
     /// <summary>Drops the stored result (the job's report exists).</summary>
     [Alias("Forget")]

@@ -12,35 +12,6 @@ using Orleans.Runtime.Placement;
 
 namespace Magneton.Grains;
 
-/// <summary>A job's persisted progress: enough to resume on another silo without redoing finished steps.</summary>
-[GenerateSerializer, Alias("Magneton.JobState")]
-public sealed class JobState
-{
-    [Id(0)] public CompareRequest? Request { get; set; }
-    [Id(1)] public JobPhase Phase { get; set; }
-    [Id(2)] public int SegmentsTotal { get; set; }
-    /// <summary>
-    /// Segments whose regions their worker grains stored (<see cref="SegmentState"/>), by segment index: a job that
-    /// resumes reads those back instead of matching again. Dropped once the report exists.
-    /// </summary>
-    [Id(11)] public HashSet<int> SegmentsDone { get; set; } = [];
-    [Id(4)] public int FindingsTotal { get; set; }
-    /// <summary>Cause of each diagnosed finding, by finding index. Dropped once the report exists.</summary>
-    [Id(5)] public Dictionary<int, CauseReport> Causes { get; set; } = [];
-    /// <summary>The report, where the silo has no bundle store; with one it is kept there only (<see cref="ReportInStore"/>).</summary>
-    [Id(6)] public ComparisonReport? Report { get; set; }
-    /// <summary>The report is in the bundle store under the job's id: not written into this state a second time.</summary>
-    [Id(12)] public bool ReportInStore { get; set; }
-    [Id(7)] public string? Error { get; set; }
-    /// <summary>Activations that found the job unfinished and took it up again.</summary>
-    [Id(8)] public int Resumes { get; set; }
-    /// <summary>The job span's W3C id, so a resumed job's spans join the same trace.</summary>
-    [Id(9)] public string? TraceParent { get; set; }
-    [Id(10)] public DateTimeOffset StartedAt { get; set; }
-    /// <summary>The build that computed the progress (<see cref="WorkIds.CodeVersion"/>); another build starts over.</summary>
-    [Id(20)] public string? Code { get; set; }
-}
-
 /// <summary>
 /// Runs one comparison as a sequence of idempotent steps whose results are persisted as they finish: ingest
 /// (run grains), session preparation (silo-local, deterministic, so it is simply redone), segment matching
@@ -249,40 +220,49 @@ public sealed class MatchingJobGrain(
         var options = request.ToOptions();
         using var job = StartJobSpan(s, request);
         var started = Stopwatch.StartNew();
+        var phases = new PhaseTimes();
         try
         {
             await IngestAsync(request, ct);
             _problem = null;
             ct.ThrowIfCancellationRequested();
+            phases.End("ingest");
 
             var matching = Stopwatch.StartNew();
             var session = await PrepareAsync(s, request, options);
             bool local = KeepOnThisSilo(session);
+            phases.End("prepare");
 
             List<RegionMatch> regions;
             IReadOnlyList<Core.Detection.Finding> findings;
             using (PlaceOnThisSilo(local))
                 regions = await MatchSegmentsAsync(s, request, options, session, ct);
+            phases.End("match");
             using (MagnetonTelemetry.Source.StartActivity("detect"))
                 findings = await Task.Run(() => Pipeline.Detect(session, regions), ct);
             double matchingMs = matching.Elapsed.TotalMilliseconds;
             ct.ThrowIfCancellationRequested();
             await EnterDiagnosingAsync(s, findings.Count);
+            phases.End("detect");
 
             using (PlaceOnThisSilo(local))
                 await DiagnoseAsync(s, request, options, regions, findings, ct);
+            phases.End("diagnose");
 
             ComparisonReport report;
             using (MagnetonTelemetry.Source.StartActivity("report"))
             {
                 var causes = Enumerable.Range(0, findings.Count).Select(i => s.Causes[i]).ToList();
                 report = await Task.Run(() => Pipeline.Report(session, regions, findings, causes, matchingMs), ct);
+                phases.End("report");
                 if (store is not null)
                 {
                     // Off the grain's thread: at a million operators the report is hundreds of MB of JSON.
                     var json = await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options), ct);
+                    phases.End("json");
                     await Transient.RetryAsync(() => store.PutReportAsync(JobId, json), log, $"job {JobId}: report", ct);
                     _reportJson = json;
+                    phases.End("store");
                 }
             }
 
@@ -293,13 +273,15 @@ public sealed class MatchingJobGrain(
             s.SegmentsDone = [];
             s.Causes = [];
             await Progress.SaveNowAsync();
+            phases.End("save");
+            GrainLog.JobDone(log, JobId, started.Elapsed.TotalMilliseconds, session.A.Operators.Length, session.Segments.Count, phases.ToString());
             counters.JobRan();
             foreach (var f in report.Findings) MagnetonTelemetry.Findings.Add(1, new KeyValuePair<string, object?>("verdict", f.Verdict.Json()));
             MagnetonTelemetry.JobDuration.Record(started.Elapsed.TotalSeconds);
             _finished.TrySetResult();
             // The job is done (its span too); dropping the stored segment results is housekeeping after it.
             job?.Dispose();
-            await ForgetSegmentsAsync(session.Segments.Count);
+            await ForgetSegmentsAsync(SegmentBatches.Split(session.Segments, _options.SegmentWorkers).Count);
         }
         catch (MagnetonInputException e)
         {
@@ -397,41 +379,49 @@ public sealed class MatchingJobGrain(
         _problem = string.Join(' ', problem.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
-    ISegmentMatcherGrain SegmentGrain(int index) => GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{index}");
+    ISegmentMatcherGrain SegmentGrain(int worker) => GrainFactory.GetGrain<ISegmentMatcherGrain>($"{JobId}/{worker}");
 
     /// <summary>
-    /// Every segment's regions, assembled: those an earlier activation saw finish are read back from their workers'
-    /// stored results, the rest are matched. Each worker stores its own result once; the job's state only counts
-    /// which segments are done, so a progress write stays small however many segments finished.
+    /// Every segment's regions, assembled: those of workers an earlier activation saw finish are read back from the
+    /// workers' stored results, the rest are matched. The segments are dealt to at most
+    /// <see cref="MatchingJobOptions.SegmentWorkers"/> workers (<see cref="SegmentBatches"/>); each worker stores its own
+    /// result once, and the job's state only lists which segments are done, so a progress write stays small however
+    /// many finished.
     /// </summary>
     async Task<List<RegionMatch>> MatchSegmentsAsync(JobState s, CompareRequest request, CompareOptions options, MatchSession session,
         CancellationToken ct)
     {
         using var match = MagnetonTelemetry.Source.StartActivity("match");
         int count = session.Segments.Count;
+        var batches = SegmentBatches.Split(session.Segments, _options.SegmentWorkers);
         match?.SetTag("magneton.segments", count);
+        match?.SetTag("magneton.segment_workers", batches.Count);
         match?.SetTag("magneton.segments.restored", s.SegmentsDone.Count);
-        var results = new RegionMatch[count][];
+        var results = new RegionMatch[batches.Count][];
         s.SegmentsDone.RemoveWhere(i => i >= count);
         int lost = 0;
-        await Task.WhenAll(s.SegmentsDone.ToList().Select(async i =>
+        await Task.WhenAll(Enumerable.Range(0, batches.Count).Where(w => batches[w].Indices.All(s.SegmentsDone.Contains)).ToList().Select(async w =>
         {
-            var stored = await Transient.RetryAsync(() => SegmentGrain(i).Stored(), log, $"job {JobId}: stored segment {i}", ct: ct);
-            if (stored is not null) results[i] = stored;
+            var (first, n) = batches[w];
+            var stored = await Transient.RetryAsync(() => SegmentGrain(w).Stored(first, n), log, $"job {JobId}: stored segments of worker {w}", ct: ct);
+            if (stored is not null) results[w] = stored;
             else
             {
-                s.SegmentsDone.Remove(i);
-                lost++;
+                s.SegmentsDone.ExceptWith(batches[w].Indices);
+                lost += n;
             }
         }));
+        // A worker whose segments are only partly listed (its batches changed with the worker count) matches them all again.
+        foreach (var w in Enumerable.Range(0, batches.Count).Where(w => results[w] is null)) s.SegmentsDone.ExceptWith(batches[w].Indices);
         if (lost > 0) GrainLog.SegmentsLost(log, JobId, lost);
-        await Task.WhenAll(Enumerable.Range(0, count).Where(i => results[i] is null).Select(async i =>
+        await Task.WhenAll(Enumerable.Range(0, batches.Count).Where(w => results[w] is null).Select(async w =>
         {
             ct.ThrowIfCancellationRequested();
-            _dispatched++;
-            results[i] = await Transient.RetryAsync(() => SegmentGrain(i).Match(request.A, request.B, options, i, ct),
-                log, $"job {JobId}: segment {i}", ct: ct);
-            s.SegmentsDone.Add(i);
+            var (first, n) = batches[w];
+            _dispatched += n;
+            results[w] = await Transient.RetryAsync(() => SegmentGrain(w).Match(request.A, request.B, options, first, n, ct),
+                log, $"job {JobId}: segments of worker {w}", ct: ct);
+            s.SegmentsDone.UnionWith(batches[w].Indices);
             Progress.SaveSoon();
         }));
         using (MagnetonTelemetry.Source.StartActivity("assemble"))
@@ -456,11 +446,11 @@ public sealed class MatchingJobGrain(
     }
 
     /// <summary>Drops the segment workers' stored results once the report is kept; what is left only costs storage.</summary>
-    async Task ForgetSegmentsAsync(int count)
+    async Task ForgetSegmentsAsync(int workers)
     {
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, count).Select(i => SegmentGrain(i).Forget()));
+            await Task.WhenAll(Enumerable.Range(0, workers).Select(w => SegmentGrain(w).Forget()));
         }
         catch (Exception e)
         {

@@ -6,18 +6,21 @@ using Orleans.Placement;
 
 namespace Magneton.Grains;
 
-/// <summary>A segment's regions as its worker stored them (key "jobId/segmentIndex"); written once.</summary>
+/// <summary>A worker's segments' regions as it stored them (key "jobId/workerIndex"); written once.</summary>
 [GenerateSerializer, Alias("Magneton.SegmentState")]
 public sealed class SegmentState
 {
     [Id(0)] public RegionMatch[]? Regions { get; set; }
     /// <summary>The build that matched it (<see cref="WorkIds.CodeVersion"/>); another build matches again.</summary>
     [Id(1)] public string? Code { get; set; }
+    /// <summary>The first segment matched and how many: a job that deals its segments otherwise matches again.</summary>
+    [Id(2)] public int First { get; set; }
+    [Id(3)] public int Count { get; set; }
 }
 
 /// <summary>
-/// Matches one top-level segment of a job, on whichever silo placement picked (at random, unless the job hints
-/// its own silo), and stores the regions once so that a resumed job reads them back instead of matching again.
+/// Matches a run of consecutive top-level segments of a job, on whichever silo placement picked (at random, unless
+/// the job hints its own silo), and stores the regions once so that a resumed job reads them back instead of matching again.
 /// </summary>
 [RandomPlacement]
 public sealed class SegmentMatcherGrain(
@@ -29,25 +32,33 @@ public sealed class SegmentMatcherGrain(
 {
     string Key => this.GetPrimaryKeyString();
 
-    public async Task<RegionMatch[]> Match(RunRef a, RunRef b, CompareOptions options, int segment, CancellationToken cancellationToken)
+    public async Task<RegionMatch[]> Match(RunRef a, RunRef b, CompareOptions options, int first, int count, CancellationToken cancellationToken)
     {
-        if (StoredRegions() is { } stored) return stored;
+        if (StoredRegions(first, count) is { } stored) return stored;
         using var span = MagnetonTelemetry.Source.StartActivity("match.segment");
         span?.SetTag("magneton.segment", Key);
+        span?.SetTag("magneton.segments", count);
         var session = await sessions.GetOrPrepareAsync(a, b, options);
-        if ((uint)segment >= (uint)session.Segments.Count)
-            throw new ArgumentOutOfRangeException(nameof(segment), segment, $"{Key}: the session has {session.Segments.Count} segments");
+        if (first < 0 || count < 1 || first > session.Segments.Count - count)
+            throw new ArgumentOutOfRangeException(nameof(first), first, $"{Key}: segments {first}+{count} of a session of {session.Segments.Count}");
         await gate.BeforeSegmentAsync(Key);
         cancellationToken.ThrowIfCancellationRequested();
         var sw = Stopwatch.StartNew();
-        var found = await Task.Run(() => Pipeline.MatchSegment(session, session.Segments[segment], cancellationToken), cancellationToken);
-        var regions = found as RegionMatch[] ?? [.. found];
+        var regions = await Task.Run(() =>
+        {
+            var found = new List<RegionMatch>();
+            for (int i = first; i < first + count; i++)
+                found.AddRange(Pipeline.MatchSegment(session, session.Segments[i], cancellationToken));
+            return found.ToArray();
+        }, cancellationToken);
         int operators = regions.Sum(r => r.NodesA.Length + r.NodesB.Length);
         MagnetonTelemetry.OperatorsMatched.Add(operators);
         if (sw.Elapsed.TotalSeconds > 0) MagnetonTelemetry.MatchingRate.Record(operators / sw.Elapsed.TotalSeconds);
-        counters.SegmentMatched();
+        counters.AddSegmentsMatched(count);
         state.State.Regions = regions;
         state.State.Code = WorkIds.CodeVersion;
+        state.State.First = first;
+        state.State.Count = count;
         try
         {
             await state.WriteStateAsync(cancellationToken);
@@ -62,10 +73,10 @@ public sealed class SegmentMatcherGrain(
         return regions;
     }
 
-    public Task<RegionMatch[]?> Stored()
+    public Task<RegionMatch[]?> Stored(int first, int count)
     {
         DeactivateOnIdle();
-        return Task.FromResult(StoredRegions());
+        return Task.FromResult(StoredRegions(first, count));
     }
 
     public async Task Forget()
@@ -74,7 +85,9 @@ public sealed class SegmentMatcherGrain(
         DeactivateOnIdle();
     }
 
-    RegionMatch[]? StoredRegions() => state.State.Code == WorkIds.CodeVersion ? state.State.Regions : null;
+    RegionMatch[]? StoredRegions(int first, int count) =>
+        state.State is { Code: var code, First: var f, Count: var c } && code == WorkIds.CodeVersion && f == first && c == count
+            ? state.State.Regions : null;
 }
 
 /// <summary>

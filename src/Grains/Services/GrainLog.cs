@@ -43,4 +43,7 @@ internal static partial class GrainLog
 
     [LoggerMessage(12, LogLevel.Information, "capture {Job} assigned to worker {Worker} on {Node} (attempt {Attempt})")]
     public static partial void CaptureAssigned(ILogger log, string job, string worker, string node, int attempt);
+
+    [LoggerMessage(13, LogLevel.Information, "job {Job} done in {TotalMs:F0} ms ({Operators} operators a side, {Segments} segments): {Phases}")]
+    public static partial void JobDone(ILogger log, string job, double totalMs, int operators, int segments, string phases);
 }

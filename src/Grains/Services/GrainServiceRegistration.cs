@@ -17,7 +17,10 @@ public static class GrainServiceRegistration
         // Per silo, not process-wide: each test cluster (and each silo of a process) configures its own.
         services.AddOptions<CaptureSchedulerOptions>().Validate(o => o.WorkerTimeout > TimeSpan.Zero, "CaptureSchedulerOptions.WorkerTimeout must be positive").ValidateOnStart();
         services.AddOptions<CampaignOptions>().Validate(o => o.Parallel >= 1, "CampaignOptions.Parallel must be at least 1").ValidateOnStart();
-        services.AddOptions<MatchingJobOptions>().Validate(o => o.LocalAboveOperators >= 0, "MatchingJobOptions.LocalAboveOperators must not be negative").ValidateOnStart();
+        services.AddOptions<MatchingJobOptions>()
+            .Validate(o => o.LocalAboveOperators >= 0, "MatchingJobOptions.LocalAboveOperators must not be negative")
+            .Validate(o => o.SegmentWorkers >= 1, "MatchingJobOptions.SegmentWorkers must be at least 1")
+            .ValidateOnStart();
         services.AddOptions<ClientWorkOptions>().Validate(o => o.MaxInFlight >= 1, "ClientWorkOptions.MaxInFlight must be at least 1").ValidateOnStart();
         services.TryAddSingleton<MagnetonCounters>();
         services.TryAddSingleton<RunCache>();

@@ -13,7 +13,7 @@ public sealed class MagnetonCounters
 
     internal void Ingested() => Interlocked.Increment(ref _ingestions);
     internal void Prepared() => Interlocked.Increment(ref _sessions);
-    internal void SegmentMatched() => Interlocked.Increment(ref _segments);
+    internal void AddSegmentsMatched(int count) => Interlocked.Add(ref _segments, count);
     internal void Diagnosed() => Interlocked.Increment(ref _diagnoses);
     internal void JobRan() => Interlocked.Increment(ref _jobs);
 }

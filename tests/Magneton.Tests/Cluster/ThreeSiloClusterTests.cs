@@ -18,7 +18,7 @@ namespace Magneton.Tests.Cluster;
 [Collection(AzuriteCollection.Name)]
 public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
 {
-    const string Pair = "llama-generate-null"; // 35 top-level segments: enough to spread and to stop half way
+    const string Pair = "llama-generate-null"; // 72 top-level segments: enough to spread and to stop half way
 
     static string Canonical(ComparisonReport r) => GrainTests.Canonical(r);
 

@@ -8,12 +8,19 @@ using Xunit;
 
 namespace Magneton.Tests.Grains;
 
-/// <summary>A one-silo cluster whose segment workers pass a gate the test holds: a job stays in its matching step until it opens.</summary>
+/// <summary>
+/// A one-silo cluster whose segment workers pass a gate the test holds: a job stays in its matching step until it
+/// opens. One worker per segment (however many segments), so that the gate counts segments.
+/// </summary>
 public sealed class GatedClusterFixture : ClusterFixture
 {
     public HoldingGate Gate { get; } = new();
 
-    protected override void ConfigureSilo(ISiloBuilder silo) => silo.Services.AddSingleton<IMatchingStepGate>(Gate);
+    protected override void ConfigureSilo(ISiloBuilder silo)
+    {
+        silo.Services.AddSingleton<IMatchingStepGate>(Gate);
+        silo.Services.Configure<MatchingJobOptions>(o => o.SegmentWorkers = 100_000);
+    }
 }
 
 /// <summary>
@@ -24,7 +31,7 @@ public sealed class GatedClusterFixture : ClusterFixture
 /// </summary>
 public sealed class CompareCancellationTests(GatedClusterFixture fx) : IClassFixture<GatedClusterFixture>
 {
-    /// <summary>Segments matched before the gate holds the rest (the pair has 35).</summary>
+    /// <summary>Segments matched before the gate holds the rest (the pair has 72).</summary>
     const int LetThrough = 3;
     /// <summary>The cancelled call ends within this (generous: a loaded 2-core machine).</summary>
     static readonly TimeSpan CancelBound = TimeSpan.FromSeconds(10);
@@ -71,7 +78,7 @@ public sealed class CompareCancellationTests(GatedClusterFixture fx) : IClassFix
             fx.Gate.Open();
             int stored = 0;
             for (int i = 0; i < running.SegmentsTotal; i++)
-                if (await fx.Client.GetGrain<ISegmentMatcherGrain>($"{jobId}/{i}").Stored() is not null) stored++;
+                if (await fx.Client.GetGrain<ISegmentMatcherGrain>($"{jobId}/{i}").Stored(i, 1) is not null) stored++;
             Assert.Equal(LetThrough, stored);
             Assert.Equal(LetThrough, fx.Counters.SegmentsMatched - matchedBefore);
             var after = await job.GetStatus();

@@ -76,7 +76,7 @@ public sealed class GrainTests(ClusterFixture fx)
         var ingestionsBefore = fx.Counters.Ingestions;
 
         var regions = await fx.Client.GetGrain<ISegmentMatcherGrain>("test/" + Guid.NewGuid().ToString("N"))
-            .Match(RunRef.Local(a), RunRef.Local(b), options, 0);
+            .Match(RunRef.Local(a), RunRef.Local(b), options, 0, 1);
 
         Assert.Equal(2, fx.Counters.Ingestions - ingestionsBefore);
         Assert.Equal(JsonSerializer.Serialize(expected, MagnetonSerialization.JsonOptions),
