@@ -31,8 +31,9 @@ public sealed class MatchingJobGrain(
 {
     readonly MatchingJobOptions _options = options.Value;
     ProgressWriter<JobState>? _progress;
-    // The finished report, held once this activation computed (without a bundle store) or read it; with a store the
-    // activation that computed it holds its JSON instead (what clients fetch), not both: at 1M operators each is GBs.
+    // The finished report, held once this activation computed (without a bundle store) or read it, and its JSON once
+    // a client fetched slices of it. With a store neither is held: slices are read from the store's copy (at 1M
+    // operators the records are GBs and the JSON hundreds of MB).
     ComparisonReport? _report;
     byte[]? _reportJson;
     Task? _loop;
@@ -130,12 +131,11 @@ public sealed class MatchingJobGrain(
     public async Task<ReportChunk> GetReportJson(long offset, int maxBytes)
     {
         CheckFinished();
+        if (state.State.ReportInStore && store is not null)
+            return await store.GetReportSliceAsync(JobId, offset, maxBytes) ?? await ReportLostAsync<ReportChunk>();
         // Held for the slices that follow (a client fetches them one after another, right after the first).
         var json = _reportJson ??= await ReportJsonAsync();
-        if (offset < 0 || offset > json.Length)
-            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"job {JobId}: the report is {json.Length} bytes");
-        if (maxBytes < 1) throw new ArgumentOutOfRangeException(nameof(maxBytes), maxBytes, "a slice is at least one byte");
-        int count = (int)Math.Min(Math.Min(maxBytes, ReportChunk.MaxBytes), json.Length - offset);
+        int count = ReportSlice.Length(JobId, offset, maxBytes, json.Length);
         return new ReportChunk(json.AsSpan((int)offset, count).ToArray(), json.Length);
     }
 
@@ -154,7 +154,13 @@ public sealed class MatchingJobGrain(
         if ((_report ?? s.Report) is { } report)
             return await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options));
         if (s.ReportInStore && store is not null && await store.GetReportAsync(JobId) is { } json) return json;
-        // The store lost the report: compute it again (the caller's retry finds it, or the job's progress).
+        return await ReportLostAsync<byte[]>();
+    }
+
+    /// <summary>The store lost the report: it is computed again (the caller's retry finds it, or the job's progress).</summary>
+    async Task<T> ReportLostAsync<T>()
+    {
+        var s = state.State;
         s.Phase = JobPhase.Ingesting;
         s.ReportInStore = false;
         await Progress.SaveNowAsync();
@@ -257,11 +263,10 @@ public sealed class MatchingJobGrain(
                 phases.End("report");
                 if (store is not null)
                 {
-                    // Off the grain's thread: at a million operators the report is hundreds of MB of JSON.
-                    var json = await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options), ct);
-                    phases.End("json");
-                    await Transient.RetryAsync(() => store.PutReportAsync(JobId, json), log, $"job {JobId}: report", ct);
-                    _reportJson = json;
+                    // Streamed into the store off the grain's thread: at a million operators it is hundreds of MB of JSON.
+                    await Transient.RetryAsync(() => Task.Run(() => store.PutReportAsync(JobId,
+                        (stream, c) => JsonSerializer.SerializeAsync(stream, report, ReportJson.Options, c), ct), ct),
+                        log, $"job {JobId}: report", ct);
                     phases.End("store");
                 }
             }

@@ -326,11 +326,40 @@ public sealed partial class BlobBundleStore : IBundleStore
         }
     }
 
-    public async Task PutReportAsync(string jobId, ReadOnlyMemory<byte> json, CancellationToken ct = default)
+    public async Task PutReportAsync(string jobId, Func<Stream, CancellationToken, Task> write, CancellationToken ct = default)
     {
         BundleStoreNames.CheckJobId(jobId);
-        await WriteAsync(() => _container.GetBlobClient(ReportBlob(jobId)).UploadAsync(BinaryData.FromBytes(json),
-            new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, ct), ct).ConfigureAwait(false);
+        await WriteAsync(async () =>
+        {
+            // Staged block by block and committed at the end: readers see the old report until then.
+            await using var stream = new BlockStagingStream(_container.GetBlockBlobClient(ReportBlob(jobId)));
+            await write(stream, ct).ConfigureAwait(false);
+            await stream.CommitAsync(new BlobHttpHeaders { ContentType = "application/json" }, ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+    }
+
+    public async Task<ReportChunk?> GetReportSliceAsync(string jobId, long offset, int maxBytes, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckJobId(jobId);
+        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        var blob = _container.GetBlobClient(ReportBlob(jobId));
+        try
+        {
+            var properties = (await blob.GetPropertiesAsync(cancellationToken: ct).ConfigureAwait(false)).Value;
+            int count = ReportSlice.Length(jobId, offset, maxBytes, properties.ContentLength);
+            if (count == 0) return new ReportChunk([], properties.ContentLength);
+            // The version measured above, or a failed call (retried by the caller), never a slice of a newer one.
+            var slice = await blob.DownloadContentAsync(new BlobDownloadOptions
+            {
+                Range = new HttpRange(offset, count),
+                Conditions = new BlobRequestConditions { IfMatch = properties.ETag },
+            }, ct).ConfigureAwait(false);
+            return new ReportChunk(slice.Value.Content.ToArray(), properties.ContentLength);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
     }
 
     public async Task<byte[]?> GetReportAsync(string jobId, CancellationToken ct = default)

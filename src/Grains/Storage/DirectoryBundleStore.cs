@@ -225,10 +225,33 @@ public sealed class DirectoryBundleStore : IBundleStore
         }
     }
 
-    public async Task PutReportAsync(string jobId, ReadOnlyMemory<byte> json, CancellationToken ct = default)
+    public async Task PutReportAsync(string jobId, Func<Stream, CancellationToken, Task> write, CancellationToken ct = default)
     {
         BundleStoreNames.CheckJobId(jobId);
-        await WriteDurableAsync(Path.Combine(_reports, jobId + ".json"), json, ct).ConfigureAwait(false);
+        await WriteDurableAsync(Path.Combine(_reports, jobId + ".json"), write, ct).ConfigureAwait(false);
+    }
+
+    public async Task<ReportChunk?> GetReportSliceAsync(string jobId, long offset, int maxBytes, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckJobId(jobId);
+        FileStream fs;
+        try
+        {
+            // A report is replaced by a rename, never rewritten in place: an open handle reads one whole version.
+            fs = new FileStream(Path.Combine(_reports, jobId + ".json"), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete,
+                0, FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        await using (fs)
+        {
+            var data = new byte[ReportSlice.Length(jobId, offset, maxBytes, fs.Length)];
+            fs.Position = offset;
+            await fs.ReadExactlyAsync(data, ct).ConfigureAwait(false);
+            return new ReportChunk(data, fs.Length);
+        }
     }
 
     public async Task<byte[]?> GetReportAsync(string jobId, CancellationToken ct = default)
@@ -245,14 +268,19 @@ public sealed class DirectoryBundleStore : IBundleStore
     }
 
     /// <summary>Writes a temp file next to <paramref name="path"/>, flushes it to disk and renames it over the target.</summary>
-    internal static async Task WriteDurableAsync(string path, ReadOnlyMemory<byte> bytes, CancellationToken ct)
+    internal static Task WriteDurableAsync(string path, ReadOnlyMemory<byte> bytes, CancellationToken ct) =>
+        WriteDurableAsync(path, (fs, c) => fs.WriteAsync(bytes, c).AsTask(), ct);
+
+    /// <summary>Written beside the file, flushed to disk, then renamed over it: a crash leaves the old file or the new one.</summary>
+    internal static async Task WriteDurableAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken ct)
     {
         var tmp = $"{path}.tmp-{Guid.NewGuid():N}";
         try
         {
-            await using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous))
+            await using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             {
-                await fs.WriteAsync(bytes, ct).ConfigureAwait(false);
+                await write(fs, ct).ConfigureAwait(false);
+                await fs.FlushAsync(ct).ConfigureAwait(false);
                 fs.Flush(flushToDisk: true);
             }
             File.Move(tmp, path, overwrite: true);

@@ -56,11 +56,26 @@ public interface IBundleStore
     /// <summary>The manifests of all stored bundles, in no particular order.</summary>
     IAsyncEnumerable<BundleManifest> ListAsync(CancellationToken ct = default);
 
-    /// <summary>Stores a finished report (the JSON the CLI writes) under the job id; overwrites.</summary>
-    Task PutReportAsync(string jobId, ReadOnlyMemory<byte> json, CancellationToken ct = default);
+    /// <summary>
+    /// Stores a finished report (the JSON the CLI writes) under the job id, written by <paramref name="write"/> into the
+    /// store's stream, so that it is never held whole (at a million operators a side it is hundreds of MB, and a byte
+    /// array of it with its growth took 1.2 GB of the job's silo). Overwrites; a reader sees the old report or the new
+    /// one, never part of it. <paramref name="write"/> may be called again when a try fails.
+    /// </summary>
+    Task PutReportAsync(string jobId, Func<Stream, CancellationToken, Task> write, CancellationToken ct = default);
+
+    /// <summary>Stores a finished report's bytes under the job id; overwrites.</summary>
+    Task PutReportAsync(string jobId, ReadOnlyMemory<byte> json, CancellationToken ct = default) =>
+        PutReportAsync(jobId, (stream, c) => stream.WriteAsync(json, c).AsTask(), ct);
 
     /// <summary>A stored report's bytes, or null.</summary>
     Task<byte[]?> GetReportAsync(string jobId, CancellationToken ct = default);
+
+    /// <summary>
+    /// Up to <paramref name="maxBytes"/> of a stored report from <paramref name="offset"/> (0 .. its length), with the
+    /// report's length; null when there is no such report.
+    /// </summary>
+    Task<ReportChunk?> GetReportSliceAsync(string jobId, long offset, int maxBytes, CancellationToken ct = default);
 }
 
 /// <summary>The stored data does not fit its manifest (or is not there): bad input, not a bug. One line.</summary>

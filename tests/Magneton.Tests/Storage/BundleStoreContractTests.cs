@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Magneton.Core.Bundles;
 using Magneton.Grains;
@@ -280,6 +281,48 @@ public abstract class BundleStoreContractTests : IAsyncLifetime
         await Store.PutReportAsync("job-1", "{\"v\":3}"u8.ToArray());
         Assert.Equal("{\"v\":3}", Encoding.UTF8.GetString((await NewStore().GetReportAsync("job-1"))!));
         Assert.Equal("{\"v\":2}", Encoding.UTF8.GetString((await NewStore().GetReportAsync("job-2"))!));
+    }
+
+    [Fact]
+    public async Task A_report_written_through_a_stream_is_read_back_whole_and_in_slices()
+    {
+        Assert.Null(await Store.GetReportSliceAsync("job-s", 0, 100));
+        // Larger than one write buffer of the stores, and not a multiple of the slice length.
+        var json = Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Range(0, 40_000).Select(i => i.ToString(CultureInfo.InvariantCulture))) + "]");
+        await Store.PutReportAsync("job-s", async (stream, ct) =>
+        {
+            for (int at = 0; at < json.Length; at += 1000) await stream.WriteAsync(json.AsMemory(at, Math.Min(1000, json.Length - at)), ct);
+        });
+        Assert.Equal(json, await NewStore().GetReportAsync("job-s"));
+
+        var back = new List<byte>();
+        const int slice = 70_001;
+        for (long at = 0; at < json.Length;)
+        {
+            var chunk = (await NewStore().GetReportSliceAsync("job-s", at, slice))!;
+            Assert.Equal(json.Length, chunk.Total);
+            Assert.Equal((int)Math.Min(slice, json.Length - at), chunk.Json.Length);
+            back.AddRange(chunk.Json);
+            at += chunk.Json.Length;
+        }
+        Assert.Equal(json, back.ToArray());
+        Assert.Empty((await Store.GetReportSliceAsync("job-s", json.Length, slice))!.Json);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.GetReportSliceAsync("job-s", json.Length + 1, slice));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.GetReportSliceAsync("job-s", -1, slice));
+    }
+
+    [Fact]
+    public async Task A_report_write_that_fails_half_way_leaves_the_old_report()
+    {
+        await Store.PutReportAsync("job-f", "{\"v\":1}"u8.ToArray());
+        var failure = await Record.ExceptionAsync(() => Store.PutReportAsync("job-f", async (stream, ct) =>
+        {
+            await stream.WriteAsync(new byte[300_000], ct);
+            throw new IOException("the serializer failed half way");
+        }));
+        Assert.Equal("the serializer failed half way", Assert.IsType<IOException>(failure).Message);
+        Assert.Equal("{\"v\":1}", Encoding.UTF8.GetString((await NewStore().GetReportAsync("job-f"))!));
+        Assert.Equal(7, (await NewStore().GetReportSliceAsync("job-f", 0, 100))!.Total);
     }
 
     [Fact]
