@@ -131,7 +131,7 @@ public static class CompareCommand
     /// <summary>The lead's terminal report, plus where the energy numbers come from if it does not say.</summary>
     internal static string Summary(ComparisonReport report)
     {
-        if (report.Matching.Mode == Magneton.Core.Traces.TraceComparison.Mode) return Magneton.Core.Traces.TraceComparison.Render(report);
+        if (report.Matching.Mode == MatchMode.Structure) return Magneton.Core.Traces.TraceComparison.Render(report);
         var text = TerminalReport.Render(report);
         var sources = report.EnergyModel?.Sources;
         if (!string.IsNullOrWhiteSpace(sources) && !text.Contains(sources, StringComparison.Ordinal))

@@ -33,7 +33,7 @@ public static class ReportBuilder
             regionReports, findingReports, new UnmatchedReport(Unmatched(s.A, inRegionA), Unmatched(s.B, inRegionB)), notes)
         {
             Threshold = s.Options.Threshold,
-            Cost = Cpu(s) ? "cpu_time" : "energy",
+            Cost = Cpu(s) ? CostBasis.CpuTime : CostBasis.Energy,
             Comparability = new ComparabilityReport(comparability.Comparable, comparability.Reason, comparability.EquivalentShareA,
                 comparability.EquivalentShareB, comparability.Splits, comparability.ResultsEquivalent, Comparability.MinEquivalentShare),
         };

@@ -17,7 +17,7 @@ public static class TerminalReport
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         // A CPU capture measured no energy: findings by CPU time, and no energy table.
-        bool cpu = r.Cost == "cpu_time";
+        bool cpu = r.Cost == CostBasis.CpuTime;
         int waste = r.Findings.Count(f => f.Verdict == Verdict.Waste);
         int trade = r.Findings.Count(f => f.Verdict == Verdict.TradeOff);
         int possible = r.Findings.Count(f => f.Verdict == Verdict.Possible);

@@ -19,15 +19,19 @@ public sealed record ComparisonReport(
 {
     public const string SchemaName = "magneton.report/1";
     [JsonPropertyName("threshold")] public double Threshold { get; init; } = 0.10;
-    /// <summary>What regions and findings are ranked by: "energy", or "cpu_time" when a side is a CPU capture.</summary>
-    [JsonPropertyName("cost")] public string Cost { get; init; } = "energy";
+    /// <summary>What regions and findings are ranked by: energy, or CPU time when a side is a CPU capture.</summary>
+    [JsonPropertyName("cost")] public CostBasis Cost { get; init; } = CostBasis.Energy;
     /// <summary>Whether the two runs compute the same thing; null in reports written before this existed (taken as comparable).</summary>
     [JsonPropertyName("comparability")] public ComparabilityReport? Comparability { get; init; }
     [JsonIgnore] public bool Comparable => Comparability?.Comparable ?? true;
     /// <summary>The report's one-word answer: waste, trade-off, cpu-time (CPU captures), no waste, or not comparable (then no finding is made).</summary>
     [JsonPropertyName("verdict")]
-    public string Verdict => !Comparable ? NotComparable : HasWaste ? "waste" : Findings.Any(f => f.Verdict == Detection.Verdict.TradeOff) ? "trade-off" : Findings.Count > 0 ? "cpu-time" : "no waste";
-    public const string NotComparable = "not comparable";
+    public ReportVerdict Verdict =>
+        !Comparable ? ReportVerdict.NotComparable
+        : HasWaste ? ReportVerdict.Waste
+        : Findings.Any(f => f.Verdict == Detection.Verdict.TradeOff) ? ReportVerdict.TradeOff
+        : Findings.Count > 0 ? ReportVerdict.CpuTime
+        : ReportVerdict.NoWaste;
     [JsonIgnore] public bool HasWaste => Findings.Any(f => f.Verdict == Detection.Verdict.Waste);
 }
 
@@ -108,7 +112,7 @@ public sealed record MatchingSummary(
     [property: JsonPropertyName("elapsed_ms")] double ElapsedMs)
 {
     [JsonPropertyName("equivalent_values")] public int EquivalentValues { get; init; }
-    [JsonPropertyName("mode")] public string Mode { get; init; } = "values";
+    [JsonPropertyName("mode")] public MatchMode Mode { get; init; } = MatchMode.Values;
 }
 
 public sealed record EnergyModelSummary(

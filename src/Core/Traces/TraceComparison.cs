@@ -40,7 +40,6 @@ public sealed record TraceCompareOptions
 /// </remarks>
 public static partial class TraceComparison
 {
-    public const string Mode = "structure";
     public const Detection.Verdict Verdict = Detection.Verdict.Slower;
     public const string ValuesNote = "values were not compared: plain profiler traces carry no tensor values";
     public const string EnergyNote =
@@ -119,7 +118,7 @@ public static partial class TraceComparison
 
             var unmatched = new UnmatchedReport(Unmatched(a, n => m.PartnerOfA(n) < 0), Unmatched(b, n => m.PartnerOfB(n) < 0));
             var matching = new MatchingSummary(_regions.Count, 0, Coverage(matchedA, a.Nodes.Count), Coverage(matchedB, b.Nodes.Count),
-                Math.Round(elapsedMs, 2)) { Mode = Mode };
+                Math.Round(elapsedMs, 2)) { Mode = MatchMode.Structure };
             var energyModel = new EnergyModelSummary("none",
                 "Plain profiler traces carry no power or energy readings: no energy is reported (energy fields are null). Regions and " +
                 "findings compare GPU time: the summed durations of the kernels, copies and fills an operator launched (its children's " +

@@ -36,7 +36,7 @@ public sealed class CpuCaptureAnalysisTests
         using var b = AsCpu("gpt2-gelu/B-hf-gpt2-gelu_pytorch_tanh");
         var r = Pipeline.Compare(a.Path, b.Path, new CompareOptions());
 
-        Assert.Equal("cpu_time", r.Cost);
+        Assert.Equal(CostBasis.CpuTime, r.Cost);
         foreach (var side in new[] { r.A, r.B })
         {
             Assert.Equal("cpu", side.Device);
@@ -76,7 +76,7 @@ public sealed class CpuCaptureAnalysisTests
         using var a = new TempBundle("gpt2-gelu/A-hf-gpt2-gelu_new");
         using var b = new TempBundle("gpt2-gelu/B-hf-gpt2-gelu_pytorch_tanh");
         var r = Pipeline.Compare(a.Path, b.Path, new CompareOptions());
-        Assert.Equal("energy", r.Cost);
+        Assert.Equal(CostBasis.Energy, r.Cost);
         Assert.True(r.A.EnergyMeasured);
         Assert.Contains(r.Findings, f => f.Verdict == Verdict.Waste && f.Where.Contains("mlp.act", StringComparison.Ordinal));
         Assert.All(r.Findings, f => Assert.Null(f.CpuTimeDeltaS));

@@ -102,7 +102,7 @@ public class RealPairFindingsTests
         var r = Pipeline.Compare(Samples.Run(pairA, "A"), Samples.Run(pairB, "A"), new CompareOptions());
         Assert.Empty(r.Findings);
         Assert.False(r.HasWaste);
-        Assert.Equal(ComparisonReport.NotComparable, r.Verdict);
+        Assert.Equal(ReportVerdict.NotComparable, r.Verdict);
         var c = r.Comparability!;
         Assert.False(c.Comparable);
         Assert.True(Math.Max(c.EquivalentShareA, c.EquivalentShareB) < Magneton.Core.Detection.Comparability.MinEquivalentShare,
@@ -140,7 +140,7 @@ public class RealPairFindingsTests
     public void SamplePairsAreComparable(string pair)
     {
         var r = Samples.Compare(pair);
-        Assert.NotEqual(ComparisonReport.NotComparable, r.Verdict);
+        Assert.NotEqual(ReportVerdict.NotComparable, r.Verdict);
         var c = r.Comparability!;
         Assert.True(c.Comparable, c.Reason);
         Assert.True(c.ResultsEquivalent);

@@ -146,7 +146,7 @@ public sealed class HtmlReportTests
         var finding = new FindingReport(1, Verdict.Waste, Side.A, [7], 1, 0.4, 5, 1, "misconfiguration", cause, Evil) { Where = Evil, ShareOfJob = 0.1, EnergySource = Evil };
         var run = new RunSide(Evil, Evil, 3, 1, 0.01, 1.2, 0.02, 0.2) { Closure = 1, ReplayShare = 0.5 };
         return new ComparisonReport(ComparisonReport.SchemaName, run, run with { System = Evil + "B" },
-            new MatchingSummary(1, 0, 1, 1, 1) { Mode = Evil }, new EnergyModelSummary(Evil, Evil),
+            new MatchingSummary(1, 0, 1, 1, 1), new EnergyModelSummary(Evil, Evil),
             [new RegionReport(7, 5, 1, side, other)], [finding],
             new UnmatchedReport([new UnmatchedOperator(Evil, 1, 0.1)], []), [Evil, Evil, Evil]);
     }

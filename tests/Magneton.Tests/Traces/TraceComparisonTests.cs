@@ -32,7 +32,7 @@ public sealed class TraceComparisonTests
         Assert.Contains("rank 1", r.A.System);
 
         Assert.Equal(ComparisonReport.SchemaName, r.Schema);
-        Assert.Equal("structure", r.Matching.Mode);
+        Assert.Equal(MatchMode.Structure, r.Matching.Mode);
         Assert.Contains("values were not compared: plain profiler traces carry no tensor values", r.Notes);
         Assert.Contains(r.Notes, n => n.StartsWith("energy was not measured", StringComparison.Ordinal));
         Assert.True(double.IsNaN(r.A.GpuEnergyJ) && double.IsNaN(r.B.IterationEnergyJ));

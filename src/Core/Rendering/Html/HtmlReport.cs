@@ -208,7 +208,7 @@ public static partial class HtmlReport
     {
         var m = r.Matching;
         sb.Line("<section id=\"matching\" class=\"card\"><h2>Matching</h2>");
-        sb.Append(Ci, $"<p>{m.Regions} regions ({E(m.Mode)}), {m.CutPoints} cut points, {m.EquivalentValues} equivalent values; ")
+        sb.Append(Ci, $"<p>{m.Regions} regions ({E(m.Mode.Json())}), {m.CutPoints} cut points, {m.EquivalentValues} equivalent values; ")
           .Append(Ci, $"coverage A {E(Percent(m.ACoverage, "0"))}, B {E(Percent(m.BCoverage, "0"))}; ")
           .Append(Ci, $"{m.ElapsedMs.ToString("0", Ci)} ms. Threshold {E(Percent(r.Threshold, "0.#"))}.</p>\n");
         if (r.Unmatched.A.Count + r.Unmatched.B.Count > 0)
