@@ -19,28 +19,7 @@ public enum ReportVerdict
     [JsonStringEnumMemberName("not comparable")] NotComparable,
 }
 
-/// <summary>What a report ranks its regions and findings by (its "cost").</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<CostBasis>))]
-public enum CostBasis
-{
-    [JsonStringEnumMemberName("energy")] Energy,
-    /// <summary>A side is a CPU capture: no energy was measured, CPU time stands in.</summary>
-    [JsonStringEnumMemberName("cpu_time")] CpuTime,
-}
-
-/// <summary>How a report's regions were matched (its matching "mode").</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<MatchMode>))]
-public enum MatchMode
-{
-    /// <summary>By tensor values (fingerprints), the method's matching.</summary>
-    [JsonStringEnumMemberName("values")] Values,
-    /// <summary>Plain profiler traces (Traces): by operator structure and names, no values to compare.</summary>
-    [JsonStringEnumMemberName("structure")] Structure,
-}
-
-public static class ReportVocabulary
+public static class ReportVerdicts
 {
     public static string Json(this ReportVerdict verdict) => JsonName.Of(verdict);
-    public static string Json(this CostBasis cost) => JsonName.Of(cost);
-    public static string Json(this MatchMode mode) => JsonName.Of(mode);
 }
