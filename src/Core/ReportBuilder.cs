@@ -1,5 +1,6 @@
 using System.Globalization;
 using Magneton.Core.Detection;
+using Magneton.Core.Bundles;
 using Magneton.Core.Diagnosis;
 using Magneton.Core.Energy;
 using Magneton.Core.Matching;
@@ -56,10 +57,10 @@ public static class ReportBuilder
             GpuEnergySigmaJ = e.OperatorEnergySigmaJ, DynamicEnergyJ = e.DynamicEnergyJ, GpuBusyS = e.GpuBusySeconds,
             GapS = e.GapSeconds, GapPowerW = e.GapPowerW, IdleEnergySigmaJ = e.IdleHostSigmaJ,
             UnexplainedJ = e.UnexplainedJ, UnexplainedSigmaJ = e.UnexplainedSigmaJ,
-            Bound = e.GpuBound ? "gpu-bound" : "host-bound",
+            Bound = e.GpuBound ? JobBound.GpuBound : JobBound.HostBound,
             EnergySources = Shares(e.SourceShares),
             Capture = CaptureInfo.Of(r.Bundle),
-            Device = r.IsCpuCapture ? "cpu" : "cuda", EnergyMeasured = !r.IsCpuCapture,
+            Device = r.IsCpuCapture ? CaptureDevice.Cpu : CaptureDevice.Gpu, EnergyMeasured = !r.IsCpuCapture,
             CpuTimeS = r.Operators.Sum(o => o.CpuSeconds),
         };
     }

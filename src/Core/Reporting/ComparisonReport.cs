@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Magneton.Core.Bundles;
 using Magneton.Core.Detection;
 using Magneton.Core.Matching;
 
@@ -82,14 +83,14 @@ public sealed record RunSide(
     /// <summary>iteration_energy_j - gpu_energy_j - idle_energy_j (signed) and its one-sigma.</summary>
     [JsonPropertyName("unexplained_j")] public double UnexplainedJ { get; init; }
     [JsonPropertyName("unexplained_sigma_j")] public double UnexplainedSigmaJ { get; init; }
-    /// <summary>"gpu-bound" or "host-bound": whether shorter kernels shorten the job.</summary>
-    [JsonPropertyName("bound")] public string Bound { get; init; } = "";
+    /// <summary>Whether shorter kernels shorten the job ("gpu-bound", "host-bound"; "" for plain traces).</summary>
+    [JsonPropertyName("bound")] public JobBound Bound { get; init; }
     /// <summary>Share of gpu_energy_j by source: replay-op, replay-module, prior, timeline.</summary>
     [JsonPropertyName("energy_sources")] public IReadOnlyDictionary<string, double> EnergySources { get; init; } = new Dictionary<string, double>();
     /// <summary>Machine, framework versions and date of the capture; null for plain profiler traces.</summary>
     [JsonPropertyName("capture")] public CaptureInfo? Capture { get; init; }
     /// <summary>"cuda" or "cpu" (measure.json "device").</summary>
-    [JsonPropertyName("device")] public string Device { get; init; } = "cuda";
+    [JsonPropertyName("device")] public CaptureDevice Device { get; init; } = CaptureDevice.Gpu;
     /// <summary>False for a CPU capture: every energy field of this side is 0 and not a measurement.</summary>
     [JsonPropertyName("energy_measured")] public bool EnergyMeasured { get; init; } = true;
     /// <summary>Operators' host (CPU) time per iteration, from their aligned profiler ranges.</summary>

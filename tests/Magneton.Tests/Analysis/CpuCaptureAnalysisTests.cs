@@ -39,7 +39,7 @@ public sealed class CpuCaptureAnalysisTests
         Assert.Equal(CostBasis.CpuTime, r.Cost);
         foreach (var side in new[] { r.A, r.B })
         {
-            Assert.Equal("cpu", side.Device);
+            Assert.Equal(CaptureDevice.Cpu, side.Device);
             Assert.False(side.EnergyMeasured);
             Assert.Equal(0, side.IterationEnergyJ);
             Assert.Equal(0, side.GpuEnergyJ);

@@ -2,6 +2,7 @@ using Magneton.Core;
 using Magneton.Core.Detection;
 using Magneton.Core.Energy;
 using Magneton.Core.Matching;
+using Magneton.Core.Reporting;
 using Magneton.Core.Runs;
 using Xunit;
 using Xunit.Abstractions;
@@ -146,12 +147,12 @@ public class EnergyBalanceTests(ITestOutputHelper output)
         // resnet50 NCHW is host-bound (GPU busy ~40% of the iteration): shorter kernels leave the GPU idle, so the job
         // saves the dynamic part only; gpt2-tf32 A is GPU-bound and saves the whole difference.
         var resnet = Samples.Compare("resnet50-layout");
-        Assert.Equal("host-bound", resnet.A.Bound);
+        Assert.Equal(JobBound.HostBound, resnet.A.Bound);
         Assert.All(resnet.Findings, f => Assert.Equal(SavingBasis.Dynamic, f.SavingBasis));
         // Where the wasteful side also runs longer, the idle power over that time is not saved.
         Assert.All(resnet.Findings.Where(f => f.TimeRatio > 1), f => Assert.True(f.JobSavingJ < f.EnergyDeltaJ));
         var tf32 = Samples.Compare("gpt2-tf32");
-        Assert.Equal("gpu-bound", tf32.A.Bound);
+        Assert.Equal(JobBound.GpuBound, tf32.A.Bound);
         Assert.All(tf32.Findings, f => { Assert.Equal(SavingBasis.Total, f.SavingBasis); Assert.Equal(f.EnergyDeltaJ, f.JobSavingJ, 9); });
     }
 
