@@ -41,7 +41,7 @@ public sealed class SegmentMatcherGrain(
         var session = await sessions.GetOrPrepareAsync(a, b, options);
         if (first < 0 || count < 1 || first > session.Segments.Count - count)
             throw new ArgumentOutOfRangeException(nameof(first), first, $"{Key}: segments {first}+{count} of a session of {session.Segments.Count}");
-        await gate.BeforeSegmentAsync(Key);
+        await gate.BeforeSegmentAsync(Key, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         var sw = Stopwatch.StartNew();
         var regions = await Task.Run(() =>
@@ -96,10 +96,11 @@ public sealed class SegmentMatcherGrain(
 /// </summary>
 public interface IMatchingStepGate
 {
-    Task BeforeSegmentAsync(string segmentKey);
+    /// <summary>Returns when the worker may match; a held worker whose call is cancelled stops waiting (throws).</summary>
+    Task BeforeSegmentAsync(string segmentKey, CancellationToken cancellationToken);
 }
 
 internal sealed class OpenGate : IMatchingStepGate
 {
-    public Task BeforeSegmentAsync(string segmentKey) => Task.CompletedTask;
+    public Task BeforeSegmentAsync(string segmentKey, CancellationToken cancellationToken) => Task.CompletedTask;
 }

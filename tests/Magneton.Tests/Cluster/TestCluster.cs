@@ -82,24 +82,33 @@ public sealed class TestCluster : IAsyncDisposable
 }
 
 /// <summary>
-/// Lets the first <c>allow</c> segment workers through and holds the rest until <see cref="Open"/>.
-/// Open by default.
+/// Lets the first <c>allow</c> segment workers through and holds the rest until <see cref="Open"/>, or until a held
+/// worker's call is cancelled (<see cref="Cancelled"/> counts those). Open by default.
 /// </summary>
 public sealed class HoldingGate : IMatchingStepGate
 {
     readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    int _allow = int.MaxValue, _passed, _held;
+    int _allow = int.MaxValue, _passed, _held, _cancelled;
 
     public int Passed => Volatile.Read(ref _passed);
     public int Held => Volatile.Read(ref _held);
+    public int Cancelled => Volatile.Read(ref _cancelled);
 
     public void HoldAfter(int allow) => Volatile.Write(ref _allow, allow);
     public void Open() => _open.TrySetResult();
 
-    public async Task BeforeSegmentAsync(string segmentKey)
+    public async Task BeforeSegmentAsync(string segmentKey, CancellationToken cancellationToken)
     {
         if (Interlocked.Increment(ref _passed) <= Volatile.Read(ref _allow) || _open.Task.IsCompleted) return;
         Interlocked.Increment(ref _held);
-        await _open.Task;
+        try
+        {
+            await _open.Task.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _cancelled);
+            throw;
+        }
     }
 }

@@ -73,8 +73,11 @@ public sealed class CompareCancellationTests(GatedClusterFixture fx) : IClassFix
             Assert.False(cancelled.Finished);
             Assert.Equal(JobPhase.Matching, cancelled.Phase);
 
-            // Let the held workers go: each must see its call cancelled and match nothing. A segment grain takes one call
-            // at a time, so Stored answers only once that worker's Match call is over.
+            // The cancel reaches every held worker (a message of its own, after the job's calls have ended: waited for,
+            // not assumed), and each stops waiting at the gate; opening it then lets nothing through. A segment grain
+            // takes one call at a time, so Stored answers only once that worker's Match call is over.
+            await Until.HoldsAsync(() => Task.FromResult(fx.Gate.Cancelled), n => n == running.SegmentsTotal - LetThrough,
+                Patience, "every held worker's call cancelled");
             fx.Gate.Open();
             int stored = 0;
             for (int i = 0; i < running.SegmentsTotal; i++)
