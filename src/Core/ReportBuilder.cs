@@ -1,6 +1,6 @@
 using System.Globalization;
-using Magneton.Core.Detection;
 using Magneton.Core.Bundles;
+using Magneton.Core.Detection;
 using Magneton.Core.Diagnosis;
 using Magneton.Core.Energy;
 using Magneton.Core.Matching;
@@ -60,7 +60,7 @@ public static class ReportBuilder
             Bound = e.GpuBound ? JobBound.GpuBound : JobBound.HostBound,
             EnergySources = Shares(e.SourceShares),
             Capture = CaptureInfo.Of(r.Bundle),
-            Device = r.IsCpuCapture ? CaptureDevice.Cpu : CaptureDevice.Gpu, EnergyMeasured = !r.IsCpuCapture,
+            Device = r.Bundle.Measure.Device, EnergyMeasured = !r.IsCpuCapture,
             CpuTimeS = r.Operators.Sum(o => o.CpuSeconds),
         };
     }

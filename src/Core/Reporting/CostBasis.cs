@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Magneton.Core.Runs;
 
 namespace Magneton.Core.Reporting;
 
@@ -10,9 +9,4 @@ public enum CostBasis
     [JsonStringEnumMemberName("energy")] Energy,
     /// <summary>A side is a CPU capture: no energy was measured, CPU time stands in.</summary>
     [JsonStringEnumMemberName("cpu_time")] CpuTime,
-}
-
-public static class CostBases
-{
-    public static string Json(this CostBasis cost) => JsonName.Of(cost);
 }

@@ -14,8 +14,3 @@ public enum JobBound
     /// <summary>The host keeps the GPU waiting: shorter kernels leave it idle longer instead.</summary>
     [JsonStringEnumMemberName("host-bound")] HostBound,
 }
-
-public static class JobBounds
-{
-    public static string Json(this JobBound bound) => JsonName.Of(bound);
-}

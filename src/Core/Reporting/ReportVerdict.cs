@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using Magneton.Core.Runs;
 
 namespace Magneton.Core.Reporting;
 
@@ -17,9 +16,4 @@ public enum ReportVerdict
     [JsonStringEnumMemberName("no waste")] NoWaste,
     /// <summary>The runs do not compute the same thing: no finding is made.</summary>
     [JsonStringEnumMemberName("not comparable")] NotComparable,
-}
-
-public static class ReportVerdicts
-{
-    public static string Json(this ReportVerdict verdict) => JsonName.Of(verdict);
 }

@@ -31,9 +31,9 @@ public sealed class MatchingJobGrain(
 {
     readonly MatchingJobOptions _options = options.Value;
     ProgressWriter<JobState>? _progress;
-    // The finished report, held once this activation computed (without a bundle store) or read it, and its JSON once
-    // a client fetched slices of it. With a store neither is held: slices are read from the store's copy (at 1M
-    // operators the records are GBs and the JSON hundreds of MB).
+    // The finished report, held once this activation computed (without a bundle store) or read it, and, without a
+    // store, its JSON once a client fetched slices of it. With a store the JSON is never held: slices are read from the
+    // store's copy (at 1M operators the records are GBs and the JSON hundreds of MB).
     ComparisonReport? _report;
     byte[]? _reportJson;
     Task? _loop;
@@ -239,10 +239,11 @@ public sealed class MatchingJobGrain(
             bool local = KeepOnThisSilo(session);
             phases.End("prepare");
 
+            var batches = SegmentBatches.Split(session.Segments, _options.SegmentWorkers);
             List<RegionMatch> regions;
             IReadOnlyList<Core.Detection.Finding> findings;
             using (PlaceOnThisSilo(local))
-                regions = await MatchSegmentsAsync(s, request, options, session, ct);
+                regions = await MatchSegmentsAsync(s, request, options, session, batches, ct);
             phases.End("match");
             using (MagnetonTelemetry.Source.StartActivity("detect"))
                 findings = await Task.Run(() => Pipeline.Detect(session, regions), ct);
@@ -286,7 +287,7 @@ public sealed class MatchingJobGrain(
             _finished.TrySetResult();
             // The job is done (its span too); dropping the stored segment results is housekeeping after it.
             job?.Dispose();
-            await ForgetSegmentsAsync(SegmentBatches.Split(session.Segments, _options.SegmentWorkers).Count);
+            await ForgetSegmentsAsync(batches.Count);
         }
         catch (MagnetonInputException e)
         {
@@ -394,11 +395,10 @@ public sealed class MatchingJobGrain(
     /// many finished.
     /// </summary>
     async Task<List<RegionMatch>> MatchSegmentsAsync(JobState s, CompareRequest request, CompareOptions options, MatchSession session,
-        CancellationToken ct)
+        IReadOnlyList<SegmentBatch> batches, CancellationToken ct)
     {
         using var match = MagnetonTelemetry.Source.StartActivity("match");
         int count = session.Segments.Count;
-        var batches = SegmentBatches.Split(session.Segments, _options.SegmentWorkers);
         match?.SetTag("magneton.segments", count);
         match?.SetTag("magneton.segment_workers", batches.Count);
         match?.SetTag("magneton.segments.restored", s.SegmentsDone.Count);
@@ -410,13 +410,9 @@ public sealed class MatchingJobGrain(
             var (first, n) = batches[w];
             var stored = await Transient.RetryAsync(() => SegmentGrain(w).Stored(first, n), log, $"job {JobId}: stored segments of worker {w}", ct: ct);
             if (stored is not null) results[w] = stored;
-            else
-            {
-                s.SegmentsDone.ExceptWith(batches[w].Indices);
-                lost += n;
-            }
+            else lost += n;
         }));
-        // A worker whose segments are only partly listed (its batches changed with the worker count) matches them all again.
+        // Not restored (the store lost it, or only part of its segments are listed: the worker count changed): matched again.
         foreach (var w in Enumerable.Range(0, batches.Count).Where(w => results[w] is null)) s.SegmentsDone.ExceptWith(batches[w].Indices);
         if (lost > 0) GrainLog.SegmentsLost(log, JobId, lost);
         await Task.WhenAll(Enumerable.Range(0, batches.Count).Where(w => results[w] is null).Select(async w =>
