@@ -51,6 +51,9 @@ public sealed class TestCluster : IAsyncDisposable
                 CacheDirectory = Path.Combine(cacheRoot, options.SiloName),
             });
             silo.Services.AddSingleton<IMatchingStepGate>(gate);
+            // One worker per segment, so that the gate, which counts workers, counts segments (SegmentWorkerTests
+            // covers workers of several segments).
+            silo.Services.Configure<MatchingJobOptions>(o => o.SegmentWorkers = 100_000);
             configure?.Invoke(silo);
             if (siloTls is not null) silo.UseMagnetonTls(siloTls, options.SiloPort);
         });
