@@ -85,12 +85,14 @@ public sealed class TestCluster : IAsyncDisposable
 }
 
 /// <summary>
-/// Lets the first <c>allow</c> segment workers through and holds the rest until <see cref="Open"/>, or until a held
-/// worker's call is cancelled (<see cref="Cancelled"/> counts those). Open by default.
+/// Lets the first <c>allow</c> segment workers through (or those <see cref="PassOnly"/> names) and holds the rest
+/// until <see cref="Open"/>, or until a held worker's call is cancelled (<see cref="Cancelled"/> counts those).
+/// Open by default.
 /// </summary>
 public sealed class HoldingGate : IMatchingStepGate
 {
     readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    volatile Func<string, bool>? _pass;
     int _allow = int.MaxValue, _passed, _held, _cancelled;
 
     public int Passed => Volatile.Read(ref _passed);
@@ -98,11 +100,15 @@ public sealed class HoldingGate : IMatchingStepGate
     public int Cancelled => Volatile.Read(ref _cancelled);
 
     public void HoldAfter(int allow) => Volatile.Write(ref _allow, allow);
+    /// <summary>Only the workers whose grain key (<c>jobId/worker</c>) <paramref name="pass"/> accepts go through.</summary>
+    public void PassOnly(Func<string, bool> pass) => _pass = pass;
     public void Open() => _open.TrySetResult();
 
     public async Task BeforeSegmentAsync(string segmentKey, CancellationToken cancellationToken)
     {
-        if (Interlocked.Increment(ref _passed) <= Volatile.Read(ref _allow) || _open.Task.IsCompleted) return;
+        bool passes = _pass is { } pass ? pass(segmentKey) : Interlocked.Increment(ref _passed) <= Volatile.Read(ref _allow);
+        if (_pass is not null && passes) Interlocked.Increment(ref _passed);
+        if (passes || _open.Task.IsCompleted) return;
         Interlocked.Increment(ref _held);
         try
         {

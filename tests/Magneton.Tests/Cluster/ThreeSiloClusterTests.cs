@@ -6,6 +6,7 @@ using Magneton.Core.Reporting;
 using Magneton.Grains;
 using Magneton.Tests.Grains;
 using Magneton.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace Magneton.Tests.Cluster;
@@ -105,6 +106,37 @@ public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
         Assert.True(final.Resumes >= 1, $"resumes {final.Resumes}");
         Assert.Equal(allowed, final.SegmentsRestored);
         Assert.Equal(final.SegmentsTotal - allowed, final.SegmentsDispatched);
+    }
+
+    [Fact]
+    public async Task A_resumed_job_whose_workers_hold_several_segments_keeps_each_finished_workers_segments()
+    {
+        // Six workers for the pair's 72 segments; only one that matches several of them finishes before the job's silo goes.
+        const int workers = 6;
+        var session = Pipeline.Prepare(Pipeline.Ingest(TestRepo.Bundle(Pair, "A")), Pipeline.Ingest(TestRepo.Bundle(Pair, "B")), new CompareOptions());
+        var batches = SegmentBatches.Split(session.Segments, workers);
+        int worker = Enumerable.Range(0, batches.Count).First(i => batches[i].Count > 1);
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString,
+            configure: silo => silo.Services.Configure<MatchingJobOptions>(o => o.SegmentWorkers = workers));
+        var request = await UploadAsync(cluster.Client);
+        cluster.Gate.PassOnly(key => key.EndsWith($"/{worker}", StringComparison.Ordinal));
+
+        var job = cluster.Client.GetGrain<IMatchingJobGrain>(WorkIds.Job(request));
+        await job.Start(request);
+        var status = await Until.HoldsAsync(job.GetStatus, s => s.SegmentsDone > 0 && s.ProgressSaved,
+            TimeSpan.FromSeconds(60), "one worker's segments done and saved");
+        Assert.Equal(batches[worker].Count, status.SegmentsDone);
+
+        await cluster.Cluster.KillSiloAsync(cluster.SiloOf(status.Silo));
+        cluster.Gate.Open();
+
+        var report = await ClusterJob.RunAsync(cluster.Client, request, TextWriter.Null, CancellationToken.None);
+        var final = await job.GetStatus();
+
+        Assert.Equal(Expected.Value, Canonical(report));
+        Assert.True(final.Resumes >= 1, $"resumes {final.Resumes}");
+        Assert.Equal(batches[worker].Count, final.SegmentsRestored);
+        Assert.Equal(final.SegmentsTotal - batches[worker].Count, final.SegmentsDispatched);
     }
 
     [Fact]
