@@ -4,6 +4,7 @@
 #
 #   bench/cluster-bench.sh 100k                     # pair generated once into .tmp/bench-pair-100k, then reused
 #   SILO_ENV="DOTNET_TC_CallCountingDelayMs=0" bench/cluster-bench.sh 100k   # silos with the k8s manifest's tiering
+#   BENCH_ARGS=--upload bench/cluster-bench.sh 100k cluster   # bundles uploaded into the silos' store first (upload_ms)
 #
 # Prints the embedded and the cluster bench's main fields and the ratio; the full JSON and the logs stay in
 # .tmp/cluster-bench/. The silos store into a fresh directory each run (nothing is answered from an earlier job).
@@ -16,7 +17,7 @@ PAIR=$PWD/.tmp/bench-pair-$N
 OUT=$PWD/.tmp/cluster-bench
 mkdir -p "$PAIR" "$OUT"
 summary() {
-    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(sys.argv[2], {k: d.get(k) for k in ['operators','compare_ms','match_ms','bundle_ingest_ms','peak_mb','findings','planted_reported','false_findings']}, 'silos', [s['peak_mb'] for s in d.get('silos') or []])" "$1" "$2"
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(sys.argv[2], {k: d.get(k) for k in ['operators','upload_ms','compare_ms','match_ms','bundle_ingest_ms','peak_mb','findings','planted_reported','false_findings']}, 'silos', [s['peak_mb'] for s in d.get('silos') or []])" "$1" "$2"
 }
 if [ "$MODE" != cluster ]; then
     "$BIN" bench --operators "$N" --out-dir "$PAIR" --reuse --no-python >"$OUT/embedded.json" 2>"$OUT/embedded.log" || { tail -3 "$OUT/embedded.log"; exit 1; }
@@ -31,7 +32,7 @@ start_silo() {
 }
 s1=$(start_silo 21711 31711)
 s2=$(start_silo 21712 31712 21711)
-"$BIN" bench --operators "$N" --out-dir "$PAIR" --reuse --no-python --cluster 127.0.0.1:31711,127.0.0.1:31712 >"$OUT/cluster.json" 2>"$OUT/cluster.log"
+"$BIN" bench --operators "$N" --out-dir "$PAIR" --reuse --no-python --cluster 127.0.0.1:31711,127.0.0.1:31712 ${BENCH_ARGS:-} >"$OUT/cluster.json" 2>"$OUT/cluster.log"
 rc=$?
 kill -TERM "$s1" "$s2" 2>/dev/null
 for _ in $(seq 100); do kill -0 "$s1" 2>/dev/null || kill -0 "$s2" 2>/dev/null || break; sleep 0.1; done

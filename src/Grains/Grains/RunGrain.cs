@@ -36,7 +36,12 @@ public sealed class RunGrain(
         var sw = Stopwatch.StartNew();
         // The ingestion itself is shared with other callers of this silo's cache: a cancelled caller stops waiting for it.
         var model = await runs.GetOrIngestAsync(run).WaitAsync(cancellationToken);
-        var summary = Summarize(RunId, model, sw.Elapsed.TotalMilliseconds);
+        return await RememberAsync(run, model, sw.Elapsed.TotalMilliseconds);
+    }
+
+    async Task<RunSummary> RememberAsync(RunRef run, Run model, double ingestMs)
+    {
+        var summary = Summarize(RunId, model, ingestMs);
         if (state.State.Source != run || state.State.Summary != summary with { IngestMs = state.State.Summary?.IngestMs ?? 0 })
         {
             state.State.Source = run;
@@ -102,12 +107,17 @@ public sealed class RunGrain(
                 throw new MagnetonInputException($"{f.Entry.Name}: upload: sha256 does not match the manifest (corrupted in transit)");
         }
         var manifest = upload.Manifest with { StoredAt = DateTimeOffset.UtcNow };
-        // Read with the analysis' own reader before it is listed: a bundle it refuses is never stored.
+        // Ingested by the analysis' own reader before it is listed: a bundle it refuses is never stored, and the run
+        // it built is the one the jobs use (the bundle is not read again).
+        Run? run = null;
+        var sw = Stopwatch.StartNew();
         await RequireStore().CommitAsync(manifest, dir => Task.Run(() =>
         {
             try
             {
-                BundleReader.Read(dir, runs.Limits);
+                sw.Restart();
+                run = runs.IngestStaged(dir, manifest.Origin);
+                sw.Stop();
             }
             catch (BundleException e)
             {
@@ -117,9 +127,11 @@ public sealed class RunGrain(
         upload.Dispose();
         _upload = null;
         MagnetonTelemetry.BundlesUploaded.Add(1);
+        var stored = RunRef.Stored(RunId).Normalized();
+        runs.Keep(stored, run!);
         state.State.Manifest = manifest;
         await state.WriteStateAsync();
-        return await Ingest(RunRef.Stored(RunId), CancellationToken.None);
+        return await RememberAsync(stored, run!, sw.Elapsed.TotalMilliseconds);
     }
 
     IBundleStore RequireStore() => _store ?? throw new MagnetonInputException(

@@ -77,6 +77,29 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
 
     public void Clear() => _runs.Clear();
 
+    /// <summary>
+    /// Builds the run of an upload from its staged files, within <see cref="Limits"/>, before the store lists it;
+    /// <see cref="Keep"/> caches it once the commit succeeded, so the job that follows does not read the bundle again.
+    /// </summary>
+    public Run IngestStaged(string directory, string origin)
+    {
+        using var span = MagnetonTelemetry.Source.StartActivity("ingest.staged");
+        using var scope = InputLimits.Use(Limits);
+        return Pipeline.Ingest(directory, origin);
+    }
+
+    /// <summary>Caches a run ingested from <paramref name="source"/>'s very files (see <see cref="IngestStaged"/>).</summary>
+    public void Keep(RunRef source, Run run)
+    {
+        source = source.Normalized();
+        counters.Ingested();
+        MagnetonTelemetry.BundlesIngested.Add(1);
+        var entry = new Entry(source, new Lazy<Task<Run>>(Task.FromResult(run)));
+        Volatile.Write(ref entry.LastUse, Interlocked.Increment(ref _clock));
+        _runs[source.RunId] = entry;
+        Evict();
+    }
+
     Entry NewEntry(RunRef source) =>
         new(source, new Lazy<Task<Run>>(() => Task.Run(() => IngestAsync(source)), LazyThreadSafetyMode.ExecutionAndPublication));
 

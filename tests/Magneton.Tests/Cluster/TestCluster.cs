@@ -29,6 +29,8 @@ public sealed class TestCluster : IAsyncDisposable
     public HoldingGate Gate { get; }
     public string Container { get; }
     public IClusterClient Client => Cluster.Client;
+    /// <summary>Where the silos keep their download caches, one directory each.</summary>
+    public string CacheRoot => _cacheRoot;
 
     public static async Task<TestCluster> StartAsync(string blobConnection, int silos = 3, string? container = null,
         HoldingGate? gate = null, Action<ISiloBuilder>? configure = null, bool tls = false)

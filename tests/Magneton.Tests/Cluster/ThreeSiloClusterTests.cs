@@ -70,6 +70,24 @@ public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => jobGrain.GetReportJson(first.Total + 1, 4096));
     }
 
+    [Fact]
+    public async Task The_silo_that_takes_an_upload_compares_the_run_it_checked_without_downloading_it_again()
+    {
+        await using var cluster = await TestCluster.StartAsync(azurite.ConnectionString, silos: 1);
+        var request = await UploadAsync(cluster.Client);
+
+        var report = await ClusterJob.RunAsync(cluster.Client, request, TextWriter.Null, CancellationToken.None);
+
+        Assert.Equal(Expected.Value, Canonical(report));
+        // The commit read each bundle (from a scratch copy it deleted) and kept the run: the job never fetched the
+        // stored copy into the silo's cache to read it a second time.
+        Assert.Equal(2, cluster.Counters().Values.Single().Ingestions);
+        foreach (var run in new[] { request.A.RunId, request.B.RunId })
+            Assert.Empty(Directory.Exists(cluster.CacheRoot)
+                ? Directory.EnumerateDirectories(cluster.CacheRoot, run, SearchOption.AllDirectories)
+                : []);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
