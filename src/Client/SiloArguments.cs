@@ -11,6 +11,7 @@ public sealed record SiloArguments
 {
     public const string BlobConnectionVariable = "MAGNETON_BLOB_CONNECTION";
     public const string PostgresVariable = "MAGNETON_POSTGRES";
+    public const string CacheDirVariable = "MAGNETON_CACHE_DIR";
     /// <summary>Default cluster and service ids, shared with the CLI's --cluster client (ClusterConnection).</summary>
     public const string ClusterIdVariable = "MAGNETON_CLUSTER_ID", ServiceIdVariable = "MAGNETON_SERVICE_ID";
 
@@ -21,6 +22,8 @@ public sealed record SiloArguments
     public IPAddress? Listen { get; init; }
     public string? StorageDir { get; init; }
     public string? BlobConnection { get; init; }
+    /// <summary>Where a blob-store silo downloads the bundles it reads (null: the temp directory's magneton-cache).</summary>
+    public string? CacheDir { get; init; }
     public string Container { get; init; } = "magneton";
     public string ClusterId { get; init; } = SiloHostOptions.DefaultClusterId;
     public string ServiceId { get; init; } = SiloHostOptions.DefaultServiceId;
@@ -56,6 +59,9 @@ public sealed record SiloArguments
             + "(default $XDG_DATA_HOME/magneton or ~/.local/share/magneton)");
         readonly Option<string?> _blob = CliOptions.NonEmpty("--blob-connection", "str",
             $"Azure Blob storage instead (Azurite locally); also {BlobConnectionVariable}; excludes --storage-dir");
+        readonly Option<string?> _cacheDir = CliOptions.NonEmpty("--cache-dir", "dir",
+            $"with --blob-connection: where the silo downloads the bundles it reads (it keeps every one it has read; default "
+            + $"the temp directory's magneton-cache); also {CacheDirVariable}");
         readonly Option<string> _container = CliOptions.Value("--container", "name", "blob container of bundles and reports", ParseContainer);
         readonly Option<string?> _clusterId = CliOptions.Value<string?>("--cluster-id", "id",
             $"Orleans cluster id (default ${ClusterIdVariable} or {SiloHostOptions.DefaultClusterId}); clients must use the same", v => ParseId("--cluster-id", v));
@@ -91,7 +97,7 @@ public sealed record SiloArguments
                 + "logs to stderr. A local two-silo cluster: magneton silo --storage-dir /tmp/mg & magneton silo --storage-dir /tmp/mg "
                 + "--silo-port 11112 --gateway-port 30001 --primary 127.0.0.1:11111 &")
             {
-                _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout, _maxWork, _allowPath,
+                _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _cacheDir, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout, _maxWork, _allowPath,
             };
             TlsArguments.AddTo(Command);
         }
@@ -118,6 +124,12 @@ public sealed record SiloArguments
             if (blob is null) storageDir ??= DefaultStorageDir(env);
             storageDir = storageDir is null ? null : Path.GetFullPath(storageDir);
 
+            string? cacheDir = pr.GetValue(_cacheDir);
+            if (cacheDir is not null && blob is null)
+                throw new UsageException("--cache-dir: only a silo on blob storage (--blob-connection) downloads bundles; a --storage-dir silo reads them in place");
+            cacheDir ??= blob is null ? null : Blank(env(CacheDirVariable));
+            cacheDir = cacheDir is null ? null : Path.GetFullPath(cacheDir);
+
             postgres ??= Blank(env(PostgresVariable));
             bool kubernetes = !string.IsNullOrEmpty(env("KUBERNETES_SERVICE_HOST"));
             if (kubernetes && postgres is null)
@@ -143,6 +155,7 @@ public sealed record SiloArguments
                 Listen = listen,
                 StorageDir = storageDir,
                 BlobConnection = blob,
+                CacheDir = cacheDir,
                 Container = container,
                 ClusterId = clusterId,
                 ServiceId = serviceId,
@@ -170,6 +183,7 @@ public sealed record SiloArguments
         {
             Directory = BlobConnection is null ? StorageDir : null,
             BlobConnectionString = BlobConnection,
+            CacheDirectory = CacheDir,
             Container = Container,
             AllowedPaths = AllowedPaths,
         },

@@ -171,6 +171,16 @@ public sealed class SiloProcessTests(ITestOutputHelper output)
         Assert.Equal("UseDevelopmentStorage=true", blob.BlobConnection);
         Assert.Null(blob.StorageDir);
         Assert.Null(blob.ToHostOptions().Storage!.Directory);
+        Assert.Null(blob.ToHostOptions().Storage!.CacheDirectory);
+
+        // The download cache: the flag, else the environment (Kubernetes mounts a volume for it); a directory store has none.
+        var cached = SiloArguments.Parse(["--blob-connection", "UseDevelopmentStorage=true"], Env(("MAGNETON_CACHE_DIR", "/var/cache/magneton")));
+        Assert.Equal("/var/cache/magneton", cached.ToHostOptions().Storage!.CacheDirectory);
+        var flag = SiloArguments.Parse(["--blob-connection", "UseDevelopmentStorage=true", "--cache-dir", "/c"], Env(("MAGNETON_CACHE_DIR", "/e")));
+        Assert.Equal("/c", flag.CacheDir);
+        Assert.Null(SiloArguments.Parse([], Env(("MAGNETON_CACHE_DIR", "/e"), ("HOME", "/h"))).CacheDir);
+        var refused = Assert.Throws<UsageException>(() => SiloArguments.Parse(["--storage-dir", "/s", "--cache-dir", "/c"], Env()));
+        Assert.StartsWith("--cache-dir:", refused.Message);
 
         var primary = SiloArguments.Parse(["--primary=localhost:11111", "--silo-port=11112", "--gateway-port=30001"], Env(("HOME", "/h")));
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 11111), primary.Primary);

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using k8s.Models;
+using Magneton.Client;
 using Magneton.Silo;
 using Xunit;
 
@@ -39,6 +40,10 @@ public sealed partial class ManifestContractTests
         Assert.NotNull(c.Env.Single(e => e.Name == "MAGNETON_POSTGRES").ValueFrom.SecretKeyRef);
         Assert.NotNull(c.Env.Single(e => e.Name == "MAGNETON_BLOB_CONNECTION").ValueFrom.SecretKeyRef);
         Assert.Equal("1", r.EnvValue(c, "DOTNET_gcServer"));
+        // Bundle downloads go to a volume of their own: /tmp is small, a 100k-operator bundle is ~150 MB.
+        var cacheMount = Assert.Single(c.VolumeMounts, m => m.MountPath == r.EnvValue(c, SiloArguments.CacheDirVariable));
+        var cacheVolume = silo.Spec.Template.Spec.Volumes.Single(v => v.Name == cacheMount.Name);
+        Assert.True(cacheVolume.EmptyDir?.SizeLimit?.ToDecimal() >= 8m * 1024 * 1024 * 1024, "the bundle cache holds at least 8 GiB");
 
         // Ports: the silo's defaults (11111 silo-to-silo, 30000 gateway).
         Assert.Equal(SiloHostOptions.DefaultSiloPort, c.Ports.Single(p => p.Name == "silo").ContainerPort);
