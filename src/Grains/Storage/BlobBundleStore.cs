@@ -238,10 +238,15 @@ public sealed partial class BlobBundleStore : IBundleStore
         return (blob, ids);
     }
 
-    public async Task AbortUploadAsync(string runId, CancellationToken ct = default)
+    public Task AbortUploadAsync(string runId, CancellationToken ct = default)
     {
         BundleStoreNames.CheckRunId(runId);
-        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        // Deletes are writes: the listing is often the first call to find the container lost (an upload starting over).
+        return WriteAsync(() => AbortCheckedAsync(runId, ct), ct);
+    }
+
+    async Task AbortCheckedAsync(string runId, CancellationToken ct)
+    {
         if (await _container.GetBlobClient(ManifestBlob(runId)).ExistsAsync(ct).ConfigureAwait(false)) return; // stored: keep
         var names = new List<string>();
         await foreach (var item in _container.GetBlobsAsync(
@@ -259,7 +264,13 @@ public sealed partial class BlobBundleStore : IBundleStore
 
     public async Task<int> ExpireUploadsAsync(TimeSpan olderThan, CancellationToken ct = default)
     {
-        await EnsureContainerAsync(ct).ConfigureAwait(false);
+        int expired = 0;
+        await WriteAsync(async () => expired = await ExpireCheckedAsync(olderThan, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+        return expired;
+    }
+
+    async Task<int> ExpireCheckedAsync(TimeSpan olderThan, CancellationToken ct)
+    {
         var cutoff = DateTimeOffset.UtcNow - olderThan;
         // Runs with blobs (the listing includes uncommitted ones), and when their newest blob changed.
         var uploads = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
@@ -287,13 +298,15 @@ public sealed partial class BlobBundleStore : IBundleStore
     public async Task ForgetAsync(string runId, CancellationToken ct = default)
     {
         BundleStoreNames.CheckRunId(runId);
-        await EnsureContainerAsync(ct).ConfigureAwait(false);
-        await _container.GetBlobClient(ManifestBlob(runId)).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
-        var names = new List<string>();
-        await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{BundlesPrefix}{runId}/" }, ct).ConfigureAwait(false))
-            names.Add(item.Name);
-        foreach (var name in names)
-            await _container.GetBlobClient(name).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+        await WriteAsync(async () =>
+        {
+            await _container.GetBlobClient(ManifestBlob(runId)).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+            var names = new List<string>();
+            await foreach (var item in _container.GetBlobsAsync(new GetBlobsOptions { Prefix = $"{BundlesPrefix}{runId}/" }, ct).ConfigureAwait(false))
+                names.Add(item.Name);
+            foreach (var name in names)
+                await _container.GetBlobClient(name).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
         try { Directory.Delete(Path.Combine(CacheDirectory, runId), recursive: true); } catch (DirectoryNotFoundException) { }
     }
 

@@ -82,6 +82,23 @@ public sealed class BlobBundleStoreTests(AzuriteFixture azurite) : BundleStoreCo
     }
 
     [Fact]
+    public async Task A_lost_container_is_made_again_when_an_upload_starts_over()
+    {
+        var bundle = StoreTestBundle.Small(32, ("a.json", 100));
+        await Store.AbortUploadAsync(bundle.RunId);
+        await ((BlobBundleStore)Store).Container.DeleteAsync();
+
+        // An upload starts by dropping what an interrupted one left: that listing is the first call to find the
+        // container gone, and the upload's retry must find it made again (it failed on every retry before).
+        var lost = await Assert.ThrowsAsync<Azure.RequestFailedException>(() => Store.AbortUploadAsync(bundle.RunId));
+        Assert.Equal(BlobErrorCode.ContainerNotFound.ToString(), lost.ErrorCode);
+        await Store.AbortUploadAsync(bundle.RunId);
+        await bundle.UploadAsync(Store, chunkSize: 64);
+        await Store.CommitAsync(bundle.Manifest);
+        bundle.AssertIdentical(await Store.MaterializeAsync(bundle.RunId));
+    }
+
+    [Fact]
     public void Block_ids_are_fixed_width_and_derived_from_the_offset()
     {
         Assert.Equal(BlobBundleStore.BlockIdOf(0).Length, BlobBundleStore.BlockIdOf(long.MaxValue).Length);
