@@ -1,4 +1,5 @@
 using Magneton.Core.Reporting;
+using Orleans.Concurrency;
 
 namespace Magneton.Grains;
 
@@ -42,8 +43,10 @@ public interface IMatchingJobGrain : IGrainWithStringKey
 
     /// <summary>
     /// Start, wait and report in one call (the embedded CLI, where the silo cannot be lost on its own). Cancelling
-    /// <paramref name="cancellationToken"/> cancels the job's work, as <see cref="Cancel"/> does.
+    /// <paramref name="cancellationToken"/> cancels the job's work, as <see cref="Cancel"/> does. The report is
+    /// <see cref="Immutable{T}"/>: a caller in the silo's process gets the job's own records instead of a deep copy
+    /// (for 100k operators a side, a copy through JSON of 4.5 s); a remote caller gets it serialized as usual.
     /// </summary>
     [RequiresRole(ClusterRoles.Submit)] [Alias("Compare"), ResponseTimeout("00:30:00")]
-    Task<ComparisonReport> Compare(CompareRequest request, CancellationToken cancellationToken = default);
+    Task<Immutable<ComparisonReport>> Compare(CompareRequest request, CancellationToken cancellationToken = default);
 }

@@ -1,3 +1,4 @@
+using Magneton.Core.Runs;
 using Magneton.Grains;
 using Magneton.Silo;
 
@@ -6,7 +7,7 @@ namespace Magneton.Client;
 /// <summary>
 /// Where a command's grains run and how its bundle arguments become runs: on a cluster (<c>--cluster</c>: bundles
 /// checked here first, then uploaded unless stored; <c>run:&lt;id&gt;</c> allowed) or on an embedded silo (local
-/// directories read by the silo itself).
+/// directories read here and handed to it).
 /// </summary>
 public sealed class ClientSession : IAsyncDisposable
 {
@@ -45,9 +46,15 @@ public sealed class ClientSession : IAsyncDisposable
                     throw new UsageException($"{b}: stored runs are in a cluster; add --cluster host:port");
                 if (!Directory.Exists(b)) throw new UsageException($"{b}: bundle not found (no such directory)");
             }
-            if (checkLocal) await LocalBundle.CheckAllAsync(bundles, ct).ConfigureAwait(false); // before the silo starts
+            // Before the silo starts. Built here and handed to the silo, so that it does not read them again, as long as
+            // its run cache holds them all; more are only checked (the silo reads each when its job needs it).
+            IReadOnlyList<Run>? built = null;
+            if (checkLocal && bundles.Count <= RunCache.DefaultCapacity) built = await LocalBundle.IngestAllAsync(bundles, ct).ConfigureAwait(false);
+            else if (checkLocal) await LocalBundle.CheckAllAsync(bundles, ct).ConfigureAwait(false);
             var silo = await EmbeddedSilo.StartAsync(CliLogging.Configure, ct).ConfigureAwait(false);
-            return new ClientSession(silo, ClusterConnection.Over(silo.Client), [.. bundles.Select(RunRef.Local)], embedded: true);
+            var local = bundles.Select(RunRef.Local).ToList();
+            for (int i = 0; i < (built?.Count ?? 0); i++) silo.Keep(local[i], built![i]);
+            return new ClientSession(silo, ClusterConnection.Over(silo.Client), local, embedded: true);
         }
 
         // Bad input is refused here, before any connection: nothing malformed or oversized reaches a grain.

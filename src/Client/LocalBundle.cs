@@ -1,4 +1,7 @@
+using Magneton.Core;
 using Magneton.Core.Bundles;
+using Magneton.Core.Runs;
+using Magneton.Grains;
 
 namespace Magneton.Client;
 
@@ -20,12 +23,36 @@ public static class LocalBundle
         }
     }
 
-    /// <summary>Reads every bundle (in parallel: the traces dominate), failing on the first broken one in argument order.</summary>
-    public static async Task CheckAllAsync(IReadOnlyList<string> arguments, CancellationToken ct)
+    /// <summary>
+    /// The run of a bundle argument, built as the embedded silo builds a local bundle (named by its full path, so the
+    /// report is the same), for <see cref="Magneton.Silo.EmbeddedSilo.Keep"/>: the silo then does not read it again.
+    /// </summary>
+    public static Run Ingest(string argument)
     {
-        var reads = arguments.Select(a => Task.Run(() => Read(a), ct)).ToList();
+        var bundle = Read(argument) with { Path = RunIds.NormalizePath(argument) };
+        try
+        {
+            return Pipeline.Ingest(bundle);
+        }
+        catch (BundleException e)
+        {
+            throw new BundleException(Named(argument, e.File), e.Field, e.Problem);
+        }
+    }
+
+    /// <summary>Reads every bundle (in parallel: the traces dominate), failing on the first broken one in argument order.</summary>
+    public static Task CheckAllAsync(IReadOnlyList<string> arguments, CancellationToken ct) => AllAsync(arguments, Read, ct);
+
+    /// <summary>Builds every bundle's run (in parallel), failing on the first broken one in argument order.</summary>
+    public static Task<IReadOnlyList<Run>> IngestAllAsync(IReadOnlyList<string> arguments, CancellationToken ct) => AllAsync(arguments, Ingest, ct);
+
+    static async Task<IReadOnlyList<T>> AllAsync<T>(IReadOnlyList<string> arguments, Func<string, T> read, CancellationToken ct)
+    {
+        var reads = arguments.Select(a => Task.Run(() => read(a), ct)).ToList();
         await ((Task)Task.WhenAll(reads)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        foreach (var r in reads) await r.ConfigureAwait(false); // the first failure in argument order
+        var results = new List<T>(reads.Count);
+        foreach (var r in reads) results.Add(await r.ConfigureAwait(false)); // the first failure in argument order
+        return results;
     }
 
     /// <summary>A reader's file name (bare, or a full path inside the bundle) as a path under <paramref name="argument"/>.</summary>

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Magneton.Core.Bundles;
+using Magneton.Core.Runs;
+using Magneton.Grains;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -30,6 +32,12 @@ public sealed class EmbeddedSilo : IAsyncDisposable
     public IGrainFactory Grains => _host.Services.GetRequiredService<IGrainFactory>();
     public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
     public int SiloPort { get; }
+
+    /// <summary>
+    /// Hands the silo a run this process already built from <paramref name="source"/>'s bundle: the job that compares
+    /// it finds it in the silo's run cache instead of reading the bundle again.
+    /// </summary>
+    public void Keep(RunRef source, Run run) => Services.GetRequiredService<RunCache>().Keep(source, run);
 
     /// <summary>
     /// Starts the silo on a free loopback port (found by binding port 0; retried with another port if it

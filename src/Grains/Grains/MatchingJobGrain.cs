@@ -168,7 +168,7 @@ public sealed class MatchingJobGrain(
         throw new MagnetonUnavailableException($"job {JobId}: the cluster's store lost the report; it is being computed again");
     }
 
-    public async Task<ComparisonReport> Compare(CompareRequest request, CancellationToken cancellationToken)
+    public async Task<Immutable<ComparisonReport>> Compare(CompareRequest request, CancellationToken cancellationToken)
     {
         await Start(request);
         // One task for the caller going away, not one per wait: each Task.Delay on the token registers with it.
@@ -187,7 +187,7 @@ public sealed class MatchingJobGrain(
                 continue;
             }
             var status = Status();
-            if (status.Finished) return await GetReport();
+            if (status.Finished) return new Immutable<ComparisonReport>(await GetReport());
             if (status.Problem is { } problem) throw new MagnetonUnavailableException(problem, status.MissingRun);
             await Task.WhenAny(Wait(TimeSpan.FromSeconds(1)), callerGone);
         }

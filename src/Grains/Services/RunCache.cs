@@ -19,8 +19,10 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
 {
     public InputLimits Limits { get; } = limits ?? InputLimits.FromEnvironment();
 
+    public const int DefaultCapacity = 16;
+
     /// <summary>Runs kept at once; the least recently used is dropped beyond that.</summary>
-    public int Capacity { get; init; } = 16;
+    public int Capacity { get; init; } = DefaultCapacity;
 
     sealed class Entry(RunRef source, Lazy<Task<Run>> run)
     {

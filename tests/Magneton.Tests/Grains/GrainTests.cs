@@ -43,8 +43,8 @@ public sealed class GrainTests(ClusterFixture fx)
         var b = RunIds.NormalizePath(TestRepo.Bundle(pair, "B"));
         var before = fx.Counters.SegmentsMatched;
         var diagnosesBefore = fx.Counters.Diagnoses;
-        var viaGrains = await fx.Client.GetGrain<IMatchingJobGrain>("test-" + Guid.NewGuid().ToString("N"))
-            .Compare(CompareRequest.ForPaths(a, b));
+        var viaGrains = (await fx.Client.GetGrain<IMatchingJobGrain>("test-" + Guid.NewGuid().ToString("N"))
+            .Compare(CompareRequest.ForPaths(a, b))).Value;
 
         var runA = Pipeline.Ingest(a);
         var runB = Pipeline.Ingest(b);
@@ -86,8 +86,8 @@ public sealed class GrainTests(ClusterFixture fx)
     [Fact]
     public async Task Threshold_reaches_the_pipeline()
     {
-        var report = await fx.Client.GetGrain<IMatchingJobGrain>("test-" + Guid.NewGuid().ToString("N"))
-            .Compare(CompareRequest.ForPaths(TestRepo.GeluA, TestRepo.GeluB, 0.5));
+        var report = (await fx.Client.GetGrain<IMatchingJobGrain>("test-" + Guid.NewGuid().ToString("N"))
+            .Compare(CompareRequest.ForPaths(TestRepo.GeluA, TestRepo.GeluB, 0.5))).Value;
         Assert.Equal(0.5, report.Threshold);
     }
 

@@ -28,7 +28,7 @@ public sealed class SegmentWorkerTests(FourWorkerClusterFixture fx) : IClassFixt
         var b = RunIds.NormalizePath(TestRepo.Bundle("llama-generate-null", "B"));
         long before = fx.Counters.SegmentsMatched;
         var job = fx.Client.GetGrain<IMatchingJobGrain>("test-" + Guid.NewGuid().ToString("N"));
-        var viaGrains = await job.Compare(CompareRequest.ForPaths(a, b));
+        var viaGrains = (await job.Compare(CompareRequest.ForPaths(a, b))).Value;
 
         var runA = Pipeline.Ingest(a);
         var runB = Pipeline.Ingest(b);
