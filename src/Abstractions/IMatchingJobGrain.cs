@@ -31,8 +31,9 @@ public interface IMatchingJobGrain : IGrainWithStringKey
     /// <summary>
     /// The report of a finished job; a failed job throws its <see cref="MagnetonInputException"/>. Long: at 100k
     /// operators a side the report is ~30 MB to serialize and send, which took over the clients' 15 s on a loaded box.
+    /// Immutable, as <see cref="Compare"/>'s: a caller on the job's silo (a campaign) gets the records, not a copy.
     /// </summary>
-    [RequiresRole(ClusterRoles.Read)] [Alias("GetReport"), ResponseTimeout("00:05:00")] Task<ComparisonReport> GetReport();
+    [RequiresRole(ClusterRoles.Read)] [Alias("GetReport"), ResponseTimeout("00:05:00")] Task<Immutable<ComparisonReport>> GetReport();
 
     /// <summary>
     /// The report of a finished job as JSON: <paramref name="maxBytes"/> from <paramref name="offset"/> (0 to the

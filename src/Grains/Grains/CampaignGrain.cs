@@ -197,7 +197,7 @@ public sealed class CampaignGrain(
                 : await Transient.RetryAsync(() => job.Wait(TimeSpan.FromSeconds(5)), log, what);
         }
         if (status.Phase == JobPhase.Failed) return new VersionResult(jobId, null, status.Error);
-        var report = await Transient.RetryAsync(() => job.GetReport(), log, what);
+        var report = (await Transient.RetryAsync(() => job.GetReport(), log, what)).Value;
         // The campaign keeps what its report needs; the full report stays with the job.
         return new VersionResult(jobId, report with { Regions = [], Unmatched = new([], []) }, null);
     }

@@ -120,7 +120,9 @@ public sealed class MatchingJobGrain(
         return Task.FromResult(Status());
     }
 
-    public async Task<ComparisonReport> GetReport()
+    public async Task<Immutable<ComparisonReport>> GetReport() => new(await ReportAsync());
+
+    async Task<ComparisonReport> ReportAsync()
     {
         CheckFinished();
         if ((_report ?? state.State.Report) is { } report) return report;
@@ -187,7 +189,7 @@ public sealed class MatchingJobGrain(
                 continue;
             }
             var status = Status();
-            if (status.Finished) return new Immutable<ComparisonReport>(await GetReport());
+            if (status.Finished) return await GetReport();
             if (status.Problem is { } problem) throw new MagnetonUnavailableException(problem, status.MissingRun);
             await Task.WhenAny(Wait(TimeSpan.FromSeconds(1)), callerGone);
         }

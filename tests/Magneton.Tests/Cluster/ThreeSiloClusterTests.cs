@@ -177,7 +177,7 @@ public sealed class ThreeSiloClusterTests(AzuriteFixture azurite)
 
             var job = cluster.Client.GetGrain<IMatchingJobGrain>(WorkIds.Job(request));
             Assert.Equal(JobPhase.Done, (await job.GetStatus()).Phase);
-            Assert.Equal(first, Canonical(await job.GetReport()));
+            Assert.Equal(first, Canonical((await job.GetReport()).Value));
             Assert.All(cluster.Counters().Values, c => Assert.Equal(0, c.SegmentsMatched));
 
             // A stored run is enough to compare again, by id, on the new silos.
