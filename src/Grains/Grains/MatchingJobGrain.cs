@@ -55,7 +55,7 @@ public sealed class MatchingJobGrain(
         {
             GrainLog.JobStartsOver(log, JobId);
             s.Phase = JobPhase.Ingesting;
-            s.Report = null;
+            s.ReportJson = null;
             s.ReportInStore = false;
             s.Error = null;
             s.SegmentsTotal = s.FindingsTotal = 0;
@@ -125,7 +125,7 @@ public sealed class MatchingJobGrain(
     async Task<ComparisonReport> ReportAsync()
     {
         CheckFinished();
-        if ((_report ?? state.State.Report) is { } report) return report;
+        if (_report is { } report) return report;
         var json = await ReportJsonAsync();
         return _report = await Task.Run(() => JsonSerializer.Deserialize<ComparisonReport>(json, ReportJson.Options)!);
     }
@@ -152,8 +152,8 @@ public sealed class MatchingJobGrain(
     async Task<byte[]> ReportJsonAsync()
     {
         var s = state.State;
-        if (_reportJson is { } held) return held;
-        if ((_report ?? s.Report) is { } report)
+        if ((_reportJson ?? s.ReportJson) is { } held) return held;
+        if (_report is { } report)
             return await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options));
         if (s.ReportInStore && store is not null && await store.GetReportAsync(JobId) is { } json) return json;
         return await ReportLostAsync<byte[]>();
@@ -275,7 +275,9 @@ public sealed class MatchingJobGrain(
             }
 
             _report = store is null ? report : null;
-            s.Report = store is null ? report : null;
+            s.ReportJson = _reportJson = store is null
+                ? await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options), ct)
+                : null;
             s.ReportInStore = store is not null;
             s.Phase = JobPhase.Done;
             s.SegmentsDone = [];
