@@ -48,12 +48,12 @@ public sealed class ClientSession : IAsyncDisposable
             }
             // Before the silo starts. Built here and handed to the silo, so that it does not read them again, as long as
             // its run cache holds them all; more are only checked (the silo reads each when its job needs it).
-            IReadOnlyList<Run>? built = null;
+            IReadOnlyList<Run> built = [];
             if (checkLocal && bundles.Count <= RunCache.DefaultCapacity) built = await LocalBundle.IngestAllAsync(bundles, ct).ConfigureAwait(false);
             else if (checkLocal) await LocalBundle.CheckAllAsync(bundles, ct).ConfigureAwait(false);
             var silo = await EmbeddedSilo.StartAsync(CliLogging.Configure, ct).ConfigureAwait(false);
             var local = bundles.Select(RunRef.Local).ToList();
-            for (int i = 0; i < (built?.Count ?? 0); i++) silo.Keep(local[i], built![i]);
+            for (int i = 0; i < built.Count; i++) silo.Keep(local[i], built[i]);
             return new ClientSession(silo, ClusterConnection.Over(silo.Client), local, embedded: true);
         }
 

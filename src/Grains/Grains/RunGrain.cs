@@ -110,14 +110,14 @@ public sealed class RunGrain(
         // Ingested by the analysis' own reader before it is listed: a bundle it refuses is never stored, and the run
         // it built is the one the jobs use (the bundle is not read again).
         Run? run = null;
-        var sw = Stopwatch.StartNew();
+        double ingestMs = 0;
         await RequireStore().CommitAsync(manifest, dir => Task.Run(() =>
         {
             try
             {
-                sw.Restart();
+                var sw = Stopwatch.StartNew();
                 run = runs.IngestStaged(dir, manifest.Origin);
-                sw.Stop();
+                ingestMs = sw.Elapsed.TotalMilliseconds;
             }
             catch (BundleException e)
             {
@@ -127,11 +127,11 @@ public sealed class RunGrain(
         upload.Dispose();
         _upload = null;
         MagnetonTelemetry.BundlesUploaded.Add(1);
-        var stored = RunRef.Stored(RunId).Normalized();
+        var stored = RunRef.Stored(RunId);
         runs.Keep(stored, run!);
         state.State.Manifest = manifest;
         await state.WriteStateAsync();
-        return await RememberAsync(stored, run!, sw.Elapsed.TotalMilliseconds);
+        return await RememberAsync(stored, run!, ingestMs);
     }
 
     IBundleStore RequireStore() => _store ?? throw new MagnetonInputException(
