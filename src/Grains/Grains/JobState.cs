@@ -17,12 +17,8 @@ public sealed class JobState
     [Id(4)] public int FindingsTotal { get; set; }
     /// <summary>Cause of each diagnosed finding, by finding index. Dropped once the report exists.</summary>
     [Id(5)] public Dictionary<int, CauseReport> Causes { get; set; } = [];
-    /// <summary>
-    /// The report's JSON, where the silo has no bundle store; with one it is kept there only (<see cref="ReportInStore"/>).
-    /// Bytes, not records: a state write then copies one array, where the records went through the JSON codec on the
-    /// grain's thread (1.7-2.0 s for 100k operators a side in the embedded CLI's memory storage).
-    /// </summary>
-    [Id(13)] public byte[]? ReportJson { get; set; }
+    /// <summary>The report, where the silo has no bundle store; with one it is kept there only (<see cref="ReportInStore"/>).</summary>
+    [Id(6)] public ComparisonReport? Report { get; set; }
     /// <summary>The report is in the bundle store under the job's id: not written into this state a second time.</summary>
     [Id(12)] public bool ReportInStore { get; set; }
     [Id(7)] public string? Error { get; set; }

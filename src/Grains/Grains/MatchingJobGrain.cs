@@ -31,10 +31,11 @@ public sealed class MatchingJobGrain(
 {
     readonly MatchingJobOptions _options = options.Value;
     ProgressWriter<JobState>? _progress;
-    // The finished report's records, held once this activation computed (without a bundle store) or read them. Their
-    // JSON is the job's state without a store, and the store's copy with one, read in slices (at 1M operators the
-    // records are GBs and the JSON hundreds of MB).
+    // The finished report, held once this activation computed (without a bundle store) or read it, and, without a
+    // store, its JSON once a client fetched slices of it. With a store the JSON is never held: slices are read from the
+    // store's copy (at 1M operators the records are GBs and the JSON hundreds of MB).
     ComparisonReport? _report;
+    byte[]? _reportJson;
     Task? _loop;
     TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     CancellationTokenSource _cancel = new();
@@ -54,7 +55,7 @@ public sealed class MatchingJobGrain(
         {
             GrainLog.JobStartsOver(log, JobId);
             s.Phase = JobPhase.Ingesting;
-            s.ReportJson = null;
+            s.Report = null;
             s.ReportInStore = false;
             s.Error = null;
             s.SegmentsTotal = s.FindingsTotal = 0;
@@ -124,7 +125,7 @@ public sealed class MatchingJobGrain(
     async Task<ComparisonReport> ReportAsync()
     {
         CheckFinished();
-        if (_report is { } report) return report;
+        if ((_report ?? state.State.Report) is { } report) return report;
         var json = await ReportJsonAsync();
         return _report = await Task.Run(() => JsonSerializer.Deserialize<ComparisonReport>(json, ReportJson.Options)!);
     }
@@ -134,7 +135,8 @@ public sealed class MatchingJobGrain(
         CheckFinished();
         if (state.State.ReportInStore && store is not null)
             return await store.GetReportSliceAsync(JobId, offset, maxBytes) ?? await ReportLostAsync<ReportChunk>();
-        var json = await ReportJsonAsync();
+        // Held for the slices that follow (a client fetches them one after another, right after the first).
+        var json = _reportJson ??= await ReportJsonAsync();
         int count = ReportSlice.Length(JobId, offset, maxBytes, json.Length);
         return new ReportChunk(json.AsSpan((int)offset, count).ToArray(), json.Length);
     }
@@ -146,11 +148,13 @@ public sealed class MatchingJobGrain(
         if (s.Phase != JobPhase.Done) throw new InvalidOperationException($"job {JobId} has not finished (phase {s.Phase})");
     }
 
-    /// <summary>The finished report's JSON: the job's state's, or read from the store.</summary>
+    /// <summary>The finished report's JSON: held, written from the report held, or read from the store.</summary>
     async Task<byte[]> ReportJsonAsync()
     {
         var s = state.State;
-        if (s.ReportJson is { } held) return held;
+        if (_reportJson is { } held) return held;
+        if ((_report ?? s.Report) is { } report)
+            return await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options));
         if (s.ReportInStore && store is not null && await store.GetReportAsync(JobId) is { } json) return json;
         return await ReportLostAsync<byte[]>();
     }
@@ -271,9 +275,7 @@ public sealed class MatchingJobGrain(
             }
 
             _report = store is null ? report : null;
-            s.ReportJson = store is null
-                ? await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options), ct)
-                : null;
+            s.Report = store is null ? report : null;
             s.ReportInStore = store is not null;
             s.Phase = JobPhase.Done;
             s.SegmentsDone = [];
