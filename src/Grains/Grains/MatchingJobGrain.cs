@@ -410,7 +410,7 @@ public sealed class MatchingJobGrain(
         await Task.WhenAll(Enumerable.Range(0, batches.Count).Where(w => batches[w].Indices.All(s.SegmentsDone.Contains)).ToList().Select(async w =>
         {
             var (first, n) = batches[w];
-            var stored = await Transient.RetryAsync(() => SegmentGrain(w).Stored(first, n), log, $"job {JobId}: stored segments of worker {w}", ct: ct);
+            var stored = (await Transient.RetryAsync(() => SegmentGrain(w).Stored(first, n), log, $"job {JobId}: stored segments of worker {w}", ct: ct)).Value;
             if (stored is not null) results[w] = stored;
             else lost += n;
         }));
@@ -422,8 +422,8 @@ public sealed class MatchingJobGrain(
             ct.ThrowIfCancellationRequested();
             var (first, n) = batches[w];
             _dispatched += n;
-            results[w] = await Transient.RetryAsync(() => SegmentGrain(w).Match(request.A, request.B, options, first, n, ct),
-                log, $"job {JobId}: segments of worker {w}", ct: ct);
+            results[w] = (await Transient.RetryAsync(() => SegmentGrain(w).Match(request.A, request.B, options, first, n, ct),
+                log, $"job {JobId}: segments of worker {w}", ct: ct)).Value;
             s.SegmentsDone.UnionWith(batches[w].Indices);
             Progress.SaveSoon();
         }));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Magneton.Core;
 using Magneton.Core.Matching;
 using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
 using Orleans.Placement;
 
 namespace Magneton.Grains;
@@ -32,9 +33,9 @@ public sealed class SegmentMatcherGrain(
 {
     string Key => this.GetPrimaryKeyString();
 
-    public async Task<RegionMatch[]> Match(RunRef a, RunRef b, CompareOptions options, int first, int count, CancellationToken cancellationToken)
+    public async Task<Immutable<RegionMatch[]>> Match(RunRef a, RunRef b, CompareOptions options, int first, int count, CancellationToken cancellationToken)
     {
-        if (StoredRegions(first, count) is { } stored) return stored;
+        if (StoredRegions(first, count) is { } stored) return new(stored);
         using var span = MagnetonTelemetry.Source.StartActivity("match.segment");
         span?.SetTag("magneton.segment", Key);
         span?.SetTag("magneton.segments", count);
@@ -70,13 +71,13 @@ public sealed class SegmentMatcherGrain(
         }
         // One call per key: the regions are stored and returned, the activation need not hold them.
         DeactivateOnIdle();
-        return regions;
+        return new(regions);
     }
 
-    public Task<RegionMatch[]?> Stored(int first, int count)
+    public Task<Immutable<RegionMatch[]?>> Stored(int first, int count)
     {
         DeactivateOnIdle();
-        return Task.FromResult(StoredRegions(first, count));
+        return Task.FromResult(new Immutable<RegionMatch[]?>(StoredRegions(first, count)));
     }
 
     public async Task Forget()

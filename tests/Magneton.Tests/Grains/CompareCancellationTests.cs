@@ -81,7 +81,7 @@ public sealed class CompareCancellationTests(GatedClusterFixture fx) : IClassFix
             fx.Gate.Open();
             int stored = 0;
             for (int i = 0; i < running.SegmentsTotal; i++)
-                if (await fx.Client.GetGrain<ISegmentMatcherGrain>($"{jobId}/{i}").Stored(i, 1) is not null) stored++;
+                if ((await fx.Client.GetGrain<ISegmentMatcherGrain>($"{jobId}/{i}").Stored(i, 1)).Value is not null) stored++;
             Assert.Equal(LetThrough, stored);
             Assert.Equal(LetThrough, fx.Counters.SegmentsMatched - matchedBefore);
             var after = await job.GetStatus();

@@ -75,8 +75,8 @@ public sealed class GrainTests(ClusterFixture fx)
         fx.SiloServices.GetRequiredService<RunCache>().Clear();
         var ingestionsBefore = fx.Counters.Ingestions;
 
-        var regions = await fx.Client.GetGrain<ISegmentMatcherGrain>("test/" + Guid.NewGuid().ToString("N"))
-            .Match(RunRef.Local(a), RunRef.Local(b), options, 0, 1);
+        var regions = (await fx.Client.GetGrain<ISegmentMatcherGrain>("test/" + Guid.NewGuid().ToString("N"))
+            .Match(RunRef.Local(a), RunRef.Local(b), options, 0, 1)).Value;
 
         Assert.Equal(2, fx.Counters.Ingestions - ingestionsBefore);
         Assert.Equal(JsonSerializer.Serialize(expected, MagnetonSerialization.JsonOptions),
