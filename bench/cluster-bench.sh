@@ -3,8 +3,9 @@
 # silo's "job done" line (where the cluster's time went). Needs a Release build of src/Client.
 #
 #   bench/cluster-bench.sh 100k                     # pair generated once into .tmp/bench-pair-100k, then reused
-#   SILO_ENV="DOTNET_TC_CallCountingDelayMs=0" bench/cluster-bench.sh 100k   # silos with the k8s manifest's tiering
+#   SILO_ENV="DOTNET_TC_CallCountingDelayMs=100" bench/cluster-bench.sh 100k   # silos with the runtime's tiering delay
 #   BENCH_ARGS=--upload bench/cluster-bench.sh 100k cluster   # bundles uploaded into the silos' store first (upload_ms)
+#   MAGNETON_BIN=/tmp/old/magneton bench/cluster-bench.sh 100k   # another build
 #
 # Prints the embedded and the cluster bench's main fields and the ratio; the full JSON and the logs stay in
 # .tmp/cluster-bench/. The silos store into a fresh directory each run (nothing is answered from an earlier job).
@@ -12,7 +13,7 @@ set -u
 cd "$(dirname "$0")/.."
 N=${1:?usage: bench/cluster-bench.sh N [embedded|cluster|both]}
 MODE=${2:-both}
-BIN=$PWD/src/Client/bin/Release/net10.0/magneton
+BIN=${MAGNETON_BIN:-$PWD/src/Client/bin/Release/net10.0/magneton}
 PAIR=$PWD/.tmp/bench-pair-$N
 OUT=$PWD/.tmp/cluster-bench
 mkdir -p "$PAIR" "$OUT"

@@ -16,6 +16,7 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        SiloRuntimeSettings.ApplyToSilo(args);
         var stdout = Console.Out;
         var stderr = Console.Error;
         // Long-running commands (silo, worker, capture) stop gracefully on their own signal handling.

@@ -59,6 +59,33 @@ public sealed class SiloProcessTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The silo's runtime settings (<see cref="SiloRuntimeSettings"/>) are in the environment of the very process
+    /// that was started and serves (the one whose ready line arrived): it executed itself again rather than start a
+    /// child. A setting it was given is kept.
+    /// </summary>
+    [Fact]
+    public async Task A_silo_runs_with_its_runtime_settings_in_its_own_process_and_keeps_one_it_was_given()
+    {
+        var storage = Directory.CreateTempSubdirectory("magneton-silo-env-");
+        try
+        {
+            await using var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", storage.FullName],
+                new Dictionary<string, string?> { ["DOTNET_TC_CallCountingDelayMs"] = null, ["DOTNET_GCConserveMemory"] = "5" });
+            var environ = File.ReadAllText($"/proc/{silo.Pid}/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries)
+                .Select(v => v.Split('=', 2)).ToDictionary(v => v[0], v => v[1]);
+            Assert.Equal("0", environ["DOTNET_TC_CallCountingDelayMs"]);
+            Assert.Equal("5", environ["DOTNET_GCConserveMemory"]);
+            var argv = File.ReadAllText($"/proc/{silo.Pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal([MagnetonProcess.MagnetonDll, "silo", "--silo-port", silo.SiloEndpoint.Port.ToString()], argv[1..5]);
+            Assert.Equal(0, await silo.StopAsync(TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            storage.Delete(recursive: true);
+        }
+    }
+
     /// <summary>Connects a client through the gateways and waits until the cluster reports <paramref name="expected"/> active silos.</summary>
     internal static async Task<IReadOnlyList<IPEndPoint>> ActiveHostsAsync(string clusterId, IPEndPoint[] gateways, int expected)
     {
