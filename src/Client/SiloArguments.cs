@@ -12,6 +12,7 @@ public sealed record SiloArguments
     public const string BlobConnectionVariable = "MAGNETON_BLOB_CONNECTION";
     public const string PostgresVariable = "MAGNETON_POSTGRES";
     public const string CacheDirVariable = "MAGNETON_CACHE_DIR";
+    public const string CacheMaxVariable = "MAGNETON_CACHE_MAX_GB";
     /// <summary>Default cluster and service ids, shared with the CLI's --cluster client (ClusterConnection).</summary>
     public const string ClusterIdVariable = "MAGNETON_CLUSTER_ID", ServiceIdVariable = "MAGNETON_SERVICE_ID";
 
@@ -24,6 +25,8 @@ public sealed record SiloArguments
     public string? BlobConnection { get; init; }
     /// <summary>Where a blob-store silo downloads the bundles it reads (null: the temp directory's magneton-cache).</summary>
     public string? CacheDir { get; init; }
+    /// <summary>What that cache may hold, in bytes (null: the store's default, 16 GiB).</summary>
+    public long? CacheMaxBytes { get; init; }
     public string Container { get; init; } = "magneton";
     public string ClusterId { get; init; } = SiloHostOptions.DefaultClusterId;
     public string ServiceId { get; init; } = SiloHostOptions.DefaultServiceId;
@@ -60,8 +63,11 @@ public sealed record SiloArguments
         readonly Option<string?> _blob = CliOptions.NonEmpty("--blob-connection", "str",
             $"Azure Blob storage instead (Azurite locally); also {BlobConnectionVariable}; excludes --storage-dir");
         readonly Option<string?> _cacheDir = CliOptions.NonEmpty("--cache-dir", "dir",
-            $"with --blob-connection: where the silo downloads the bundles it reads (it keeps every one it has read; default "
-            + $"the temp directory's magneton-cache); also {CacheDirVariable}");
+            $"with --blob-connection: where the silo downloads the bundles it reads (default the temp directory's magneton-cache); "
+            + $"also {CacheDirVariable}");
+        readonly Option<double?> _cacheMax = CliOptions.Value<double?>("--cache-max-gb", "GiB",
+            $"with --blob-connection: what that cache may hold; past it the least recently read bundles that no ingest is reading are "
+            + $"deleted (default 16); also {CacheMaxVariable}", v => ParseGiB("--cache-max-gb", v));
         readonly Option<string> _container = CliOptions.Value("--container", "name", "blob container of bundles and reports", ParseContainer);
         readonly Option<string?> _clusterId = CliOptions.Value<string?>("--cluster-id", "id",
             $"Orleans cluster id (default ${ClusterIdVariable} or {SiloHostOptions.DefaultClusterId}); clients must use the same", v => ParseId("--cluster-id", v));
@@ -97,7 +103,7 @@ public sealed record SiloArguments
                 + "logs to stderr. A local two-silo cluster: magneton silo --storage-dir /tmp/mg & magneton silo --storage-dir /tmp/mg "
                 + "--silo-port 11112 --gateway-port 30001 --primary 127.0.0.1:11111 &")
             {
-                _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _cacheDir, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout, _maxWork, _allowPath,
+                _siloPort, _gatewayPort, _primary, _listen, _storageDir, _blob, _cacheDir, _cacheMax, _container, _clusterId, _serviceId, _postgres, _telemetry, _workerTimeout, _maxWork, _allowPath,
             };
             TlsArguments.AddTo(Command);
         }
@@ -129,6 +135,10 @@ public sealed record SiloArguments
                 throw new UsageException("--cache-dir: only a silo on blob storage (--blob-connection) downloads bundles; a --storage-dir silo reads them in place");
             cacheDir ??= blob is null ? null : Blank(env(CacheDirVariable));
             cacheDir = cacheDir is null ? null : Path.GetFullPath(cacheDir);
+            double? cacheMax = pr.GetValue(_cacheMax);
+            if (cacheMax is not null && blob is null)
+                throw new UsageException("--cache-max-gb: only a silo on blob storage (--blob-connection) keeps a download cache");
+            cacheMax ??= blob is not null && Blank(env(CacheMaxVariable)) is { } m ? ParseGiB(CacheMaxVariable, m) : null;
 
             postgres ??= Blank(env(PostgresVariable));
             bool kubernetes = !string.IsNullOrEmpty(env("KUBERNETES_SERVICE_HOST"));
@@ -156,6 +166,7 @@ public sealed record SiloArguments
                 StorageDir = storageDir,
                 BlobConnection = blob,
                 CacheDir = cacheDir,
+                CacheMaxBytes = cacheMax is double g ? (long)(g * (1L << 30)) : null,
                 Container = container,
                 ClusterId = clusterId,
                 ServiceId = serviceId,
@@ -184,6 +195,7 @@ public sealed record SiloArguments
             Directory = BlobConnection is null ? StorageDir : null,
             BlobConnectionString = BlobConnection,
             CacheDirectory = CacheDir,
+            CacheMaxBytes = CacheMaxBytes,
             Container = Container,
             AllowedPaths = AllowedPaths,
         },
@@ -210,6 +222,15 @@ public sealed record SiloArguments
         if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535 || (port == 0 && !allowZero))
             throw new UsageException($"{name}: '{text}' is not a port number ({(allowZero ? 0 : 1)}..65535)");
         return port;
+    }
+
+    /// <summary>A cache bound in GiB: a positive number up to a petabyte, fractions allowed (tests use a few MiB).</summary>
+    static double ParseGiB(string name, string text)
+    {
+        if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double g) || !(g > 0) || g > 1 << 20
+            || (long)(g * (1L << 30)) < 1)
+            throw new UsageException($"{name}: '{text}' is not a size in GiB (a positive number, such as 16 or 0.5)");
+        return g;
     }
 
     static string ParseId(string name, string text)

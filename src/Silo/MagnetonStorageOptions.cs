@@ -13,6 +13,8 @@ public sealed record MagnetonStorageOptions
     public string Container { get; init; } = "magneton";
     /// <summary>Where blob bundles are downloaded for reading; default: the temp directory's magneton-cache.</summary>
     public string? CacheDirectory { get; init; }
+    /// <summary>What that cache may hold (null: <c>BlobBundleStore.DefaultCacheMaxBytes</c>, 16 GiB).</summary>
+    public long? CacheMaxBytes { get; init; }
     /// <summary>
     /// Local directories whose bundles a silo with a store still reads by path (<c>--allow-path</c>, development);
     /// with a store and none of these, a bundle named by a local path is refused.

@@ -65,7 +65,7 @@ public static class StorageRegistration
         BlobBundleStore.CheckContainerName(stateContainer);
         var client = BlobBundleStore.CreateServiceClient(blob!);
         var cache = storage.CacheDirectory ?? BlobBundleStore.DefaultCacheDirectory;
-        silo.Services.AddSingleton<IBundleStore>(_ => new BlobBundleStore(client, container, cache));
+        silo.Services.AddSingleton<IBundleStore>(_ => new BlobBundleStore(client, container, cache, storage.CacheMaxBytes));
         foreach (var name in GrainStorageNames)
             silo.AddAzureBlobGrainStorage(name, ob => ob.Configure<IServiceProvider>((o, sp) =>
             {

@@ -124,10 +124,10 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
             var manifest = await store.GetManifestAsync(source.RunId).ConfigureAwait(false)
                 ?? throw new MagnetonUnavailableException(
                     $"{RunIds.Typed(source.RunId)}: not in the cluster's store (lost by storage, or never uploaded); upload the bundle again", source.RunId);
-            string directory;
+            BundleCopy copy;
             try
             {
-                directory = await store.MaterializeAsync(source.RunId).ConfigureAwait(false);
+                copy = await store.OpenAsync(source.RunId).ConfigureAwait(false);
             }
             catch (BundleStoreException e)
             {
@@ -136,7 +136,7 @@ public sealed class RunCache(MagnetonCounters counters, IBundleStore? store = nu
                 throw new MagnetonUnavailableException(
                     $"{RunIds.Typed(source.RunId)}: the cluster's store listed this run but lost its files ({e.Message}); upload the bundle again", source.RunId);
             }
-            return Pipeline.Ingest(directory, manifest.Origin);
+            using (copy) return Pipeline.Ingest(copy.Directory, manifest.Origin);
         }
         catch (BundleException e)
         {

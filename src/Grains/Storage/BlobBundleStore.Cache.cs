@@ -6,10 +6,100 @@ namespace Magneton.Grains.Storage;
 
 /// <summary>
 /// The local download cache a silo reads bundles from: filled in a temp directory, checked against the manifest
-/// (length and SHA-256) and renamed into place, so a reader never sees a half-written bundle.
+/// (length and SHA-256) and renamed into place, so a reader never sees a half-written bundle. Bounded: once a download
+/// takes it past <see cref="CacheMaxBytes"/>, the least recently opened bundles go, except those held. A hold is a
+/// shared advisory lock (flock, through FileShare) on <c>.locks/&lt;runId&gt;</c>, taken before the bundle is looked
+/// for and kept while it is read (<see cref="OpenAsync"/>); eviction takes it exclusively or leaves the bundle. It
+/// works across processes, so silos of one machine may share a cache directory.
 /// </summary>
 public sealed partial class BlobBundleStore
 {
+    const string LocksDirectory = ".locks";
+    static readonly Lock EvictionGate = new();
+
+    public async Task<BundleCopy> OpenAsync(string runId, CancellationToken ct = default)
+    {
+        BundleStoreNames.CheckRunId(runId);
+        var hold = await HoldAsync(runId, ct).ConfigureAwait(false);
+        try
+        {
+            var dir = await MaterializeAsync(runId, ct).ConfigureAwait(false);
+            Directory.SetLastWriteTimeUtc(dir, DateTime.UtcNow); // recency, for eviction
+            return new BundleCopy(dir, hold);
+        }
+        catch
+        {
+            hold.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The shared lock; retried while an eviction holds it exclusively (for the length of a rename).</summary>
+    async Task<FileStream> HoldAsync(string runId, CancellationToken ct)
+    {
+        var path = LockPath(runId);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                // Read-only with sharing: .NET takes flock(LOCK_SH) for it, which any number of readers may hold.
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite);
+            }
+            catch (IOException) when (attempt < 500)
+            {
+                await Task.Delay(10, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    string LockPath(string runId) => Path.Combine(CacheDirectory, LocksDirectory, runId);
+
+    /// <summary>
+    /// Deletes the least recently opened bundles that nobody holds until the cache is within its bound, never
+    /// <paramref name="keep"/> (the one just downloaded). A bundle is renamed aside while its lock is held
+    /// exclusively, then deleted; a lock file stays (an empty file), so a reader never locks a file that is gone.
+    /// </summary>
+    void EvictBeyondLimit(string keep)
+    {
+        lock (EvictionGate)
+        {
+            var bundles = new DirectoryInfo(CacheDirectory).EnumerateDirectories()
+                .Where(d => d.Name != keep && BundleStoreNames.IsValidName(d.Name) && !d.Name.StartsWith('.')
+                            && File.Exists(Path.Combine(d.FullName, BundleStoreNames.ManifestFile)) && !IsScratch(d.Name))
+                .Select(d => (Dir: d, Bytes: d.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)))
+                .OrderBy(b => b.Dir.LastWriteTimeUtc)
+                .ToList();
+            long total = bundles.Sum(b => b.Bytes) + SizeOf(Path.Combine(CacheDirectory, keep));
+            foreach (var (dir, bytes) in bundles)
+            {
+                if (total <= CacheMaxBytes) return;
+                string? aside = null;
+                try
+                {
+                    using (new FileStream(LockPath(dir.Name), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+                    {
+                        aside = $"{dir.FullName}.stale-{Guid.NewGuid():N}";
+                        dir.MoveTo(aside);
+                    }
+                }
+                catch (IOException)
+                {
+                    continue; // held by a reader (or gone meanwhile)
+                }
+                total -= bytes;
+                try { Directory.Delete(aside, recursive: true); } catch (IOException) { }
+            }
+        }
+    }
+
+    static bool IsScratch(string name) =>
+        name.Contains(".tmp-", StringComparison.Ordinal) || name.Contains(".stale-", StringComparison.Ordinal)
+        || name.Contains(".verify-", StringComparison.Ordinal);
+
+    static long SizeOf(string dir) =>
+        Directory.Exists(dir) ? new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) : 0;
+
     public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
     {
         BundleStoreNames.CheckRunId(runId);
@@ -58,6 +148,7 @@ public sealed partial class BlobBundleStore
                 {
                     Directory.Delete(tmp, recursive: true); // another process filled it meanwhile
                 }
+                EvictBeyondLimit(keep: runId);
                 return final;
             }
             catch

@@ -11,8 +11,8 @@ public sealed partial class BlobBundleStore
     /// (<see cref="CreateServiceClient"/>); <paramref name="cacheDirectory"/> defaults to
     /// <see cref="DefaultCacheDirectory"/>.
     /// </summary>
-    public static BlobBundleStore Create(string connectionString, string container, string? cacheDirectory) =>
-        new(CreateServiceClient(connectionString), container, cacheDirectory ?? DefaultCacheDirectory);
+    public static BlobBundleStore Create(string connectionString, string container, string? cacheDirectory, long? cacheMaxBytes = null) =>
+        new(CreateServiceClient(connectionString), container, cacheDirectory ?? DefaultCacheDirectory, cacheMaxBytes);
 
     /// <summary>The temp directory's magneton-cache.</summary>
     public static string DefaultCacheDirectory => Path.Combine(Path.GetTempPath(), "magneton-cache");
@@ -56,5 +56,9 @@ public sealed partial class BlobBundleStore
 
     public BlobContainerClient Container => _container;
     public string CacheDirectory { get; }
+    public long CacheMaxBytes { get; }
+
+    /// <summary>16 GiB: a hundred 100k-operator bundles, ten at 1M; k8s/base/silo.yaml's cache volume holds 20 GiB.</summary>
+    public const long DefaultCacheMaxBytes = 16L << 30;
     public string Location => $"blob {_container.Uri}";
 }

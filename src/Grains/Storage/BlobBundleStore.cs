@@ -20,7 +20,7 @@ namespace Magneton.Grains.Storage;
 /// uncommitted blocks by offset, checks they cover [0, length) without a gap, commits them and then writes the
 /// manifest (only if there is none yet). Bundles are read from a local download cache
 /// (<c>&lt;cacheDirectory&gt;/&lt;runId&gt;</c>) that is filled in a temp directory, checked against the manifest
-/// (length and SHA-256) and renamed into place. Transient failures (Azurite restarting, a dropped connection)
+/// (length and SHA-256) and renamed into place, and bounded (<see cref="CacheMaxBytes"/>). Transient failures (Azurite restarting, a dropped connection)
 /// are retried by the client's retry policy (<see cref="CreateClientOptions"/>).
 /// </summary>
 public sealed partial class BlobBundleStore : IBundleStore
@@ -38,13 +38,17 @@ public sealed partial class BlobBundleStore : IBundleStore
     readonly object _ensureLock = new();
     Task? _ensured;
 
-    public BlobBundleStore(BlobServiceClient client, string container, string cacheDirectory)
+    /// <param name="cacheMaxBytes">what the download cache may hold; past it, the least recently opened bundles that
+    /// nobody holds are deleted (null: <see cref="DefaultCacheMaxBytes"/>)</param>
+    public BlobBundleStore(BlobServiceClient client, string container, string cacheDirectory, long? cacheMaxBytes = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         CheckContainerName(container);
         ArgumentException.ThrowIfNullOrWhiteSpace(cacheDirectory);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cacheMaxBytes ?? 1, nameof(cacheMaxBytes));
         _container = client.GetBlobContainerClient(container);
         CacheDirectory = Path.GetFullPath(cacheDirectory);
+        CacheMaxBytes = cacheMaxBytes ?? DefaultCacheMaxBytes;
     }
 
     static string BundleBlob(string runId, string file) => $"{BundlesPrefix}{runId}/{file}";

@@ -189,6 +189,10 @@ public sealed class DirectoryBundleStore : IBundleStore
         DeleteDirectory(gone);
     }
 
+    /// <summary>The store's own directory: nothing is evicted, so nothing needs holding.</summary>
+    public async Task<BundleCopy> OpenAsync(string runId, CancellationToken ct = default) =>
+        new(await MaterializeAsync(runId, ct).ConfigureAwait(false), hold: null);
+
     public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
     {
         var manifest = await GetManifestAsync(runId, ct).ConfigureAwait(false)

@@ -48,6 +48,12 @@ public interface IBundleStore
     Task<string> MaterializeAsync(string runId, CancellationToken ct = default);
 
     /// <summary>
+    /// <see cref="MaterializeAsync"/>, held until the result is disposed: what an ingest reads through, so that a
+    /// bounded download cache (<see cref="BlobBundleStore"/>) never evicts a bundle while it is being read.
+    /// </summary>
+    Task<BundleCopy> OpenAsync(string runId, CancellationToken ct = default);
+
+    /// <summary>
     /// Drops a stored bundle whose files turned out missing or damaged (its manifest first, so it is no longer
     /// listed), so that it can be uploaded again. Nothing happens for a run that is not stored.
     /// </summary>

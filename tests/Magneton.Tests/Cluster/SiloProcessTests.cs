@@ -209,6 +209,16 @@ public sealed class SiloProcessTests(ITestOutputHelper output)
         var refused = Assert.Throws<UsageException>(() => SiloArguments.Parse(["--storage-dir", "/s", "--cache-dir", "/c"], Env()));
         Assert.StartsWith("--cache-dir:", refused.Message);
 
+        // The cache's bound: default (null: the store's 16 GiB), flag, variable; blob only; a positive size.
+        Assert.Null(blob.CacheMaxBytes);
+        Assert.Equal(512L << 20, SiloArguments.Parse(["--blob-connection", "UseDevelopmentStorage=true", "--cache-max-gb", "0.5"], Env()).CacheMaxBytes);
+        var fromEnv = SiloArguments.Parse(["--blob-connection", "UseDevelopmentStorage=true"], Env(("MAGNETON_CACHE_MAX_GB", "8")));
+        Assert.Equal(8L << 30, fromEnv.ToHostOptions().Storage!.CacheMaxBytes);
+        Assert.StartsWith("--cache-max-gb:", Assert.Throws<UsageException>(() => SiloArguments.Parse(["--storage-dir", "/s", "--cache-max-gb", "1"], Env())).Message);
+        foreach (var bad in new[] { "0", "-1", "lots", "1e3" })
+            Assert.StartsWith("--cache-max-gb:", Assert.Throws<UsageException>(() =>
+                SiloArguments.Parse(["--blob-connection", "UseDevelopmentStorage=true", "--cache-max-gb", bad], Env())).Message);
+
         var primary = SiloArguments.Parse(["--primary=localhost:11111", "--silo-port=11112", "--gateway-port=30001"], Env(("HOME", "/h")));
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 11111), primary.Primary);
         Assert.Equal(11112, primary.SiloPort);

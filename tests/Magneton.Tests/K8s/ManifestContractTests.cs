@@ -44,6 +44,9 @@ public sealed partial class ManifestContractTests
         var cacheMount = Assert.Single(c.VolumeMounts, m => m.MountPath == r.EnvValue(c, SiloArguments.CacheDirVariable));
         var cacheVolume = silo.Spec.Template.Spec.Volumes.Single(v => v.Name == cacheMount.Name);
         Assert.True(cacheVolume.EmptyDir?.SizeLimit?.ToDecimal() >= 8m * 1024 * 1024 * 1024, "the bundle cache holds at least 8 GiB");
+        // The cache's bound fits the volume (an emptyDir past its sizeLimit gets the pod evicted), with room for one download.
+        var bound = SiloArguments.Parse(["--blob-connection", "UseDevelopmentStorage=true"], name => r.EnvValue(c, name)).CacheMaxBytes;
+        Assert.True(bound is > 0 && bound + (2L << 30) <= cacheVolume.EmptyDir!.SizeLimit!.ToDecimal(), $"cache bound {bound} against the volume");
 
         // Ports: the silo's defaults (11111 silo-to-silo, 30000 gateway).
         Assert.Equal(SiloHostOptions.DefaultSiloPort, c.Ports.Single(p => p.Name == "silo").ContainerPort);

@@ -98,6 +98,47 @@ public sealed class BlobBundleStoreTests(AzuriteFixture azurite) : BundleStoreCo
         bundle.AssertIdentical(await Store.MaterializeAsync(bundle.RunId));
     }
 
+    /// <summary>
+    /// The download cache keeps to its bound: past it the least recently opened bundle is deleted, except the one
+    /// just downloaded and any held by an ingest (<see cref="IBundleStore.OpenAsync"/>); an evicted bundle is
+    /// downloaded again when it is opened next.
+    /// </summary>
+    [Fact]
+    public async Task The_download_cache_keeps_to_its_bound_and_never_evicts_a_bundle_being_read()
+    {
+        var store = BlobBundleStore.Create(azurite.ConnectionString, _container, _cache, cacheMaxBytes: 25_000);
+        var b = Enumerable.Range(0, 4).Select(i => StoreTestBundle.Small(40 + i, ("a.json", 10_000))).ToArray();
+        foreach (var bundle in b)
+        {
+            await bundle.UploadAsync(store);
+            await store.CommitAsync(bundle.Manifest);
+        }
+        string Cached(StoreTestBundle bundle) => Path.Combine(_cache, bundle.RunId);
+        long CacheBytes() => Directory.EnumerateDirectories(_cache).Where(d => !Path.GetFileName(d).StartsWith('.'))
+            .SelectMany(d => Directory.EnumerateFiles(d)).Sum(f => new FileInfo(f).Length);
+
+        var held = await store.OpenAsync(b[0].RunId);
+        await store.MaterializeAsync(b[1].RunId);
+        Directory.SetLastWriteTimeUtc(Cached(b[0]), DateTime.UtcNow.AddMinutes(-10)); // the least recent, but held
+        Directory.SetLastWriteTimeUtc(Cached(b[1]), DateTime.UtcNow.AddMinutes(-5));
+        await store.MaterializeAsync(b[2].RunId);
+        Assert.True(Directory.Exists(Cached(b[0])), "a held bundle was evicted");
+        Assert.False(Directory.Exists(Cached(b[1])), "the least recent bundle nobody holds should have gone");
+        b[2].AssertIdentical(Cached(b[2]));
+        Assert.InRange(CacheBytes(), 20_000, 25_000);
+
+        held.Dispose();
+        await store.MaterializeAsync(b[3].RunId);
+        Assert.False(Directory.Exists(Cached(b[0])), "released, it is the least recent");
+        b[2].AssertIdentical(Cached(b[2]));
+        b[3].AssertIdentical(Cached(b[3]));
+        Assert.InRange(CacheBytes(), 20_000, 25_000);
+
+        using var again = await store.OpenAsync(b[1].RunId);
+        b[1].AssertIdentical(again.Directory);
+        Assert.DoesNotContain(Directory.EnumerateDirectories(_cache), d => Path.GetFileName(d).Contains(".stale-"));
+    }
+
     [Fact]
     public void Block_ids_are_fixed_width_and_derived_from_the_offset()
     {

@@ -42,9 +42,11 @@ public abstract class BundleStoreContractTests : IAsyncLifetime
 
         var dir = await Store.MaterializeAsync(bundle.RunId);
         bundle.AssertIdentical(dir);
-        // And it is a bundle the analysis reads.
+        // And it is a bundle the analysis reads, also through a held copy.
         var read = BundleReader.Read(dir);
         Assert.NotEmpty(read.Dataflow.Nodes);
+        using var copy = await Store.OpenAsync(bundle.RunId);
+        bundle.AssertIdentical(copy.Directory);
     }
 
     [Fact]
