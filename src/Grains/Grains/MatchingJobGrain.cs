@@ -154,7 +154,7 @@ public sealed class MatchingJobGrain(
         var s = state.State;
         if (_reportJson is { } held) return held;
         if ((_report ?? s.Report) is { } report)
-            return await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Options));
+            return await Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Compact));
         if (s.ReportInStore && store is not null && await store.GetReportAsync(JobId) is { } json) return json;
         return await ReportLostAsync<byte[]>();
     }
@@ -268,7 +268,7 @@ public sealed class MatchingJobGrain(
                 {
                     // Streamed into the store off the grain's thread: at a million operators it is hundreds of MB of JSON.
                     await Transient.RetryAsync(() => Task.Run(() => store.PutReportAsync(JobId,
-                        (stream, c) => JsonSerializer.SerializeAsync(stream, report, ReportJson.Options, c), ct), ct),
+                        (stream, c) => JsonSerializer.SerializeAsync(stream, report, ReportJson.Compact, c), ct), ct),
                         log, $"job {JobId}: report", ct);
                     phases.End("store");
                 }
