@@ -258,22 +258,7 @@ public sealed class MatchingJobGrain(
                 await DiagnoseAsync(s, request, options, regions, findings, ct);
             phases.End("diagnose");
 
-            ComparisonReport report;
-            using (MagnetonTelemetry.Source.StartActivity("report"))
-            {
-                var causes = Enumerable.Range(0, findings.Count).Select(i => s.Causes[i]).ToList();
-                report = await Task.Run(() => Pipeline.Report(session, regions, findings, causes, matchingMs), ct);
-                phases.End("report");
-                if (store is not null)
-                {
-                    // Streamed into the store off the grain's thread: at a million operators it is hundreds of MB of JSON.
-                    await Transient.RetryAsync(() => Task.Run(() => store.PutReportAsync(JobId,
-                        (stream, c) => JsonSerializer.SerializeAsync(stream, report, ReportJson.Compact, c), ct), ct),
-                        log, $"job {JobId}: report", ct);
-                    phases.End("store");
-                }
-            }
-
+            var report = await ReportAsync(s, session, regions, findings, matchingMs, phases, ct);
             _report = store is null ? report : null;
             s.Report = store is null ? report : null;
             s.ReportInStore = store is not null;
@@ -311,6 +296,23 @@ public sealed class MatchingJobGrain(
             Stopped(s, job, e);
             _finished.TrySetResult();
         }
+    }
+
+    /// <summary>The report, written into the bundle store when the silo has one.</summary>
+    async Task<ComparisonReport> ReportAsync(JobState s, MatchSession session, List<RegionMatch> regions,
+        IReadOnlyList<Core.Detection.Finding> findings, double matchingMs, PhaseTimes phases, CancellationToken ct)
+    {
+        using var span = MagnetonTelemetry.Source.StartActivity("report");
+        var causes = Enumerable.Range(0, findings.Count).Select(i => s.Causes[i]).ToList();
+        var report = await Task.Run(() => Pipeline.Report(session, regions, findings, causes, matchingMs), ct);
+        phases.End("report");
+        if (store is null) return report;
+        // Streamed into the store off the grain's thread: at a million operators it is hundreds of MB of JSON.
+        await Transient.RetryAsync(() => Task.Run(() => store.PutReportAsync(JobId,
+            (stream, c) => JsonSerializer.SerializeAsync(stream, report, ReportJson.Compact, c), ct), ct),
+            log, $"job {JobId}: report", ct);
+        phases.End("store");
+        return report;
     }
 
     /// <summary>Both runs ingested by their run grains, activated on this silo: into the cache this job's session is prepared from.</summary>
