@@ -50,9 +50,11 @@ public static class SiloRuntimeSettings
         foreach (System.Collections.DictionaryEntry e in environment) envp[i++] = $"{e.Key}={e.Value}";
         Console.Out.Flush();
         Console.Error.Flush();
-        Execute("/proc/self/exe", argv, envp);
+        int errno = Execute("/proc/self/exe", argv, envp);
         // Only reached when execve failed: the settings are in this process's environment but not in its runtime.
         foreach (var (name, _) in missing) Environment.SetEnvironmentVariable(name, null);
+        Console.Error.WriteLine($"magneton silo: could not execute itself again with {string.Join(" ", missing.Select(m => $"{m.Name}={m.Value}"))} "
+            + $"(errno {errno}); running with the runtime's defaults (set them in the environment)");
     }
 
     /// <summary>The runtime reads DOTNET_X, and COMPlus_X as the older spelling.</summary>
@@ -60,7 +62,8 @@ public static class SiloRuntimeSettings
         Environment.GetEnvironmentVariable(name) is not null
         || Environment.GetEnvironmentVariable("COMPlus_" + name["DOTNET_".Length..]) is not null;
 
-    static void Execute(string path, string[] argv, string[] envp)
+    /// <summary>execve; returns only when it failed, with errno.</summary>
+    static int Execute(string path, string[] argv, string[] envp)
     {
         var strings = new List<IntPtr>();
         try
@@ -76,6 +79,7 @@ public static class SiloRuntimeSettings
                 return block; // NULL-terminated, as execve wants
             }
             execve(Encoding.UTF8.GetBytes(path + "\0"), Block(argv), Block(envp));
+            return Marshal.GetLastPInvokeError();
         }
         finally
         {
