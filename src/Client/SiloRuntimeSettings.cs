@@ -10,6 +10,7 @@ namespace Magneton.Client;
 /// not in the runtimeconfig: the silo command puts the missing ones in its environment and executes itself again
 /// (execve: the same process id, arguments and descriptors, before anything else has run). A setting the
 /// environment already has is kept as it is; on a system without execve the silo runs with the runtime's defaults.
+/// With both set (k8s/base/silo.yaml sets them) nothing is executed again: set them to run a silo under a debugger.
 /// </summary>
 /// <remarks>
 /// Why each (issue 16, docs/PERFORMANCE.md, "the generated pair through a 2-silo localhost cluster"):
