@@ -62,12 +62,27 @@ public sealed partial class BlobBundleStore
     /// </summary>
     void EvictBeyondLimit(string keep)
     {
+        try
+        {
+            Evict(keep);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the bundle just downloaded is in place; another process may be changing the cache meanwhile.
+        }
+    }
+
+    void Evict(string keep)
+    {
         lock (EvictionGate)
         {
+            // Renamed aside to be deleted (here or by MaterializeAsync): what a process that died meanwhile left.
+            foreach (var stale in Directory.EnumerateDirectories(CacheDirectory, "*.stale-*"))
+                try { Directory.Delete(stale, recursive: true); } catch (IOException) { }
             var bundles = new DirectoryInfo(CacheDirectory).EnumerateDirectories()
                 .Where(d => d.Name != keep && BundleStoreNames.IsValidName(d.Name) && !d.Name.StartsWith('.')
                             && File.Exists(Path.Combine(d.FullName, BundleStoreNames.ManifestFile)) && !IsScratch(d.Name))
-                .Select(d => (Dir: d, Bytes: d.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)))
+                .Select(d => (Dir: d, Bytes: SizeOf(d.FullName)))
                 .OrderBy(b => b.Dir.LastWriteTimeUtc)
                 .ToList();
             long total = bundles.Sum(b => b.Bytes) + SizeOf(Path.Combine(CacheDirectory, keep));
@@ -97,8 +112,18 @@ public sealed partial class BlobBundleStore
         name.Contains(".tmp-", StringComparison.Ordinal) || name.Contains(".stale-", StringComparison.Ordinal)
         || name.Contains(".verify-", StringComparison.Ordinal);
 
-    static long SizeOf(string dir) =>
-        Directory.Exists(dir) ? new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) : 0;
+    /// <summary>0 for a directory that is gone (another process evicted it meanwhile).</summary>
+    static long SizeOf(string dir)
+    {
+        try
+        {
+            return new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+        {
+            return 0;
+        }
+    }
 
     public async Task<string> MaterializeAsync(string runId, CancellationToken ct = default)
     {

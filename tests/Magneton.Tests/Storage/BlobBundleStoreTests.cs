@@ -128,7 +128,11 @@ public sealed class BlobBundleStoreTests(AzuriteFixture azurite) : BundleStoreCo
         Assert.InRange(CacheBytes(), 20_000, 25_000);
 
         held.Dispose();
+        // What a process that died while deleting an evicted bundle leaves: removed at the next eviction.
+        var leftover = Directory.CreateDirectory(Path.Combine(_cache, $"{b[1].RunId}.stale-0123"));
+        File.WriteAllText(Path.Combine(leftover.FullName, "a.json"), "x");
         await store.MaterializeAsync(b[3].RunId);
+        Assert.False(leftover.Exists || Directory.Exists(leftover.FullName), "a stale copy was left");
         Assert.False(Directory.Exists(Cached(b[0])), "released, it is the least recent");
         b[2].AssertIdentical(Cached(b[2]));
         b[3].AssertIdentical(Cached(b[3]));
