@@ -14,6 +14,9 @@ namespace Magneton.Tests.Infrastructure;
 /// ready line; stopped with SIGTERM by <see cref="StopAsync"/>. The child's environment has the
 /// variables that would change its clustering or storage (MAGNETON_POSTGRES, MAGNETON_BLOB_CONNECTION,
 /// KUBERNETES_SERVICE_HOST, OTEL_EXPORTER_OTLP_ENDPOINT, MAGNETON_CLUSTER_ID...) removed unless given in env.
+/// A silo child runs with the runtime's JIT and GC defaults (set here, so it does not execute itself again with
+/// <see cref="Magneton.Client.SiloRuntimeSettings"/>): those settings change only speed and memory, and a suite that starts dozens of
+/// silos on a 2-core machine pays for each one's tier-1 recompilation. The test of the settings unsets them.
 /// </summary>
 public sealed class MagnetonProcess : IAsyncDisposable
 {
@@ -164,6 +167,8 @@ public sealed class MagnetonProcess : IAsyncDisposable
         foreach (var a in argList) psi.ArgumentList.Add(a);
         foreach (var name in ScrubbedVariables) psi.Environment.Remove(name);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_TC_CallCountingDelayMs"] = "100"; // the runtime's defaults (see the summary)
+        psi.Environment["DOTNET_GCConserveMemory"] = "0";
         if (env is not null)
             foreach (var (k, v) in env)
                 if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
