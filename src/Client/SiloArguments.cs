@@ -65,7 +65,7 @@ public sealed record SiloArguments
         readonly Option<string?> _cacheDir = CliOptions.NonEmpty("--cache-dir", "dir",
             $"with --blob-connection: where the silo downloads the bundles it reads (default the temp directory's magneton-cache); "
             + $"also {CacheDirVariable}");
-        readonly Option<double?> _cacheMax = CliOptions.Value<double?>("--cache-max-gb", "GiB",
+        readonly Option<long?> _cacheMax = CliOptions.Value<long?>("--cache-max-gb", "GiB",
             $"with --blob-connection: what that cache may hold; past it the least recently read bundles that no ingest is reading are "
             + $"deleted (default 16); also {CacheMaxVariable}", v => ParseGiB("--cache-max-gb", v));
         readonly Option<string> _container = CliOptions.Value("--container", "name", "blob container of bundles and reports", ParseContainer);
@@ -135,7 +135,7 @@ public sealed record SiloArguments
                 throw new UsageException("--cache-dir: only a silo on blob storage (--blob-connection) downloads bundles; a --storage-dir silo reads them in place");
             cacheDir ??= blob is null ? null : Blank(env(CacheDirVariable));
             cacheDir = cacheDir is null ? null : Path.GetFullPath(cacheDir);
-            double? cacheMax = pr.GetValue(_cacheMax);
+            long? cacheMax = pr.GetValue(_cacheMax);
             if (cacheMax is not null && blob is null)
                 throw new UsageException("--cache-max-gb: only a silo on blob storage (--blob-connection) keeps a download cache");
             cacheMax ??= blob is not null && Blank(env(CacheMaxVariable)) is { } m ? ParseGiB(CacheMaxVariable, m) : null;
@@ -166,7 +166,7 @@ public sealed record SiloArguments
                 StorageDir = storageDir,
                 BlobConnection = blob,
                 CacheDir = cacheDir,
-                CacheMaxBytes = cacheMax is double g ? (long)(g * (1L << 30)) : null,
+                CacheMaxBytes = cacheMax,
                 Container = container,
                 ClusterId = clusterId,
                 ServiceId = serviceId,
@@ -224,13 +224,13 @@ public sealed record SiloArguments
         return port;
     }
 
-    /// <summary>A cache bound in GiB: a positive number up to a petabyte, fractions allowed (tests use a few MiB).</summary>
-    static double ParseGiB(string name, string text)
+    /// <summary>A cache bound given in GiB, in bytes: a positive number up to a petabyte, fractions allowed (tests use a few MiB).</summary>
+    static long ParseGiB(string name, string text)
     {
         if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double g) || !(g > 0) || g > 1 << 20
-            || (long)(g * (1L << 30)) < 1)
+            || (long)(g * (1L << 30)) is not (> 0 and var bytes))
             throw new UsageException($"{name}: '{text}' is not a size in GiB (a positive number, such as 16 or 0.5)");
-        return g;
+        return bytes;
     }
 
     static string ParseId(string name, string text)
