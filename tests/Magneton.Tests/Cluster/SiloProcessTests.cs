@@ -71,11 +71,12 @@ public sealed class SiloProcessTests(ITestOutputHelper output)
         try
         {
             await using var silo = await MagnetonProcess.StartOnFreePortsAsync((_, _) => ["--storage-dir", storage.FullName],
-                new Dictionary<string, string?> { ["DOTNET_TC_CallCountingDelayMs"] = null, ["DOTNET_GCConserveMemory"] = "5" });
+                new Dictionary<string, string?> { ["DOTNET_TC_CallCountingDelayMs"] = null, ["DOTNET_GCConserveMemory"] = "5", ["DOTNET_TieredPGO"] = null });
             var environ = File.ReadAllText($"/proc/{silo.Pid}/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries)
                 .Select(v => v.Split('=', 2)).ToDictionary(v => v[0], v => v[1]);
             Assert.Equal("0", environ["DOTNET_TC_CallCountingDelayMs"]);
             Assert.Equal("5", environ["DOTNET_GCConserveMemory"]);
+            Assert.Equal("0", environ["DOTNET_TieredPGO"]);
             var argv = File.ReadAllText($"/proc/{silo.Pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal([MagnetonProcess.MagnetonDll, "silo", "--silo-port", silo.SiloEndpoint.Port.ToString()], argv[1..5]);
             Assert.Equal(0, await silo.StopAsync(TimeSpan.FromSeconds(10)));

@@ -169,6 +169,7 @@ public sealed class MagnetonProcess : IAsyncDisposable
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_TC_CallCountingDelayMs"] = "100"; // the runtime's defaults (see the summary)
         psi.Environment["DOTNET_GCConserveMemory"] = "0";
+        psi.Environment["DOTNET_TieredPGO"] = "1";
         if (env is not null)
             foreach (var (k, v) in env)
                 if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;

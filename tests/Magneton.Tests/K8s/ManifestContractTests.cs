@@ -40,6 +40,8 @@ public sealed partial class ManifestContractTests
         Assert.NotNull(c.Env.Single(e => e.Name == "MAGNETON_POSTGRES").ValueFrom.SecretKeyRef);
         Assert.NotNull(c.Env.Single(e => e.Name == "MAGNETON_BLOB_CONNECTION").ValueFrom.SecretKeyRef);
         Assert.Equal("1", r.EnvValue(c, "DOTNET_gcServer"));
+        // The pod's process starts with the runtime settings a silo would otherwise execute itself again to get.
+        foreach (var (name, value) in SiloRuntimeSettings.Settings) Assert.Equal(value, r.EnvValue(c, name));
         // Bundle downloads go to a volume of their own: /tmp is small, a 100k-operator bundle is ~150 MB.
         var cacheMount = Assert.Single(c.VolumeMounts, m => m.MountPath == r.EnvValue(c, SiloArguments.CacheDirVariable));
         var cacheVolume = silo.Spec.Template.Spec.Volumes.Single(v => v.Name == cacheMount.Name);
