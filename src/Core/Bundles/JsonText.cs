@@ -19,14 +19,17 @@ internal sealed class JsonText
 
     /// <summary>
     /// Keeps a copy of the current string token's text (an event's name, read before the fields that decide what
-    /// the event is): <see cref="Held"/> until the next <see cref="Hold"/> or <see cref="Release"/>.
+    /// the event is): <see cref="Held"/> until the next <see cref="Hold"/> or <see cref="Release"/>. A token that is
+    /// not a string is not held (false), and what was held stays.
     /// </summary>
-    public void Hold(ref Utf8JsonReader r)
+    public bool Hold(ref Utf8JsonReader r)
     {
+        if (r.TokenType != JsonTokenType.String) return false;
         var text = Of(ref r);
         if (_held.Length < text.Length) _held = new byte[Math.Max(text.Length, _held.Length * 2)];
         text.CopyTo(_held);
         _heldLength = text.Length;
+        return true;
     }
 
     public void Release() => _heldLength = -1;

@@ -170,12 +170,7 @@ internal sealed class TraceScanner
                 _cat = r.TokenType == JsonTokenType.String ? TraceCategories.Parse(_text.Of(ref r)) : TraceCategory.Other;
                 break;
             case TraceEventKey.Name:
-                if (r.TokenType != JsonTokenType.String)
-                {
-                    _badName = true;
-                    break;
-                }
-                _text.Hold(ref r);
+                _badName = !_text.Hold(ref r);
                 break;
             case TraceEventKey.Pid:
                 _hasPid = ThreadPart(ref r, out _pid);

@@ -329,8 +329,7 @@ public sealed partial class ProfilerTraceReader
                 if (r.TokenType == JsonTokenType.String) Category(_text.Of(ref r));
                 break;
             case TraceEventKey.Name:
-                if (r.TokenType != JsonTokenType.String) break; // a nameless event is skipped at its end
-                _text.Hold(ref r);
+                _text.Hold(ref r); // an event without a string name is skipped at its end
                 break;
             case TraceEventKey.Pid:
                 _hasPid = IdPart(ref r, out _pid);
