@@ -20,7 +20,7 @@ namespace Magneton.Client;
 public sealed class ClusterConnection : IAsyncDisposable
 {
     /// <summary>How long to keep trying to reach a gateway before giving up.</summary>
-    public static TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+    public static TimeSpan ConnectTimeout { get; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Failing calls in a row for this long make the client connect again (new gateway connections).</summary>
     static readonly TimeSpan ReconnectAfter = TimeSpan.FromSeconds(3);
